@@ -1,0 +1,178 @@
+"""The contract, `openapi.yaml`: where it is, loading, validation and bundling.
+
+Everything else in the toolkit (the mock server's routes and validation, the
+contract runner's checks, the request-id pattern) reads the contract through
+this module at run time instead of repeating what it says.
+
+Raises `SpecError` for a missing, unreadable or invalid document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+SPEC_ENV_VAR = "KORE_ERASE_SPEC"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class SpecError(Exception):
+    """The contract cannot be found, read or validated."""
+
+
+def default_spec_path() -> Path:
+    """The contract in use: `$KORE_ERASE_SPEC`, else the copy shipped in the
+    wheel, else `openapi.yaml` at the root of a source checkout."""
+    override = os.environ.get(SPEC_ENV_VAR)
+    if override:
+        return Path(override)
+    here = Path(__file__).resolve().parent
+    shipped = here / "openapi.yaml"
+    return shipped if shipped.exists() else here.parent / "openapi.yaml"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the contract."""
+
+    operation_id: str
+    method: str
+    path: str
+    definition: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def deprecated(self) -> bool:
+        return bool(self.definition.get("deprecated", False))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A loaded contract document and the facts other modules read from it."""
+
+    path: Path
+    document: dict[str, Any] = field(repr=False)
+
+    @property
+    def version(self) -> str:
+        return str(self.document.get("openapi", ""))
+
+    def operations(self) -> Iterator[Operation]:
+        for path, item in self.document.get("paths", {}).items():
+            for method in HTTP_METHODS:
+                if method in item:
+                    yield Operation(item[method]["operationId"], method.upper(), path, item[method])
+
+    def operation(self, operation_id: str) -> Operation:
+        for op in self.operations():
+            if op.operation_id == operation_id:
+                return op
+        raise SpecError(f"{self.path}: no operation with operationId {operation_id!r}")
+
+    def methods_by_path(self) -> dict[str, list[str]]:
+        """The documented methods of each path, e.g. for a 405's `Allow` header."""
+        allowed: dict[str, list[str]] = {}
+        for op in self.operations():
+            allowed.setdefault(op.path, []).append(op.method)
+        return allowed
+
+    def resolve(self, node: Any) -> Any:
+        """Follow local `$ref`s (`#/...`) until a node that is not a reference."""
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            if not ref.startswith("#/"):
+                raise SpecError(f"{self.path}: only local $refs are supported, got {ref!r}")
+            node = self.document
+            for part in ref[2:].split("/"):
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def schema(self, name: str) -> dict[str, Any]:
+        try:
+            return self.document["components"]["schemas"][name]
+        except KeyError:
+            raise SpecError(f"{self.path}: no schema named {name!r} in components/schemas") from None
+
+    @cached_property
+    def request_id_pattern(self) -> re.Pattern[str]:
+        """The documented erase request id format (`components/schemas/RequestId`)."""
+        return re.compile(self.schema("RequestId")["pattern"])
+
+    def to_json(self) -> str:
+        return json.dumps(self.document, indent=2, ensure_ascii=False) + "\n"
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def load_spec(path: str | os.PathLike[str] | None = None, *, check: bool = True) -> Spec:
+    """Read the contract and (by default) validate it with openapi-spec-validator."""
+    spec_path = Path(path) if path is not None else default_spec_path()
+    try:
+        text = spec_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{spec_path}: no such file (set {SPEC_ENV_VAR} or pass --spec)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{spec_path}: cannot read: {exc}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{spec_path}: not valid YAML or JSON: {_one_line(exc)}") from None
+    if not isinstance(document, dict):
+        raise SpecError(f"{spec_path}: not an OpenAPI document (top level is not a mapping)")
+    spec = Spec(spec_path, document)
+    if check:
+        validate_spec(spec)
+    return spec
+
+
+def validate_spec(spec: Spec) -> None:
+    """Validate against the OpenAPI meta-schema; the error names the failing location."""
+    if not spec.version.startswith("3.0."):
+        # Connexion 3 validates against the 3.0 meta-schema only (docs/spec-notes.md).
+        raise SpecError(f"{spec.path}: openapi {spec.version!r} is not 3.0.x; Connexion needs 3.0")
+    try:
+        validate(spec.document)
+    except OpenAPIValidationError as exc:
+        where = "/".join(str(p) for p in getattr(exc, "path", ())) or "(root)"
+        raise SpecError(f"{spec.path}: invalid OpenAPI at {where}: {_one_line(exc)}") from None
+    for ref in iter_refs(spec.document):
+        if not ref.startswith("#/"):
+            raise SpecError(f"{spec.path}: external $ref {ref!r}; the contract must be one file")
+
+
+def bundle(spec: Spec, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write the validated contract as self-contained `openapi.json` and `openapi.yaml`."""
+    target = Path(out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("openapi.json", spec.to_json()), ("openapi.yaml", spec.to_yaml())):
+        out = target / name
+        out.write_text(text, encoding="utf-8")
+        written.append(out)
+    return written
+
+
+def iter_refs(node: Any) -> Iterator[str]:
+    """Every `$ref` value in a document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from iter_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from iter_refs(item)
+
+
+def _one_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
