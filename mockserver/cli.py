@@ -1,0 +1,149 @@
+"""`mockserver`: the command line over `mockserver.server` and the fixtures.
+
+Options come from the one settings table (`mockserver.settings.SETTINGS`);
+every misuse ends with a one-line `Error: ...` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import click
+
+from contracts.spec import SpecError, load_spec
+from mockserver.fixtures import FixturesError, load_fixtures
+from mockserver.server import ServerError, serve
+from mockserver.settings import SETTINGS, Setting, SettingsError, from_env
+from mockserver.tokens import make_token
+
+
+class UsageError(click.ClickException):
+    exit_code = 2
+
+
+def _option(setting: Setting) -> Callable[[Any], Any]:
+    flag = "--" + setting.name.replace("_", "-")
+    kind: Any = click.Choice(setting.choices) if setting.choices else setting.type
+    if setting.type is bool:
+        flag = f"{flag}/--no-{setting.name.replace('_', '-')}"
+        kind = None
+    default = "" if setting.default is None else f" [default: {setting.default}]"
+    return click.option(
+        flag, setting.name, type=kind, default=None, help=f"{setting.help} [env {setting.env_var}]{default}"
+    )
+
+
+def settings_options(names: tuple[str, ...] | None = None) -> Callable[[Any], Any]:
+    def decorate(command: Any) -> Any:
+        for setting in reversed(SETTINGS):
+            if names is None or setting.name in names:
+                command = _option(setting)(command)
+        return command
+
+    return decorate
+
+
+def _settings(**flags: Any):  # type: ignore[no-untyped-def]
+    try:
+        return from_env().with_overrides(**flags)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _fixtures(settings):  # type: ignore[no-untyped-def]
+    try:
+        return load_fixtures(settings.fixtures, load_spec(settings.spec))
+    except (FixturesError, SpecError) as exc:
+        raise UsageError(_one_line(exc)) from None
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, FixturesError):
+        more = f" (+{len(exc.problems) - 1} more; run: mockserver fixtures check {exc.source})"
+        return f"{exc.source}: {exc.problems[0]}" + (more if len(exc.problems) > 1 else "")
+    return str(exc)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kore-erase-contract")
+def main() -> None:
+    """A stateful mock of the Kore.ai erase users data API."""
+
+
+@main.command()
+@settings_options()
+def run(**flags: Any) -> None:
+    """Start the mock server (defaults: 127.0.0.1:8080, shipped fixtures)."""
+    settings = _settings(**flags)
+    _fixtures(settings)
+    try:
+        serve(settings)
+    except ServerError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@main.command()
+@click.option("--app", "app_id", help="Client id or name of a fixtures app [default: the default app].")
+@click.option("--exp", "expires_in", type=int, default=3600, show_default=True,
+              help="Seconds until the token expires; negative for an expired token.")
+@click.option("--no-jti", is_flag=True, help="Leave out the jti claim.")
+@settings_options(("fixtures", "spec"))
+def token(app_id: str | None, expires_in: int, no_jti: bool, **flags: Any) -> None:
+    """Print a JWT signed the vendor's way (HS256, client secret, appId)."""
+    fixtures = _fixtures(_settings(**flags))
+    app = fixtures.default_app()
+    if app_id:
+        matches = [a for a in fixtures.apps.values() if app_id in (a.client_id, a.name)]
+        if not matches:
+            known = ", ".join(sorted(fixtures.apps))
+            raise UsageError(f"no app {app_id!r} in {fixtures.source}; known client ids: {known}")
+        app = matches[0]
+    click.echo(make_token(app, expires_in=expires_in, jti=not no_jti))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--show-secrets", is_flag=True, help="Include client secrets.")
+@settings_options(("fixtures", "spec"))
+def apps(as_json: bool, show_secrets: bool, **flags: Any) -> None:
+    """List the fixture apps (client id, account, scopes, enforce-JTI)."""
+    fixtures = _fixtures(_settings(**flags))
+    shown = [app.public(show_secret=show_secrets) for app in fixtures.apps.values()]
+    if as_json:
+        click.echo(json.dumps(shown, indent=2))
+        return
+    for app in shown:
+        line = (
+            f"{app['clientId']}  account={app['account']}  kind={app['kind']}"
+            f"  scopes={','.join(app['scopes']) or '-'}  enforceJti={str(app['enforceJti']).lower()}"
+            f"  name={app['name']!r}"
+        )
+        if show_secrets:
+            line += f"  secret={app['clientSecret']}"
+        click.echo(line)
+
+
+@main.group()
+def fixtures() -> None:
+    """Work with fixtures files."""
+
+
+@fixtures.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+@settings_options(("spec",))
+def fixtures_check(path: str, **flags: Any) -> None:
+    """Validate a fixtures file; report every error with its location."""
+    settings = _settings(**flags)
+    try:
+        loaded = load_fixtures(path, load_spec(settings.spec))
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    except FixturesError as exc:
+        for problem in exc.problems:
+            click.echo(f"{exc.source}: {problem}", err=True)
+        raise UsageError(f"{exc.source}: {len(exc.problems)} problem(s)") from None
+    click.echo(
+        f"{path}: OK ({len(loaded.accounts)} accounts, {len(loaded.apps)} apps,"
+        f" {len(loaded.requests)} preloaded requests)"
+    )

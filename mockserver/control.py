@@ -1,0 +1,85 @@
+"""The control API's handlers (`control.yaml`, mounted at `/__mockserver`)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from starlette.responses import JSONResponse, Response
+
+from mockserver.errors import error_response
+from mockserver.fixtures import FixturesError, parse_fixtures
+from mockserver.lifecycle import iso
+from mockserver.service import Service
+
+CONTROL_SPEC = "control.yaml"
+
+
+class ControlHandlers:
+    def __init__(self, service: Service):
+        self.service = service
+
+    def _health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "requests": self.service.store.count_requests(),
+            "clock": self.service.settings.clock,
+        }
+
+    async def health(self) -> Response:
+        return JSONResponse(self._health())
+
+    async def reset(self) -> Response:
+        self.service.reset()
+        return JSONResponse(self._health())
+
+    async def loadFixtures(self, body: dict[str, Any]) -> Response:  # noqa: N802
+        try:
+            fixtures = parse_fixtures(body, self.service.spec, "request body")
+        except FixturesError as exc:
+            return error_response(400, "Invalid fixtures: " + "; ".join(exc.problems))
+        self.service.reset(fixtures)
+        return JSONResponse(self._health())
+
+    def _clock(self) -> dict[str, Any]:
+        now = self.service.now_ms()
+        return {"mode": self.service.settings.clock, "now": iso(now), "nowMs": now}
+
+    async def getClock(self) -> Response:  # noqa: N802
+        return JSONResponse(self._clock())
+
+    async def advanceClock(self, body: dict[str, Any]) -> Response:  # noqa: N802
+        if self.service.settings.clock != "manual":
+            return error_response(409, "The clock is real; start the server with --clock manual")
+        self.service.store.advance_manual_clock(int(round(body["seconds"] * 1000)))
+        self.service.refresh()
+        return JSONResponse(self._clock())
+
+    async def listFaults(self) -> Response:  # noqa: N802
+        faults = [dict(spec, id=fid, remaining=left) for fid, spec, left in self.service.store.faults()]
+        return JSONResponse({"faults": faults})
+
+    async def injectFault(self, body: dict[str, Any]) -> Response:  # noqa: N802
+        spec = {k: v for k, v in body.items() if k not in ("id", "remaining", "count")}
+        operation_id = spec.get("operationId")
+        known = {op.operation_id for op in self.service.spec.operations()}
+        if operation_id is not None and operation_id not in known:
+            return error_response(400, f"Unknown operationId {operation_id!r}; known: {sorted(known)}")
+        fault_id = self.service.store.add_fault(spec, body.get("count"))
+        return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count")), 201)
+
+    async def clearFaults(self) -> Response:  # noqa: N802
+        self.service.store.clear_faults()
+        return Response(status_code=204)
+
+    async def getJournal(self, since: int = 0, limit: int = 1000) -> Response:  # noqa: N802
+        entries = self.service.store.journal(since, limit)
+        for entry in entries:
+            entry["time"] = iso(entry.pop("timeMs"))
+        return JSONResponse({"entries": entries})
+
+    async def clearJournal(self) -> Response:  # noqa: N802
+        self.service.store.clear_journal()
+        return Response(status_code=204)
+
+    def resolve(self, operation_id: str) -> Callable[..., Any]:
+        return getattr(self, operation_id)

@@ -1,0 +1,60 @@
+"""The vendor operations, one function per `operationId` of `openapi.yaml`.
+
+They run after routing, authentication (`mockserver.middleware`) and
+Connexion's request validation, so the body and `reqId` they get already
+satisfy the contract; they only apply the service's behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from connexion import context
+from starlette.responses import Response
+
+from mockserver import lifecycle
+from mockserver.errors import error_response
+from mockserver.fixtures import App
+from mockserver.service import Service
+
+NOT_FOUND = "Erase request not found"
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    return Response(json.dumps(payload), 200, media_type="application/json")
+
+
+def _caller() -> App:
+    return context.scope["extensions"]["mockserver"]["app"]
+
+
+class Handlers:
+    def __init__(self, service: Service):
+        self.service = service
+
+    async def createEraseRequest(self, body: dict[str, Any]) -> Response:  # noqa: N802
+        service, app = self.service, _caller()
+        account = service.fixtures.accounts[app.account_id]
+        delay_ms = int(service.settings.progress_delay * 1000)
+        while True:  # a uuid4 collision is all but impossible; never answer with a duplicate
+            planned = lifecycle.plan_request(account, body, service.now_ms(), delay_ms)
+            if service.store.insert_request(planned):
+                break
+        return _json({"requestId": planned.request_id, "status": lifecycle.ACCEPTED})
+
+    async def getEraseRequestStatus(self, reqId: str) -> Response:  # noqa: N802, N803
+        stored = self.service.store.get_request(reqId)
+        # Another account's request answers exactly like a missing one.
+        if stored is None or stored.account_id != _caller().account_id:
+            return error_response(404, NOT_FOUND)
+        return _json(lifecycle.render_status(stored, self.service.now_ms()))
+
+    async def createEraseRequestViaPost(self, body: dict[str, Any]) -> Response:  # noqa: N802
+        return await self.createEraseRequest(body)
+
+    async def getEraseRequestStatusViaPost(self, reqId: str) -> Response:  # noqa: N802, N803
+        return await self.getEraseRequestStatus(reqId)
+
+    def resolve(self, operation_id: str) -> Callable[..., Any]:
+        return getattr(self, operation_id)

@@ -1,0 +1,239 @@
+"""The mock's own ASGI layers around Connexion's.
+
+`FrontDoor` wraps the whole application: it refreshes the worker's view of
+the shared state, guards the control API, injects faults and writes the
+journal. `Guard` sits inside Connexion, after routing and before request
+validation: it authenticates the `auth` header and enforces the body limits
+(413, and 400 for a body that is not UTF-8 JSON), so that an unauthenticated
+request gets 401 whatever its body, and a malformed body never reaches
+Connexion as an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import random
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.auth import AuthError, authenticate
+from mockserver.errors import send_error
+from mockserver.fixtures import App
+from mockserver.service import Fault, Service
+
+CONTROL_PREFIX = "/__mockserver"
+ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
+UNJOURNALED_PREFIXES = (CONTROL_PREFIX, "/openapi.json", "/ui")
+
+log = logging.getLogger("mockserver")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _is_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class FrontDoor:
+    def __init__(self, app: ASGIApp, service: Service):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.service.refresh()
+        path = scope["path"]
+        if path.startswith(CONTROL_PREFIX):
+            if not self._control_allowed(scope):
+                await send_error(
+                    send, 403, "The control API answers loopback clients or the admin token only"
+                )
+                return
+            await self.app(scope, receive, send)
+            return
+        if path.startswith(UNJOURNALED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+
+        context: dict[str, Any] = {"app": None}
+        scope.setdefault("extensions", {})["mockserver"] = context
+        status_holder = [0]
+
+        async def send_recording(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+            await send(message)
+
+        fault = self._fault_for(scope)
+        try:
+            if fault is None or fault.kind == "latency":
+                if fault is not None:
+                    await asyncio.sleep(fault.latency_ms / 1000)
+                await self.app(scope, receive, send_recording)
+            elif fault.kind == "status":
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                message = fault.message or f"Injected fault: HTTP {fault.status}"
+                await send_error(send_recording, fault.status, message, headers)
+            else:
+                status_holder[0] = 0  # dropped: the client gets no answer at all
+                self._drop(receive)
+        finally:
+            if self.service.settings.journal:
+                self._journal(scope, status_holder[0], context)
+
+    def _control_allowed(self, scope: Scope) -> bool:
+        token = self.service.settings.admin_token
+        given = _header(scope, ADMIN_TOKEN_HEADER)
+        if token and given and hmac.compare_digest(token.encode(), given.encode()):
+            return True
+        return _is_loopback(scope)
+
+    def _fault_for(self, scope: Scope) -> Fault | None:
+        if not self.service.faults:
+            return None
+        operation_id = self.service.operation_for(scope["method"], scope["path"])
+        for fault in self.service.faults:
+            if not fault.matches(scope["method"], scope["path"], operation_id):
+                continue
+            if fault.fraction < 1.0 and random.random() >= fault.fraction:
+                continue
+            if fault.remaining is not None and not self.service.store.take_fault(fault.id):
+                continue
+            return fault
+        return None
+
+    @staticmethod
+    def _drop(receive: Receive) -> None:
+        """Close the connection without a response. Uvicorn's `receive` is a bound
+        method of the request cycle, which holds the transport."""
+        cycle = getattr(receive, "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is None:
+            raise ConnectionAbortedError("injected fault: drop")
+        transport.close()
+
+    def _journal(self, scope: Scope, status: int, context: dict[str, Any]) -> None:
+        app: App | None = context.get("app")
+        operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
+        try:
+            self.service.store.record(
+                [(
+                    self.service.now_ms(),
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    app.client_id if app else context.get("app_id"),
+                    operation_id,
+                )]
+            )
+        except Exception:  # noqa: BLE001 - the journal must never break an answer
+            log.exception("could not write the journal")
+
+
+class Guard:
+    def __init__(self, app: ASGIApp, service: Service):
+        self.app, self.service = app, service
+        self.header = service.spec.document["components"]["securitySchemes"]["JwtAuth"][
+            "name"
+        ].lower().encode()
+        self.body_operations = {
+            op.operation_id for op in service.spec.operations() if "requestBody" in op.definition
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context = scope.get("extensions", {}).get("mockserver")
+        routing = scope.get("extensions", {}).get("connexion_routing", {})
+        operation_id = routing.get("operation_id")
+        if scope["type"] != "http" or context is None or operation_id is None:
+            await self.app(scope, receive, send)
+            return
+        service = self.service
+        token = _header(scope, self.header)
+        try:
+            context["app"] = authenticate(
+                token,
+                service.fixtures.apps,
+                now=service.now(),
+                leeway=service.settings.leeway,
+                use_jti=lambda app, jti: service.store.use_jti(app.client_id, jti),
+            )
+        except AuthError as exc:
+            context["app_id"] = _claimed_app_id(token)
+            await send_error(send, exc.status, exc.message)
+            return
+        if operation_id in self.body_operations:
+            await self._checked_body(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _checked_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.service.settings.max_body_bytes
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await send_error(send, 413, f"Request body exceeds {limit} bytes")
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await send_error(send, 413, f"Request body exceeds {limit} bytes")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if body and content_type == "application/json":
+            try:
+                body.decode("utf-8")
+                json.loads(body)
+            except UnicodeDecodeError:
+                await send_error(send, 400, "Request body is not valid UTF-8")
+                return
+            except ValueError as exc:
+                await send_error(send, 400, f"Request body is not valid JSON: {exc}")
+                return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _claimed_app_id(token: str | None) -> str | None:
+    """The `appId` a rejected token claims, for the journal (never the token)."""
+    if not token:
+        return None
+    try:
+        import jwt
+
+        claimed = jwt.decode(token, options={"verify_signature": False}).get("appId")
+    except Exception:  # noqa: BLE001
+        return None
+    return claimed if isinstance(claimed, str) and len(claimed) <= 64 else None

@@ -1,0 +1,152 @@
+"""The running mock's state in one process: the shared store plus what each
+worker caches from it (fixtures and faults, re-read when the store's
+generation moves) and the clock.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.spec import Spec
+from mockserver import lifecycle
+from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
+from mockserver.settings import Settings
+from mockserver.store import Store, now_ms
+
+
+@dataclass
+class Fault:
+    id: int
+    kind: str  # status | latency | drop
+    remaining: int | None
+    fraction: float
+    method: str | None
+    path: str | None
+    operation_id: str | None
+    status: int = 503
+    retry_after: int | None = None
+    latency_ms: int = 0
+    message: str | None = None
+
+    @classmethod
+    def from_row(cls, fault_id: int, spec: dict[str, Any], remaining: int | None) -> "Fault":
+        return cls(
+            id=fault_id,
+            kind=spec["kind"],
+            remaining=remaining,
+            fraction=spec.get("fraction", 1.0),
+            method=spec.get("method"),
+            path=spec.get("path"),
+            operation_id=spec.get("operationId"),
+            status=spec.get("status", 503),
+            retry_after=spec.get("retryAfter"),
+            latency_ms=spec.get("latencyMs", 0),
+            message=spec.get("message"),
+        )
+
+    def matches(self, method: str, path: str, operation_id: str | None) -> bool:
+        return (
+            (self.method is None or self.method.upper() == method)
+            and (self.path is None or path.startswith(self.path))
+            and (self.operation_id is None or self.operation_id == operation_id)
+        )
+
+
+class Service:
+    """What handlers and middlewares of one worker share."""
+
+    def __init__(self, settings: Settings, spec: Spec, fixtures: Fixtures, store: Store):
+        self.settings, self.spec, self.store = settings, spec, store
+        self.fixtures = fixtures
+        self.faults: list[Fault] = []
+        self._generation = -1
+        self._manual_now_ms: int | None = None
+        self.routes = SpecRoutes(spec)
+
+    def operation_for(self, method: str, path: str) -> str | None:
+        return self.routes.operation_for(method, path)
+
+    @classmethod
+    def open(cls, settings: Settings, spec: Spec) -> "Service":
+        """Open the state file, installing the fixtures when it is new.
+
+        A state file that exists keeps its requests (that is the point of it);
+        its fixtures are replaced by the configured ones, and preloaded
+        requests missing from it are added.
+        """
+        fixtures = load_fixtures(settings.fixtures, spec)
+        store = Store(settings.state)
+        manual = now_ms() if settings.clock == "manual" else None
+        if not store.initialize(fixtures.document, manual):
+            store.set_fixtures(fixtures.document)
+            current = store.control().manual_now_ms
+            if (settings.clock == "manual") != (current is not None):
+                store.set_manual_now(manual)
+        service = cls(settings, spec, fixtures, store)
+        service.refresh()
+        service.preload()
+        return service
+
+    # -- clock -------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return self._manual_now_ms if self._manual_now_ms is not None else now_ms()
+
+    def now(self) -> float:
+        return self.now_ms() / 1000 if self._manual_now_ms is not None else time.time()
+
+    # -- shared state --------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Pick up what another worker or the control API changed (one cheap read)."""
+        generation, self._manual_now_ms = self.store.generation_and_clock()
+        if generation != self._generation:
+            control = self.store.control()
+            if control.fixtures != self.fixtures.document:
+                self.fixtures = parse_fixtures(control.fixtures, self.spec, "state file")
+            self.faults = [Fault.from_row(*row) for row in self.store.faults()]
+            self._generation = generation
+
+    def preload(self, *, replace: bool = False) -> int:
+        """Store the fixtures' preloaded requests, relative to the current time."""
+        stored = 0
+        for request in self.fixtures.requests:
+            account = self.fixtures.accounts[request.account_id]
+            planned = lifecycle.preloaded(request, account, self.now_ms())
+            stored += self.store.insert_request(planned, replace=replace)
+        return stored
+
+    def reset(self, fixtures: Fixtures | None = None) -> None:
+        """Back to the fixtures' state: no requests but the preloaded ones, no faults,
+        an empty journal, and the manual clock (if any) at the current real time."""
+        fixtures = fixtures or self.fixtures
+        manual = now_ms() if self.settings.clock == "manual" else None
+        self.store.reset(fixtures.document, manual)
+        self.fixtures = fixtures
+        self.refresh()
+        self.preload(replace=True)
+
+
+class SpecRoutes:
+    """The contract's paths as patterns: which operation a request is for, and
+    which methods a path allows (for a 405's `Allow` header)."""
+
+    def __init__(self, spec: Spec):
+        self._routes: list[tuple[re.Pattern[str], dict[str, str]]] = []
+        for path, methods in spec.methods_by_path().items():
+            regex = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"
+            operations = {op.method: op.operation_id for op in spec.operations() if op.path == path}
+            self._routes.append((re.compile(regex), operations))
+
+    def operations_at(self, path: str) -> dict[str, str] | None:
+        for regex, operations in self._routes:
+            if regex.match(path):
+                return operations
+        return None
+
+    def operation_for(self, method: str, path: str) -> str | None:
+        operations = self.operations_at(path)
+        return operations.get(method) if operations else None

@@ -1,0 +1,96 @@
+"""One table of the mock server's settings: name, default, env var, help.
+
+Precedence: these defaults, then `MOCKSERVER_*` environment variables, then
+CLI flags. The CLI's options and the worker processes (which receive their
+settings through the environment) are both built from `SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, make_dataclass, replace
+from typing import Any
+
+ENV_PREFIX = "MOCKSERVER_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    type: type
+    help: str
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", str, "Interface to listen on."),
+    Setting("port", 8080, int, "TCP port to listen on (0 picks a free one)."),
+    Setting("state", "mockserver-state.db", str, "SQLite state file, or :memory: for ephemeral."),
+    Setting("fixtures", None, str, "Fixtures file (YAML/JSON) [default: the shipped fixtures]."),
+    Setting("spec", None, str, "Contract to serve [default: the shipped openapi.yaml]."),
+    Setting("log_level", "info", str, "Log level.", ("critical", "error", "warning", "info", "debug")),
+    Setting("workers", 1, int, "Worker processes; they share the SQLite state."),
+    Setting("clock", "real", str, "real: time passes; manual: only the control API advances it.", ("real", "manual")),
+    Setting("progress_delay", 2.0, float, "Seconds an erase takes from in-progress to a final status."),
+    Setting("leeway", 5.0, float, "Seconds of clock skew allowed on exp and nbf."),
+    Setting("admin_token", None, str, "Token that opens the control API to non-loopback clients."),
+    Setting("max_body_bytes", 1_048_576, int, "Largest accepted request body (413 beyond)."),
+    Setting("journal", True, bool, "Record each request (never its token) in the journal."),
+)
+
+
+class _SettingsMethods:
+    def with_overrides(self, **values: Any) -> "Settings":
+        """A copy with every value that is not None applied."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})  # type: ignore[type-var]
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as `MOCKSERVER_*` variables, for worker processes."""
+        env = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            if value is not None:
+                env[setting.env_var] = str(int(value) if isinstance(value, bool) else value)
+        return env
+
+
+#: The resolved settings: one frozen attribute per row of `SETTINGS`, defaulting to it.
+Settings = make_dataclass(
+    "Settings",
+    [(s.name, Any, field(default=s.default)) for s in SETTINGS],
+    bases=(_SettingsMethods,),
+    frozen=True,
+)
+class SettingsError(ValueError):
+    """A setting has a value of the wrong type or outside its choices."""
+
+
+def _convert(setting: Setting, raw: str) -> Any:
+    try:
+        if setting.type is bool:
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes")
+        value = setting.type(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{setting.env_var}={raw!r} is not a valid {setting.type.__name__}"
+        ) from None
+    if setting.choices and value not in setting.choices:
+        raise SettingsError(f"{setting.env_var}={raw!r}: choose one of {', '.join(setting.choices)}")
+    return value
+
+
+def from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Defaults overridden by the `MOCKSERVER_*` environment variables."""
+    environ = os.environ if environ is None else environ
+    values = {
+        s.name: _convert(s, environ[s.env_var]) for s in SETTINGS if environ.get(s.env_var)
+    }
+    return Settings().with_overrides(**values)
+

@@ -1,0 +1,277 @@
+"""The shared state of a mock server: one SQLite file (WAL mode) that every
+worker process opens, so they all see the same erase requests, clock, faults,
+used JTIs and journal.
+
+Durability: a create is committed before it is acknowledged. In WAL mode
+with `synchronous=NORMAL` a committed transaction survives the process being
+killed (`kill -9`); only a power loss can drop the last commits.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS control (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL,
+    fixtures TEXT NOT NULL,
+    manual_now_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    remove_all INTEGER NOT NULL,
+    bot_ids TEXT NOT NULL,
+    users TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS used_jti (
+    app TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    PRIMARY KEY (app, jti)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY,
+    spec TEXT NOT NULL,
+    remaining INTEGER
+);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    app_id TEXT,
+    operation_id TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class UserPlan:
+    """One user's part of an erase request: its final status and when it is reached."""
+
+    user_id: str
+    final_status: str
+    due_ms: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    request_id: str
+    account_id: str
+    created_ms: int
+    remove_from_all_bots: bool
+    bot_ids: tuple[str, ...]
+    users: tuple[UserPlan, ...]
+
+
+@dataclass(frozen=True)
+class Control:
+    generation: int
+    fixtures: dict[str, Any]
+    manual_now_ms: int | None
+
+
+class Store:
+    """All reads and writes of the state file. Safe to share between threads."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- control row: fixtures, generation, manual clock ------------------------------------
+
+    def initialize(self, fixtures: dict[str, Any], manual_now_ms: int | None) -> bool:
+        """Install fixtures and clock if this state file is new. True if it was new."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO control (id, generation, fixtures, manual_now_ms)"
+                " VALUES (1, 1, ?, ?)",
+                (json.dumps(fixtures), manual_now_ms),
+            )
+            return cursor.rowcount == 1
+
+    def control(self) -> Control:
+        with self._lock:
+            generation, fixtures, manual = self._db.execute(
+                "SELECT generation, fixtures, manual_now_ms FROM control WHERE id = 1"
+            ).fetchone()
+        return Control(generation, json.loads(fixtures), manual)
+
+    def generation_and_clock(self) -> tuple[int, int | None]:
+        """The cheap per-request read: has anything changed, and the manual time."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT generation, manual_now_ms FROM control WHERE id = 1"
+            ).fetchone()
+
+    def set_fixtures(self, fixtures: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE control SET fixtures = ?, generation = generation + 1 WHERE id = 1",
+                (json.dumps(fixtures),),
+            )
+
+    def set_manual_now(self, now_ms: int | None) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE control SET manual_now_ms = ?, generation = generation + 1 WHERE id = 1",
+                (now_ms,),
+            )
+
+    def advance_manual_clock(self, milliseconds: int) -> int | None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE control SET manual_now_ms = manual_now_ms + ?, generation = generation + 1"
+                " WHERE id = 1",
+                (milliseconds,),
+            )
+            return self._db.execute("SELECT manual_now_ms FROM control WHERE id = 1").fetchone()[0]
+
+    def reset(self, fixtures: dict[str, Any], manual_now_ms: int | None) -> None:
+        """Forget every request, JTI, fault and journal row; install the fixtures."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("requests", "used_jti", "faults", "journal"):
+                    self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                self._db.execute(
+                    "UPDATE control SET fixtures = ?, manual_now_ms = ?,"
+                    " generation = generation + 1 WHERE id = 1",
+                    (json.dumps(fixtures), manual_now_ms),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- erase requests ------------------------------------------------------------------------
+
+    def insert_request(self, request: StoredRequest, *, replace: bool = False) -> bool:
+        """Store a request (committed on return). False if the id exists and not `replace`."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        users = [[u.user_id, u.final_status, u.due_ms, u.reason] for u in request.users]
+        with self._lock:
+            cursor = self._db.execute(
+                f"{verb} INTO requests (id, account, created_ms, remove_all, bot_ids, users)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    request.request_id,
+                    request.account_id,
+                    request.created_ms,
+                    int(request.remove_from_all_bots),
+                    json.dumps(list(request.bot_ids)),
+                    json.dumps(users),
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def get_request(self, request_id: str) -> StoredRequest | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, account, created_ms, remove_all, bot_ids, users FROM requests"
+                " WHERE id = ?",
+                (request_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredRequest(
+            row[0],
+            row[1],
+            row[2],
+            bool(row[3]),
+            tuple(json.loads(row[4])),
+            tuple(UserPlan(*user) for user in json.loads(row[5])),
+        )
+
+    def count_requests(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM requests").fetchone()[0]
+
+    # -- JTI replay protection -----------------------------------------------------------------
+
+    def use_jti(self, app_id: str, jti: str) -> bool:
+        """Record a JTI as used. False if this app has used it before (a replay)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO used_jti (app, jti) VALUES (?, ?)", (app_id, jti)
+            )
+            return cursor.rowcount == 1
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def add_fault(self, spec: dict[str, Any], remaining: int | None) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO faults (spec, remaining) VALUES (?, ?)", (json.dumps(spec), remaining)
+            )
+            self._db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+            return int(cursor.lastrowid or 0)
+
+    def faults(self) -> list[tuple[int, dict[str, Any], int | None]]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, spec, remaining FROM faults ORDER BY id").fetchall()
+        return [(row[0], json.loads(row[1]), row[2]) for row in rows]
+
+    def take_fault(self, fault_id: int) -> bool:
+        """Use one of a counted fault's remaining hits; False when none is left."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE faults SET remaining = remaining - 1 WHERE id = ? AND remaining > 0",
+                (fault_id,),
+            )
+            return cursor.rowcount == 1
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM faults")
+            self._db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+
+    # -- journal ---------------------------------------------------------------------------------
+
+    def record(self, rows: Iterable[tuple[int, str, str, int, str | None, str | None]]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                list(rows),
+            )
+
+    def journal(self, since_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, time_ms, method, path, status, app_id, operation_id FROM journal"
+                " WHERE id > ? ORDER BY id LIMIT ?",
+                (since_id, limit),
+            ).fetchall()
+        keys = ("id", "timeMs", "method", "path", "status", "appId", "operationId")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def clear_journal(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM journal")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
