@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from contracts.clikit import OneLineErrors
 from contracts.spec import SpecError, bundle, load_spec
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -32,7 +33,7 @@ class ConfigError(click.ClickException):
     exit_code = EXIT_USAGE
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kore-erase-contract")
 def main() -> None:
     """Contract tooling for the Kore.ai erase users data API."""

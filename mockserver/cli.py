@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import click
 
+from contracts.clikit import OneLineErrors
 from contracts.spec import SpecError, load_spec
 from mockserver.fixtures import FixturesError, load_fixtures
 from mockserver.server import ServerError, serve
@@ -65,7 +66,7 @@ def _one_line(exc: Exception) -> str:
     return str(exc)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kore-erase-contract")
 def main() -> None:
     """A stateful mock of the Kore.ai erase users data API."""

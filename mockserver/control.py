@@ -71,6 +71,29 @@ class ControlHandlers:
         self.service.store.clear_faults()
         return Response(status_code=204)
 
+    async def getStoredRequest(self, requestId: str) -> Response:  # noqa: N802, N803
+        stored = self.service.store.get_request(requestId)
+        if stored is None:
+            return error_response(404, "Erase request not found")
+        return JSONResponse(
+            {
+                "requestId": stored.request_id,
+                "account": stored.account_id,
+                "createdOn": iso(stored.created_ms),
+                "RemoveDataFromAllBots": stored.remove_from_all_bots,
+                "botIds": list(stored.bot_ids),
+                "users": [
+                    {
+                        "userId": u.user_id,
+                        "finalStatus": u.final_status,
+                        "dueOn": iso(u.due_ms),
+                        "reason": u.reason,
+                    }
+                    for u in stored.users
+                ],
+            }
+        )
+
     async def getJournal(self, since: int = 0, limit: int = 1000) -> Response:  # noqa: N802
         entries = self.service.store.journal(since, limit)
         for entry in entries:

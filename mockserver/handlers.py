@@ -25,8 +25,13 @@ def _json(payload: dict[str, Any]) -> Response:
     return Response(json.dumps(payload), 200, media_type="application/json")
 
 
+def _context() -> dict[str, Any]:
+    """What `middleware.FrontDoor` and `Guard` know of this request (the caller's app)."""
+    return context.scope["extensions"]["mockserver"]
+
+
 def _caller() -> App:
-    return context.scope["extensions"]["mockserver"]["app"]
+    return _context()["app"]
 
 
 class Handlers:
@@ -41,6 +46,7 @@ class Handlers:
             planned = lifecycle.plan_request(account, body, service.now_ms(), delay_ms)
             if service.store.insert_request(planned):
                 break
+        _context()["request_id"] = planned.request_id  # for the journal
         return _json({"requestId": planned.request_id, "status": lifecycle.ACCEPTED})
 
     async def getEraseRequestStatus(self, reqId: str) -> Response:  # noqa: N802, N803

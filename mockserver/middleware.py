@@ -83,7 +83,11 @@ class FrontDoor:
 
         fault = self._fault_for(scope)
         try:
-            if fault is None or fault.kind == "latency":
+            if self.service.routes.operations_at(path) is None:
+                # Not a path of the contract. Answer here, so that no router
+                # redirects a trailing slash (Starlette answers 307) or guesses.
+                await send_error(send_recording, 404, "Not found")
+            elif fault is None or fault.kind == "latency":
                 if fault is not None:
                     await asyncio.sleep(fault.latency_ms / 1000)
                 await self.app(scope, receive, send_recording)
@@ -141,6 +145,7 @@ class FrontDoor:
                     status,
                     app.client_id if app else context.get("app_id"),
                     operation_id,
+                    context.get("request_id"),
                 )]
             )
         except Exception:  # noqa: BLE001 - the journal must never break an answer

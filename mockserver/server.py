@@ -108,7 +108,7 @@ def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
     else:
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
 
 
 class MockServer:
@@ -160,7 +160,7 @@ class MockServer:
         )
         deadline = time.monotonic() + self.startup_timeout
         assert self.process.stdout is not None
-        output = []
+        self.output = output = []
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
             if not line:
@@ -182,7 +182,9 @@ class MockServer:
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.05)
         self.stop()
-        raise ServerError(f"mockserver at {self.base_url} did not answer in time")
+        raise ServerError(
+            f"mockserver at {self.base_url} did not answer in time:\n" + "".join(self.output)
+        )
 
     def _drain(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -245,8 +247,12 @@ class MockServer:
     def advance(self, seconds: float) -> dict[str, Any]:
         return self._control("POST", "/clock/advance", {"seconds": seconds})
 
-    def journal(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._control("GET", f"/journal?since={since}")["entries"]
+    def stored(self, request_id: str) -> dict[str, Any]:
+        """The stored form of an erase request (bots covered, due times), any account."""
+        return self._control("GET", f"/requests/{request_id}")
+
+    def journal(self, since: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        return self._control("GET", f"/journal?since={since}&limit={limit}")["entries"]
 
     def inject(self, kind: str = "status", **fault: Any) -> dict[str, Any]:
         """Inject a fault: `inject("status", status=429, retryAfter=3, count=1)`,

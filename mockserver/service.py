@@ -143,7 +143,7 @@ class SpecRoutes:
 
     def operations_at(self, path: str) -> dict[str, str] | None:
         for regex, operations in self._routes:
-            if regex.match(path):
+            if regex.fullmatch(path):
                 return operations
         return None
 

@@ -10,6 +10,7 @@ killed (`kill -9`); only a power loss can drop the last commits.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -48,7 +49,9 @@ CREATE TABLE IF NOT EXISTS journal (
     path TEXT NOT NULL,
     status INTEGER NOT NULL,
     app_id TEXT,
-    operation_id TEXT
+    operation_id TEXT,
+    request_id TEXT,
+    worker INTEGER
 );
 """
 
@@ -250,22 +253,27 @@ class Store:
 
     # -- journal ---------------------------------------------------------------------------------
 
-    def record(self, rows: Iterable[tuple[int, str, str, int, str | None, str | None]]) -> None:
+    def record(
+        self, rows: Iterable[tuple[int, str, str, int, str | None, str | None, str | None]]
+    ) -> None:
+        """Append journal rows, tagged with this worker's process id."""
+        worker = os.getpid()
         with self._lock:
             self._db.executemany(
-                "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                list(rows),
+                "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id,"
+                " request_id, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, worker) for row in rows],
             )
 
     def journal(self, since_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, time_ms, method, path, status, app_id, operation_id FROM journal"
+                "SELECT id, time_ms, method, path, status, app_id, operation_id, request_id, worker"
+                " FROM journal"
                 " WHERE id > ? ORDER BY id LIMIT ?",
                 (since_id, limit),
             ).fetchall()
-        keys = ("id", "timeMs", "method", "path", "status", "appId", "operationId")
+        keys = ("id", "timeMs", "method", "path", "status", "appId", "operationId", "requestId", "worker")
         return [dict(zip(keys, row)) for row in rows]
 
     def clear_journal(self) -> None:

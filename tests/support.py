@@ -1,0 +1,94 @@
+"""Helpers for the integration tests: HTTP calls to a live mock, tokens made
+with PyJWT, and validation of answers against the contract's schemas."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
+
+from contracts.spec import Spec, load_spec
+from mockserver import MockServer
+from tests.conftest import ROOT
+
+CREATE = "/api/public/bot/eraseUsersData"
+STATUS = "/api/public/bot/eraseUsersData/status/{}"
+PRELOADED = "eud-eeb6e86b-c0f9-435c-af75-697a909943ea"
+
+ACME_ADMIN = "Acme privacy automation"
+ACME_JTI = "Acme strict (enforces JTI)"
+ACME_UNSCOPED = "Acme analytics (no erase scope)"
+ACME_BOT_APP = "Acme bot-level app"
+GLOBEX_ADMIN = "Globex privacy automation"
+
+ACME_BOTS = ["st-7b0e3c1a-2f4d-4e8b-8a6c-5d9f1e2b3c4d", "st-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"]
+GLOBEX_BOT = "st-475389e2-c8a4-490d-836a-4f6e708dd3fe"
+
+_SPEC: Spec | None = None
+
+
+def spec() -> Spec:
+    global _SPEC
+    if _SPEC is None:
+        _SPEC = load_spec(ROOT / "openapi.yaml")
+    return _SPEC
+
+
+def assert_matches(schema_name: str, payload: Any) -> None:
+    """The payload satisfies `components/schemas/<schema_name>` of the contract."""
+    document = spec().document
+    root = dict(spec().schema(schema_name), components=document["components"])
+    errors = [e.message for e in OAS30Validator(root, format_checker=oas30_format_checker).iter_errors(payload)]
+    assert not errors, f"{schema_name}: {errors} in {payload!r}"
+
+
+def assert_error(response: httpx.Response, status: int, message_part: str | None = None) -> None:
+    """An error answer with the contract's error body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert_matches("Error", body)
+    assert body["errors"][0]["code"] == status
+    if message_part:
+        assert message_part in body["errors"][0]["msg"]
+
+
+def sign(server: MockServer, app: str | None = None, *, secret: str | None = None,
+         algorithm: str = "HS256", headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    """A token made with PyJWT; claims default to the vendor's: sub, appId, jti, iat, exp."""
+    chosen = server.app(app)
+    now = int(server.clock()["nowMs"] / 1000)
+    payload: dict[str, Any] = {
+        "sub": "tests", "appId": chosen.client_id, "iat": now, "exp": now + 600,
+        "jti": str(uuid.uuid4()),
+    }
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, secret or chosen.client_secret, algorithm=algorithm, headers=headers)
+
+
+def client(server: MockServer) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, timeout=30)
+
+
+def create(server: MockServer, body: dict[str, Any], app: str | None = None,
+           method: str = "DELETE") -> httpx.Response:
+    with client(server) as http:
+        return http.request(method, CREATE, json=body, headers={"auth": server.token(app)})
+
+
+def status(server: MockServer, request_id: str, app: str | None = None,
+           method: str = "GET") -> httpx.Response:
+    with client(server) as http:
+        return http.request(method, STATUS.format(request_id), headers={"auth": server.token(app)})
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)

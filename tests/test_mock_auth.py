@@ -1,0 +1,162 @@
+"""The vendor's auth rules, one test per rule, each against every operation of
+a live mock; tokens are made with PyJWT."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from typing import Any, Callable
+
+import httpx
+import jwt
+import pytest
+
+from mockserver import MockServer
+from tests.support import (
+    ACME_BOT_APP, ACME_JTI, ACME_UNSCOPED, CREATE, PRELOADED, STATUS, assert_error, client, sign,
+)
+
+BODY = {"userIds": ["u-auth-test"], "RemoveDataFromAllBots": True}
+
+OPERATIONS = {
+    "createEraseRequest": ("DELETE", CREATE, BODY),
+    "createEraseRequestViaPost": ("POST", CREATE, BODY),
+    "getEraseRequestStatus": ("GET", STATUS.format(PRELOADED), None),
+    "getEraseRequestStatusViaPost": ("POST", STATUS.format(PRELOADED), None),
+}
+
+
+@pytest.fixture(params=sorted(OPERATIONS))
+def call(request: pytest.FixtureRequest, mockserver: MockServer) -> Callable[..., httpx.Response]:
+    method, path, body = OPERATIONS[request.param]
+
+    def send(headers: dict[str, str]) -> httpx.Response:
+        with client(mockserver) as http:
+            return http.request(method, path, json=body, headers=headers)
+
+    return send
+
+
+def _b64(part: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+def test_valid_token_is_accepted(call, mockserver: MockServer) -> None:
+    assert call({"auth": sign(mockserver)}).status_code == 200
+
+
+def test_missing_header(call) -> None:
+    assert_error(call({}), 401, "Missing token")
+
+
+def test_empty_header(call) -> None:
+    assert_error(call({"auth": ""}), 401, "Missing token")
+
+
+def test_token_in_authorization_bearer_instead_of_auth(call, mockserver: MockServer) -> None:
+    assert_error(call({"Authorization": f"Bearer {sign(mockserver)}"}), 401, "Missing token")
+
+
+def test_not_a_jwt(call) -> None:
+    assert_error(call({"auth": "not-a-jwt"}), 401, "not a JWT")
+
+
+def test_alg_none(call, mockserver: MockServer) -> None:
+    claims = jwt.decode(sign(mockserver), options={"verify_signature": False})
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    assert_error(call({"auth": unsigned}), 401, "algorithm 'none' is not allowed")
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_other_hmac_algorithm(call, mockserver: MockServer) -> None:
+    assert_error(call({"auth": sign(mockserver, algorithm="HS512")}), 401, "'HS512' is not allowed")
+
+
+def test_rs256_label_algorithm_confusion(call, mockserver: MockServer) -> None:
+    """A token that claims RS256 but is HMAC-signed with the secret is refused."""
+    app = mockserver.app()
+    claims = {"sub": "x", "appId": app.client_id}
+    signing_input = f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{_b64(claims)}"
+    digest = hmac.new(app.client_secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = signing_input + "." + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert_error(call({"auth": token}), 401, "'RS256' is not allowed")
+
+
+def test_bad_signature(call, mockserver: MockServer) -> None:
+    assert_error(call({"auth": sign(mockserver, secret="x" * 32)}), 401, "bad signature")
+
+
+def test_bit_flipped_signature(call, mockserver: MockServer) -> None:
+    head, body, signature = sign(mockserver).split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    assert_error(call({"auth": f"{head}.{body}.{flipped}"}), 401)
+
+
+def test_missing_app_id(call, mockserver: MockServer) -> None:
+    assert_error(call({"auth": sign(mockserver, appId=None)}), 401, "'appId' claim is missing")
+
+
+def test_app_id_claim_must_be_spelled_exactly(call, mockserver: MockServer) -> None:
+    token = sign(mockserver, appId=None, appid=mockserver.app().client_id)
+    assert_error(call({"auth": token}), 401, "'appId' claim is missing")
+
+
+def test_unknown_app_id(call, mockserver: MockServer) -> None:
+    token = sign(mockserver, appId=f"cs-{uuid.uuid4()}")
+    assert_error(call({"auth": token}), 401, "no app with this 'appId'")
+
+
+def test_expired_token(call, mockserver: MockServer) -> None:
+    now = mockserver.clock()["nowMs"] // 1000
+    assert_error(call({"auth": sign(mockserver, exp=now - 60)}), 401, "expired")
+
+
+def test_expiry_within_leeway_is_accepted(call, mockserver: MockServer) -> None:
+    now = mockserver.clock()["nowMs"] // 1000
+    assert call({"auth": sign(mockserver, exp=now - 2)}).status_code == 200
+
+
+def test_token_not_yet_valid(call, mockserver: MockServer) -> None:
+    now = mockserver.clock()["nowMs"] // 1000
+    assert_error(call({"auth": sign(mockserver, nbf=now + 600)}), 401, "not yet valid")
+
+
+def test_expiry_follows_the_server_clock(call, mockserver: MockServer) -> None:
+    token = sign(mockserver)  # exp = now + 600
+    mockserver.advance(3600)
+    assert_error(call({"auth": token}), 401, "expired")
+
+
+def test_missing_jti_for_an_app_that_enforces_jti(call, mockserver: MockServer) -> None:
+    assert_error(call({"auth": sign(mockserver, ACME_JTI, jti=None)}), 401, "enforces JTI")
+
+
+def test_replayed_jti_for_an_app_that_enforces_jti(call, mockserver: MockServer) -> None:
+    token = sign(mockserver, ACME_JTI)
+    assert call({"auth": token}).status_code == 200
+    assert_error(call({"auth": token}), 401, "already used")
+
+
+def test_jti_is_optional_and_reusable_for_other_apps(call, mockserver: MockServer) -> None:
+    token = sign(mockserver, jti=None)
+    assert call({"auth": token}).status_code == 200
+    assert call({"auth": token}).status_code == 200
+
+
+def test_app_without_the_scope_is_forbidden(call, mockserver: MockServer) -> None:
+    assert_error(call({"auth": sign(mockserver, ACME_UNSCOPED)}), 403, "'Delete Users Data' scope")
+
+
+def test_bot_level_app_is_forbidden(call, mockserver: MockServer) -> None:
+    assert_error(call({"auth": sign(mockserver, ACME_BOT_APP)}), 403, "Bot Admin Console")
+
+
+def test_auth_is_checked_before_the_body(mockserver: MockServer) -> None:
+    """An unauthenticated malformed request learns nothing about its body: 401, not 400."""
+    with client(mockserver) as http:
+        response = http.request("DELETE", CREATE, content=b"{not json", headers={
+            "content-type": "application/json"})
+    assert_error(response, 401)

@@ -1,0 +1,140 @@
+"""Bad input always gets a 4xx with the contract's error body, never a 5xx."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mockserver import MockServer
+from tests.support import CREATE, STATUS, assert_error, client
+
+GOOD = b'{"userIds": ["u-1"], "RemoveDataFromAllBots": true}'
+
+BODIES = {
+    "malformed json": (b'{"userIds": [', "application/json", 400),
+    "non-utf8 bytes": (b'{"userIds": ["\xff\xfe"]}', "application/json", 400),
+    "latin-1 body": ('{"userIds": ["caf\u00e9"]}'.encode("latin-1"), "application/json", 400),
+    "json null": (b"null", "application/json", 400),
+    "json array": (b"[]", "application/json", 400),
+    "empty userIds": (b'{"userIds": []}', "application/json", 400),
+    "missing userIds": (b'{"RemoveDataFromAllBots": true}', "application/json", 400),
+    "wrong type userIds": (b'{"userIds": "u-1"}', "application/json", 400),
+    "wrong type flag": (b'{"userIds": ["u-1"], "RemoveDataFromAllBots": "yes"}', "application/json", 400),
+    "mistyped flag casing": (b'{"userIds": ["u-1"], "removeDataFromAllBots": true}', "application/json", 400),
+    "bad bot id": (b'{"userIds": ["u-1"], "botIds": ["bot-1"]}', "application/json", 400),
+    "empty botIds": (b'{"userIds": ["u-1"], "botIds": []}', "application/json", 400),
+    "duplicate users": (b'{"userIds": ["u-1", "u-1"]}', "application/json", 400),
+    "empty body": (b"", "application/json", 400),
+    "text/plain": (GOOD, "text/plain", 415),
+    "form": (b"userIds=u-1", "application/x-www-form-urlencoded", 415),
+    "xml": (b"<userIds/>", "application/xml", 415),
+}
+
+
+@pytest.mark.parametrize("method", ["DELETE", "POST"])
+@pytest.mark.parametrize("case", sorted(BODIES))
+def test_bad_bodies(mockserver: MockServer, method: str, case: str) -> None:
+    body, content_type, expected = BODIES[case]
+    with client(mockserver) as http:
+        response = http.request(method, CREATE, content=body, headers={
+            "auth": mockserver.token(), "content-type": content_type})
+    assert_error(response, expected)
+
+
+def test_oversized_body_declared(mockserver: MockServer) -> None:
+    big = b'{"userIds": ["' + b"a" * (1_048_576) + b'"]}'
+    with client(mockserver) as http:
+        response = http.request("DELETE", CREATE, content=big, headers={
+            "auth": mockserver.token(), "content-type": "application/json"})
+    assert_error(response, 413, "1048576")
+
+
+def test_oversized_body_streamed_without_length(mockserver: MockServer) -> None:
+    def chunks():
+        yield b'{"userIds": ["'
+        for _ in range(40):
+            yield b"a" * 32_768
+        yield b'"]}'
+
+    with client(mockserver) as http:
+        response = http.request("DELETE", CREATE, content=chunks(), headers={
+            "auth": mockserver.token(), "content-type": "application/json"})
+    assert_error(response, 413)
+
+
+def test_just_under_the_limit_is_validated_not_refused(mockserver: MockServer) -> None:
+    users = [f"user-{i:04d}-" + "x" * 300 for i in range(1000)]
+    body = json.dumps({"userIds": users, "RemoveDataFromAllBots": True}).encode()
+    assert len(body) < 1_048_576
+    with client(mockserver) as http:
+        response = http.request("DELETE", CREATE, content=body, headers={
+            "auth": mockserver.token(), "content-type": "application/json"})
+    assert response.status_code == 200
+
+
+REQ_IDS = {
+    "too short": "eud-123",
+    "uppercase": "EUD-6F1C2E0A-3B7D-4C5E-9A8B-1D2E3F4A5B6C",
+    "very long": "eud-" + "a" * 10_000,
+    "url-encoded slash": "eud-6f1c2e0a%2F3b7d-4c5e-9a8b-1d2e3f4a5b6c",
+    "url-encoded null": "eud-%00",
+    "unicode": "eud-\u00e9\u00e9",
+    "space": "eud-%20abc",
+    "dot segment": "..%2F..%2Fetc%2Fpasswd",
+    "trailing newline": "eud-6f1c2e0a-3b7d-4c5e-9a8b-1d2e3f4a5b6c%0A",
+}
+
+
+# An encoded slash decodes to a path of more segments, and a path segment
+# ending in a newline matches no route either: both are 404s of the router.
+SEPARATORS = {"url-encoded slash", "dot segment", "trailing newline"}
+
+
+@pytest.mark.parametrize("case", sorted(REQ_IDS))
+def test_strange_request_ids(mockserver: MockServer, case: str) -> None:
+    with client(mockserver) as http:
+        response = http.get(STATUS.format(REQ_IDS[case]), headers={"auth": mockserver.token()})
+    assert_error(response, 404 if case in SEPARATORS else 400)
+
+
+@pytest.mark.parametrize("path", ["/api/public/bot/eraseUsersData/status/", "/api/public/bot/nothing",
+                                  "/api/public/bot/eraseUsersData/status/a/b"])
+def test_unknown_paths(mockserver: MockServer, path: str) -> None:
+    with client(mockserver) as http:
+        assert_error(http.get(path, headers={"auth": mockserver.token()}), 404)
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("PUT", CREATE, "DELETE, POST"),
+    ("GET", CREATE, "DELETE, POST"),
+    ("PATCH", STATUS.format("eud-6f1c2e0a-3b7d-4c5e-9a8b-1d2e3f4a5b6c"), "GET, POST"),
+])
+def test_wrong_method_lists_every_allowed_method(mockserver, method, path, allowed) -> None:
+    with client(mockserver) as http:
+        response = http.request(method, path, headers={"auth": mockserver.token()})
+    assert_error(response, 405)
+    assert response.headers["allow"] == allowed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=300))
+def test_arbitrary_bytes_never_cause_a_server_error(mockserver: MockServer, raw: bytes) -> None:
+    with client(mockserver) as http:
+        response = http.request("DELETE", CREATE, content=raw, headers={
+            "auth": mockserver.token(), "content-type": "application/json"})
+    assert response.status_code < 500
+    if response.status_code != 200:
+        assert_error(response, response.status_code)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(req_id=st.text(min_size=1, max_size=80))
+def test_arbitrary_request_ids_never_cause_a_server_error(mockserver: MockServer, req_id: str) -> None:
+    with client(mockserver) as http:
+        response = http.get(STATUS.format(quote(req_id, safe="")), headers={"auth": mockserver.token()})
+    assert response.status_code in (400, 404), response.text
+    assert_error(response, response.status_code)

@@ -1,0 +1,132 @@
+"""The control API: reset, clock, faults of each kind, journal."""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+
+import httpx
+import pytest
+
+from mockserver import MockServer
+from mockserver.app import create_app
+from mockserver.settings import Settings
+from tests.support import PRELOADED, STATUS, assert_error, client, create, status
+
+BODY = {"userIds": ["u-control"], "RemoveDataFromAllBots": True}
+
+
+def test_reset_forgets_created_requests_and_keeps_preloaded(mockserver: MockServer) -> None:
+    request_id = create(mockserver, BODY).json()["requestId"]
+    mockserver.advance(10_000)
+    assert mockserver.reset()["requests"] == 1
+    assert status(mockserver, request_id).status_code == 404
+    assert [r["status"] for r in status(mockserver, PRELOADED).json()["response"]][2] == "IN_PROGRESS"
+
+
+def test_manual_clock_only_moves_when_advanced(mockserver: MockServer) -> None:
+    before = mockserver.clock()
+    time.sleep(0.05)
+    assert mockserver.clock()["nowMs"] == before["nowMs"]
+    after = mockserver.advance(1.5)
+    assert after["nowMs"] == before["nowMs"] + 1500 and after["mode"] == "manual"
+
+
+def test_advancing_a_real_clock_is_refused(tmp_path) -> None:
+    with MockServer(clock="real", state=":memory:") as server:
+        with client(server) as http:
+            response = http.post("/__mockserver/clock/advance", json={"seconds": 1})
+        assert_error(response, 409, "--clock manual")
+
+
+def test_status_fault_with_retry_after_for_the_next_n_requests(mockserver: MockServer) -> None:
+    fault = mockserver.inject("status", status=429, retryAfter=7, count=2,
+                              operationId="getEraseRequestStatus")
+    assert fault["remaining"] == 2
+    for _ in range(2):
+        response = status(mockserver, PRELOADED)
+        assert_error(response, 429)
+        assert response.headers["retry-after"] == "7"
+    assert status(mockserver, PRELOADED).status_code == 200
+    assert create(mockserver, BODY).status_code == 200  # other operations were never affected
+
+
+def test_503_fault_on_every_matching_request_until_cleared(mockserver: MockServer) -> None:
+    mockserver.inject("status", status=503, method="DELETE")
+    for _ in range(3):
+        assert_error(create(mockserver, BODY), 503)
+    assert status(mockserver, PRELOADED).status_code == 200
+    mockserver.clear_faults()
+    assert create(mockserver, BODY).status_code == 200
+
+
+def test_fractional_faults(mockserver: MockServer) -> None:
+    mockserver.inject("status", status=500, fraction=0.0)
+    assert {status(mockserver, PRELOADED).status_code for _ in range(20)} == {200}
+    mockserver.clear_faults()
+    mockserver.inject("status", status=500, fraction=1.0)
+    assert {status(mockserver, PRELOADED).status_code for _ in range(5)} == {500}
+
+
+def test_latency_fault_delays_then_answers(mockserver: MockServer) -> None:
+    mockserver.inject("latency", latencyMs=300, count=1)
+    started = time.monotonic()
+    response = status(mockserver, PRELOADED)
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.3  # a lower bound only: the delay happened
+    assert mockserver.journal()[-1]["status"] == 200
+
+
+def test_drop_fault_closes_the_connection_without_an_answer(mockserver: MockServer) -> None:
+    mockserver.inject("drop", count=1)
+    with pytest.raises(httpx.TransportError):
+        status(mockserver, PRELOADED)
+    assert status(mockserver, PRELOADED).status_code == 200
+    assert [e["status"] for e in mockserver.journal()][-2:] == [0, 200]
+
+
+def test_invalid_fault_is_refused(mockserver: MockServer) -> None:
+    with client(mockserver) as http:
+        assert_error(http.post("/__mockserver/faults", json={"kind": "explode"}), 400)
+        assert_error(http.post("/__mockserver/faults", json={"kind": "status", "operationId": "x"}), 400)
+
+
+def test_journal_records_calls_without_tokens(mockserver: MockServer) -> None:
+    token = mockserver.token()
+    with client(mockserver) as http:
+        http.get(STATUS.format(PRELOADED), headers={"auth": token})
+        http.get(STATUS.format(PRELOADED), headers={"auth": token[:-3] + "abc"})
+        http.get(STATUS.format(PRELOADED))
+        raw = http.get("/__mockserver/journal").text
+    entries = json.loads(raw)["entries"]
+    assert [(e["method"], e["status"], e["operationId"]) for e in entries] == [
+        ("GET", 200, "getEraseRequestStatus"),
+        ("GET", 401, "getEraseRequestStatus"),
+        ("GET", 401, "getEraseRequestStatus"),
+    ]
+    app_id = mockserver.app().client_id
+    assert [e["appId"] for e in entries] == [app_id, app_id, None]
+    assert entries[0]["path"] == STATUS.format(PRELOADED)
+    assert token not in raw and token.split(".")[2] not in raw and "eyJ" not in raw
+
+
+def test_journal_since(mockserver: MockServer) -> None:
+    status(mockserver, PRELOADED)
+    last = mockserver.journal()[-1]["id"]
+    status(mockserver, PRELOADED)
+    assert len(mockserver.journal(since=last)) == 1
+
+
+def test_control_api_refuses_non_loopback_clients_without_the_admin_token(tmp_path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    app = create_app(Settings(state=str(tmp_path / "s.db"), admin_token="let-me-in"))
+    # Starlette's TestClient connects as host "testclient": not loopback.
+    with TestClient(app) as http:
+        assert_error(http.get("/__mockserver/health"), 403, "loopback")
+        assert_error(http.get("/__mockserver/health", headers={"x-mockserver-admin-token": "nope"}), 403)
+        ok = http.get("/__mockserver/health", headers={"x-mockserver-admin-token": "let-me-in"})
+        assert ok.status_code == 200 and ok.json()["status"] == "ok"

@@ -1,0 +1,80 @@
+"""Acknowledged requests survive restarts and `kill -9`; two workers share state."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sqlite3
+from pathlib import Path
+
+import httpx
+
+from mockserver import MockServer
+from tests.support import CREATE, STATUS, create, spec, status
+
+BODY = {"userIds": ["u-durable"], "RemoveDataFromAllBots": True}
+
+
+def test_state_file_uses_wal(tmp_path: Path) -> None:
+    with MockServer(state=tmp_path / "state.db") as server:
+        create(server, BODY)
+        mode = sqlite3.connect(tmp_path / "state.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_requests_survive_a_restart(tmp_path: Path) -> None:
+    with MockServer(state=tmp_path / "state.db") as server:
+        request_id = create(server, BODY).json()["requestId"]
+        server.restart()
+        assert status(server, request_id).status_code == 200
+        assert status(server, request_id).json()["response"][0]["userId"] == "u-durable"
+
+
+def test_requests_survive_kill_minus_9(tmp_path: Path) -> None:
+    with MockServer(state=tmp_path / "state.db") as server:
+        ids = [create(server, BODY).json()["requestId"] for _ in range(20)]
+        server.kill()
+        server.start()
+        for request_id in ids:
+            assert status(server, request_id).status_code == 200
+
+
+def test_an_empty_memory_state_forgets_on_restart(tmp_path: Path) -> None:
+    with MockServer(state=":memory:") as server:
+        request_id = create(server, BODY).json()["requestId"]
+        server.restart()
+        assert status(server, request_id).status_code == 404
+
+
+def _create_one(server: MockServer) -> str:
+    # A new connection each time, so the kernel spreads them over both workers.
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        response = http.request("DELETE", CREATE, json=BODY, headers={"auth": server.token()})
+    assert response.status_code == 200, response.text
+    return response.json()["requestId"]
+
+
+def _read(server: MockServer, request_id: str) -> int:
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        return http.get(STATUS.format(request_id), headers={"auth": server.token()}).status_code
+
+
+def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path) -> None:
+    with MockServer(state=tmp_path / "state.db", workers=2) as server:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+            ids = list(pool.map(lambda _: _create_one(server), range(200)))
+        assert len(set(ids)) == 200
+        assert all(spec().request_id_pattern.fullmatch(i) for i in ids)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+            assert set(pool.map(lambda i: _read(server, i), ids)) == {200}
+
+        journal = server.journal(limit=10_000)
+        created_by = {e["requestId"]: e["worker"] for e in journal if e["operationId"] == "createEraseRequest"}
+        assert set(created_by) == set(ids)
+        assert len(set(created_by.values())) == 2, "both workers created requests"
+        read_by_other = [
+            e for e in journal
+            if e["operationId"] == "getEraseRequestStatus"
+            and e["worker"] != created_by[e["path"].rsplit("/", 1)[1]]
+        ]
+        assert read_by_other, "some request was read through the worker that did not create it"
+        assert all(e["status"] == 200 for e in read_by_other)
