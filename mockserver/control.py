@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from mockserver.errors import error_response
 from mockserver.fixtures import FixturesError, parse_fixtures
@@ -25,14 +26,14 @@ class ControlHandlers:
             "clock": self.service.settings.clock,
         }
 
-    async def health(self) -> Response:
+    async def health(self, scope: Scope) -> Response:
         return JSONResponse(self._health())
 
-    async def reset(self) -> Response:
+    async def reset(self, scope: Scope) -> Response:
         self.service.reset()
         return JSONResponse(self._health())
 
-    async def loadFixtures(self, body: dict[str, Any]) -> Response:  # noqa: N802
+    async def loadFixtures(self, scope: Scope, body: dict[str, Any]) -> Response:  # noqa: N802
         try:
             fixtures = parse_fixtures(body, self.service.spec, "request body")
         except FixturesError as exc:
@@ -44,21 +45,21 @@ class ControlHandlers:
         now = self.service.now_ms()
         return {"mode": self.service.settings.clock, "now": iso(now), "nowMs": now}
 
-    async def getClock(self) -> Response:  # noqa: N802
+    async def getClock(self, scope: Scope) -> Response:  # noqa: N802
         return JSONResponse(self._clock())
 
-    async def advanceClock(self, body: dict[str, Any]) -> Response:  # noqa: N802
+    async def advanceClock(self, scope: Scope, body: dict[str, Any]) -> Response:  # noqa: N802
         if self.service.settings.clock != "manual":
             return error_response(409, "The clock is real; start the server with --clock manual")
         self.service.store.advance_manual_clock(int(round(body["seconds"] * 1000)))
         self.service.refresh()
         return JSONResponse(self._clock())
 
-    async def listFaults(self) -> Response:  # noqa: N802
+    async def listFaults(self, scope: Scope) -> Response:  # noqa: N802
         faults = [dict(spec, id=fid, remaining=left) for fid, spec, left in self.service.store.faults()]
         return JSONResponse({"faults": faults})
 
-    async def injectFault(self, body: dict[str, Any]) -> Response:  # noqa: N802
+    async def injectFault(self, scope: Scope, body: dict[str, Any]) -> Response:  # noqa: N802
         spec = {k: v for k, v in body.items() if k not in ("id", "remaining", "count")}
         operation_id = spec.get("operationId")
         known = {op.operation_id for op in self.service.spec.operations()}
@@ -67,11 +68,11 @@ class ControlHandlers:
         fault_id = self.service.store.add_fault(spec, body.get("count"))
         return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count")), 201)
 
-    async def clearFaults(self) -> Response:  # noqa: N802
+    async def clearFaults(self, scope: Scope) -> Response:  # noqa: N802
         self.service.store.clear_faults()
         return Response(status_code=204)
 
-    async def getStoredRequest(self, requestId: str) -> Response:  # noqa: N802, N803
+    async def getStoredRequest(self, scope: Scope, requestId: str) -> Response:  # noqa: N802, N803
         stored = self.service.store.get_request(requestId)
         if stored is None:
             return error_response(404, "Erase request not found")
@@ -94,13 +95,15 @@ class ControlHandlers:
             }
         )
 
-    async def getJournal(self, since: int = 0, limit: int = 1000) -> Response:  # noqa: N802
+    async def getJournal(self, scope: Scope, since: int = 0, limit: int = 1000) -> Response:  # noqa: N802
+        self.service.journal.flush()
         entries = self.service.store.journal(since, limit)
         for entry in entries:
             entry["time"] = iso(entry.pop("timeMs"))
         return JSONResponse({"entries": entries})
 
-    async def clearJournal(self) -> Response:  # noqa: N802
+    async def clearJournal(self, scope: Scope) -> Response:  # noqa: N802
+        self.service.journal.discard()
         self.service.store.clear_journal()
         return Response(status_code=204)
 

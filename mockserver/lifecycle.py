@@ -11,6 +11,7 @@ worker computes the same answer, and nothing is lost in a restart.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
@@ -94,7 +95,9 @@ def render_status(request: StoredRequest, now_ms: int) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=65_536)
 def iso(ms: int) -> str:
-    """ISO-8601 UTC with milliseconds and `Z`, as the vendor sends timestamps."""
+    """ISO-8601 UTC with milliseconds and `Z`, as the vendor sends timestamps.
+    (Cached: a request's timestamps are formatted on every status read.)"""
     moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

@@ -15,22 +15,20 @@ import asyncio
 import hmac
 import ipaddress
 import json
-import logging
 import random
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.auth import AuthError, authenticate
+from mockserver.auth import AuthError, claimed_app_id
 from mockserver.errors import send_error
 from mockserver.fixtures import App
 from mockserver.service import Fault, Service
 
 CONTROL_PREFIX = "/__mockserver"
 ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
-UNJOURNALED_PREFIXES = (CONTROL_PREFIX, "/openapi.json", "/ui")
+DOCS_PREFIXES = ("/openapi.json", "/ui")
 
-log = logging.getLogger("mockserver")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -51,8 +49,8 @@ def _is_loopback(scope: Scope) -> bool:
 
 
 class FrontDoor:
-    def __init__(self, app: ASGIApp, service: Service):
-        self.app, self.service = app, service
+    def __init__(self, app: ASGIApp, service: Service, docs: ASGIApp):
+        self.app, self.service, self.docs = app, service, docs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,8 +66,8 @@ class FrontDoor:
                 return
             await self.app(scope, receive, send)
             return
-        if path.startswith(UNJOURNALED_PREFIXES):
-            await self.app(scope, receive, send)
+        if path.startswith(DOCS_PREFIXES):
+            await self.docs(scope, receive, send)
             return
 
         context: dict[str, Any] = {"app": None}
@@ -136,20 +134,17 @@ class FrontDoor:
     def _journal(self, scope: Scope, status: int, context: dict[str, Any]) -> None:
         app: App | None = context.get("app")
         operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-        try:
-            self.service.store.record(
-                [(
-                    self.service.now_ms(),
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    app.client_id if app else context.get("app_id"),
-                    operation_id,
-                    context.get("request_id"),
-                )]
+        self.service.journal.append(
+            (
+                self.service.now_ms(),
+                scope["method"],
+                scope["path"],
+                status,
+                app.client_id if app else context.get("app_id"),
+                operation_id,
+                context.get("request_id"),
             )
-        except Exception:  # noqa: BLE001 - the journal must never break an answer
-            log.exception("could not write the journal")
+        )
 
 
 class Guard:
@@ -172,15 +167,9 @@ class Guard:
         service = self.service
         token = _header(scope, self.header)
         try:
-            context["app"] = authenticate(
-                token,
-                service.fixtures.apps,
-                now=service.now(),
-                leeway=service.settings.leeway,
-                use_jti=lambda app, jti: service.store.use_jti(app.client_id, jti),
-            )
+            context["app"] = service.authenticator.authenticate(token, service.now())
         except AuthError as exc:
-            context["app_id"] = _claimed_app_id(token)
+            context["app_id"] = claimed_app_id(token)
             await send_error(send, exc.status, exc.message)
             return
         if operation_id in self.body_operations:
@@ -230,15 +219,3 @@ class Guard:
 
         await self.app(scope, replay, send)
 
-
-def _claimed_app_id(token: str | None) -> str | None:
-    """The `appId` a rejected token claims, for the journal (never the token)."""
-    if not token:
-        return None
-    try:
-        import jwt
-
-        claimed = jwt.decode(token, options={"verify_signature": False}).get("appId")
-    except Exception:  # noqa: BLE001
-        return None
-    return claimed if isinstance(claimed, str) and len(claimed) <= 64 else None

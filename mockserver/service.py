@@ -12,7 +12,9 @@ from typing import Any
 
 from contracts.spec import Spec
 from mockserver import lifecycle
+from mockserver.auth import Authenticator
 from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
+from mockserver.journal import Journal
 from mockserver.settings import Settings
 from mockserver.store import Store, now_ms
 
@@ -61,10 +63,19 @@ class Service:
     def __init__(self, settings: Settings, spec: Spec, fixtures: Fixtures, store: Store):
         self.settings, self.spec, self.store = settings, spec, store
         self.fixtures = fixtures
+        self.authenticator = self._authenticator()
+        self.journal = Journal(store)
         self.faults: list[Fault] = []
         self._generation = -1
         self._manual_now_ms: int | None = None
         self.routes = SpecRoutes(spec)
+
+    def _authenticator(self) -> Authenticator:
+        return Authenticator(
+            self.fixtures.apps,
+            leeway=self.settings.leeway,
+            use_jti=lambda app, jti: self.store.use_jti(app.client_id, jti),
+        )
 
     def operation_for(self, method: str, path: str) -> str | None:
         return self.routes.operation_for(method, path)
@@ -107,6 +118,7 @@ class Service:
             control = self.store.control()
             if control.fixtures != self.fixtures.document:
                 self.fixtures = parse_fixtures(control.fixtures, self.spec, "state file")
+                self.authenticator = self._authenticator()
             self.faults = [Fault.from_row(*row) for row in self.store.faults()]
             self._generation = generation
 
@@ -124,8 +136,8 @@ class Service:
         an empty journal, and the manual clock (if any) at the current real time."""
         fixtures = fixtures or self.fixtures
         manual = now_ms() if self.settings.clock == "manual" else None
+        self.journal.discard()
         self.store.reset(fixtures.document, manual)
-        self.fixtures = fixtures
         self.refresh()
         self.preload(replace=True)
 
@@ -146,6 +158,13 @@ class SpecRoutes:
             if regex.fullmatch(path):
                 return operations
         return None
+
+    def _authenticator(self) -> Authenticator:
+        return Authenticator(
+            self.fixtures.apps,
+            leeway=self.settings.leeway,
+            use_jti=lambda app, jti: self.store.use_jti(app.client_id, jti),
+        )
 
     def operation_for(self, method: str, path: str) -> str | None:
         operations = self.operations_at(path)
