@@ -29,3 +29,27 @@ def test_every_spec_decision_is_noted() -> None:
     notes = (ROOT / "docs" / "spec-notes.md").read_text()
     for topic in ("3.0.3", "ISODate", "stray quote", "IN_PROGRESS", "errors", "eud-", "1 MiB"):
         assert topic in notes
+
+
+def test_every_mockserver_setting_is_documented() -> None:
+    from mockserver.settings import SETTINGS
+
+    readme = (ROOT / "README.md").read_text()
+    for setting in SETTINGS:
+        flag = "--" + setting.name.replace("_", "-")
+        assert f"`{flag}" in readme and f"`{setting.env_var}`" in readme, setting.name
+
+
+def test_readme_integration_test_example_runs(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text()
+    example = next(b for b in re.findall(r"```python\n(.+?)```", readme, re.S) if "MockServer(" in b)
+    assert len(example.strip().splitlines()) <= 12
+    (tmp_path / "test_example.py").write_text(example)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(tmp_path / "test_example.py")],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
