@@ -1,12 +1,8 @@
-"""Making tokens the vendor's way (HS256, the app's client secret, `appId`)."""
+"""Tokens for fixture apps, made with the vendor's recipe (`contracts.tokens`)."""
 
 from __future__ import annotations
 
-import time
-import uuid
-
-import jwt
-
+from contracts.tokens import make_token as _make_token
 from mockserver.fixtures import App
 
 
@@ -19,10 +15,6 @@ def make_token(
     subject: str = "mockserver",
 ) -> str:
     """A JWT for `app`. A negative `expires_in` makes an already expired token."""
-    issued = int(time.time() if now is None else now)
-    claims: dict[str, object] = {"sub": subject, "appId": app.client_id, "iat": issued}
-    if expires_in is not None:
-        claims["exp"] = issued + int(expires_in)
-    if jti:
-        claims["jti"] = str(uuid.uuid4())
-    return jwt.encode(claims, app.client_secret, algorithm="HS256")
+    return _make_token(
+        app.client_id, app.client_secret, expires_in=expires_in, jti=jti, now=now, subject=subject
+    )

@@ -1,0 +1,66 @@
+"""What a contract run is told: one dataclass, its defaults in one place.
+
+The CLI and the pytest plugin both build a `RunConfig`; precedence is the
+defaults here, then `CONTRACTS_*` environment variables (read by the CLI's
+options), then flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUITES = ("conformance", "stateful", "auth", "request-ids", "lifecycle")
+TARGET_KINDS = ("auto", "local", "remote")
+#: The vendor's documented production hosts: refused unless explicitly allowed.
+DENIED_HOSTS = ("platform.kore.ai", "bots.kore.ai")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def present(self) -> bool:
+        return bool(self.token or (self.client_id and self.client_secret))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    base_url: str
+    credentials: Credentials = Credentials()
+    other_tenant: Credentials = Credentials()
+    unscoped: Credentials = Credentials()
+    spec_path: Path | None = None
+    max_examples: int = 25
+    seed: int | None = None
+    workers: int = 1
+    timeout: float = 10.0
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    suites: tuple[str, ...] = SUITES
+    hypothesis_database: str | None = None
+    target_kind: str = "auto"
+    erase_user_ids: tuple[str, ...] = ()
+    max_erase_requests: int | None = None
+    allow_denied_host: bool = False
+    denied_hosts: tuple[str, ...] = DENIED_HOSTS
+    dry_run: bool = False
+    wait_for_completion: float | None = None
+    max_retry_after: float = 30.0
+    junit_xml: Path | None = None
+    report: Path | None = None
+    audit_log: Path | None = Path("contracts-audit.jsonl")
+
+    def secrets(self) -> list[str]:
+        """Everything that must never appear in any output."""
+        values = []
+        for creds in (self.credentials, self.other_tenant, self.unscoped):
+            values += [creds.client_secret or "", creds.token or ""]
+        return [v for v in values if v]
+
+
+#: Creates allowed per run when no --max-erase-requests is given.
+DEFAULT_MAX_ERASE_REMOTE = 5
