@@ -15,7 +15,7 @@ import click
 
 from contracts import report as reports
 from contracts.clikit import OneLineErrors
-from contracts.config import DENIED_HOSTS, SUITES, TARGET_KINDS, Credentials, RunConfig
+from contracts.config import DENIED_HOSTS, SUITES, TARGET_KINDS, Credentials, RunConfig, default
 from contracts.errors import EXIT_USAGE, ContractsError
 from contracts.spec import SpecError, bundle, load_spec
 
@@ -105,12 +105,13 @@ def _credential_options(prefix: str, env: str, what: str):  # type: ignore[no-un
 @_credential_options("other-tenant", "OTHER_TENANT_", "an app of another account (enables the isolation check)")
 @_credential_options("unscoped", "UNSCOPED_", "an app without the scope (enables the 403 check)")
 @spec_option
-@click.option("--max-examples", type=click.IntRange(1), default=25, show_default=True,
+@click.option("--max-examples", type=click.IntRange(1), default=default("max_examples"), show_default=True,
               help="Generated cases per operation and mode.")
 @click.option("--seed", type=int, default=None, help="Seed for a reproducible run (printed at the end).")
 @click.option("--workers", type=click.IntRange(1, 1), default=1, show_default=True,
               help="Concurrent workers (1: the runner keeps the erase cap exact).")
-@click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True, help="Seconds per request.")
+@click.option("--timeout", type=click.FloatRange(0.1), default=default("timeout"), show_default=True,
+              help="Seconds per request.")
 @click.option("--include", multiple=True, help="Only these operations (operationId; repeatable).")
 @click.option("--exclude", multiple=True, help="Not these operations (operationId; repeatable).")
 @click.option("--suite", "suites", multiple=True, type=click.Choice(SUITES),
@@ -134,7 +135,7 @@ def _credential_options(prefix: str, env: str, what: str):  # type: ignore[no-un
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a Markdown (.md) or HTML (.html) report.")
 @click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("contracts-audit.jsonl"), show_default=True,
+              default=default("audit_log"), show_default=True,
               help="Append every created requestId (with user ids and time) here.")
 def run_command(**options: Any) -> None:
     """Property-test a deployment against the contract."""

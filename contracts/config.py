@@ -34,7 +34,7 @@ class RunConfig:
     other_tenant: Credentials = Credentials()
     unscoped: Credentials = Credentials()
     spec_path: Path | None = None
-    max_examples: int = 25
+    max_examples: int = 50
     seed: int | None = None
     workers: int = 1
     timeout: float = 10.0
@@ -60,6 +60,11 @@ class RunConfig:
         for creds in (self.credentials, self.other_tenant, self.unscoped):
             values += [creds.client_secret or "", creds.token or ""]
         return [v for v in values if v]
+
+
+def default(name: str) -> object:
+    """A `RunConfig` field's default, for the CLI's and the plugin's options."""
+    return RunConfig.__dataclass_fields__[name].default
 
 
 #: Creates allowed per run when no --max-erase-requests is given.

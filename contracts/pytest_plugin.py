@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.config import Credentials, RunConfig
+from contracts.config import Credentials, RunConfig, default
 from contracts.runner import Report, run
 from contracts import report as reports
 
@@ -39,7 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("contracts", "Kore.ai erase API contract checks")
     for name, env in OPTIONS.items():
         group.addoption(f"--contract-{name}", default=None, help=f"[env {env}]")
-    group.addoption("--contract-max-examples", type=int, default=25, help="Cases per operation and mode.")
+    group.addoption("--contract-max-examples", type=int, default=default("max_examples"),
+                    help="Cases per operation and mode.")
     group.addoption("--contract-seed", type=int, default=None, help="Seed of the run.")
     group.addoption("--contract-target-kind", default="auto", choices=("auto", "local", "remote"))
     group.addoption("--contract-erase-user-id", action="append", default=[],

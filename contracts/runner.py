@@ -33,7 +33,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
-from schemathesis import GenerationMode
+from schemathesis import GenerationMode, auths
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import ignored_auth
 
@@ -272,12 +272,25 @@ def _snippet(body: bytes, limit: int = 200) -> str:
 
 
 def conformance(run: Run) -> SuiteResult:
+    """Schemathesis's coverage cases (boundaries, missing headers, unexpected
+    methods, wrong media types), then Hypothesis-generated positive and
+    negative cases, each with every schemathesis check."""
     before, cases = len(run.findings), 0
+    modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
     for operation in run.schema.get_all_operations():
         operation = operation.ok()
         operation_id = operation.definition.raw["operationId"]
         if operation_id not in run.operations:
             continue
+        context = auths.AuthContext(operation=operation, app=None)
+        coverage = run.schema.iter_coverage_cases(
+            operation, generation_modes=modes,
+            generation_config=run.schema.config.generation_for(operation=operation, phase="coverage"),
+        )
+        for case in coverage:
+            auths.set_on_generated_case(case, context, run.schema.auth)
+            cases += 1
+            run.exercise_case(case, operation_id)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             strategy = operation.as_strategy(generation_mode=mode)
 
@@ -290,7 +303,8 @@ def conformance(run: Run) -> SuiteResult:
                 run.exercise_case(case, operation_id)
 
             test()
-    return run.result("conformance", before, f"{len(run.operations)} operations, positive and negative", cases)
+    return run.result("conformance", before,
+                      f"{len(run.operations)} operations: coverage cases, positive and negative data", cases)
 
 
 def stateful(run: Run) -> SuiteResult:

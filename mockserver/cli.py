@@ -7,6 +7,7 @@ every misuse ends with a one-line `Error: ...` and exit code 2.
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any, Callable
 
 import click
@@ -106,10 +107,17 @@ def token(app_id: str | None, expires_in: int, no_jti: bool, **flags: Any) -> No
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--show-secrets", is_flag=True, help="Include client secrets.")
+@click.option("--contracts-env", is_flag=True,
+              help="Print `export CONTRACTS_*=...` lines (secrets included) that wire `contracts run` to these apps.")
 @settings_options(("fixtures", "spec"))
-def apps(as_json: bool, show_secrets: bool, **flags: Any) -> None:
+def apps(as_json: bool, show_secrets: bool, contracts_env: bool, **flags: Any) -> None:
     """List the fixture apps (client id, account, scopes, enforce-JTI)."""
     fixtures = _fixtures(_settings(**flags))
+    if contracts_env:
+        for prefix, app in fixtures.contract_apps().items():
+            click.echo(f"export CONTRACTS_{prefix}CLIENT_ID={shlex.quote(app.client_id)}")
+            click.echo(f"export CONTRACTS_{prefix}CLIENT_SECRET={shlex.quote(app.client_secret)}")
+        return
     shown = [app.public(show_secret=show_secrets) for app in fixtures.apps.values()]
     if as_json:
         click.echo(json.dumps(shown, indent=2))

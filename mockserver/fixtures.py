@@ -103,6 +103,20 @@ class Fixtures:
     source: str
     document: dict[str, Any] = field(repr=False)
 
+    def contract_apps(self) -> dict[str, App]:
+        """Apps for a contract run: the default app, one of another account that
+        may erase, one of the default account without the scope (when present)."""
+        main = self.default_app()
+        chosen = {"": main}
+        for app in self.apps.values():
+            if "OTHER_TENANT_" not in chosen and app.account_id != main.account_id and app.may_erase \
+                    and not app.enforce_jti:
+                chosen["OTHER_TENANT_"] = app
+            if "UNSCOPED_" not in chosen and app.account_id == main.account_id \
+                    and app.kind == ADMIN_CONSOLE and ERASE_SCOPE not in app.scopes and not app.enforce_jti:
+                chosen["UNSCOPED_"] = app
+        return chosen
+
     def default_app(self) -> App:
         """The first app that may erase: what `mockserver token` signs for by default."""
         for app in self.apps.values():

@@ -53,3 +53,22 @@ def test_readme_integration_test_example_runs(tmp_path) -> None:
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_ci_doc_mock_job_wiring_works(tmp_path) -> None:
+    """docs/ci.md's mock job: the apps' credentials reach `contracts run` through env vars."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from mockserver import MockServer
+
+    assert 'eval "$(.venv/bin/mockserver apps --contracts-env)"' in (ROOT / "docs" / "ci.md").read_text()
+    bin_dir = Path(sys.executable).parent
+    with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=0.2) as server:
+        script = (f'eval "$({bin_dir}/mockserver apps --contracts-env)" && '
+                  f'{bin_dir}/contracts run --base-url {server.base_url} --max-examples 5 '
+                  f'--audit-log {tmp_path}/audit.jsonl')
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Result: PASSED (0 violations, 0 suites skipped)" in result.stdout
