@@ -52,11 +52,11 @@ class Handlers:
         return _json({"requestId": planned.request_id, "status": lifecycle.ACCEPTED})
 
     async def getEraseRequestStatus(self, scope: Scope, reqId: str) -> Response:  # noqa: N802, N803
-        stored = self.service.store.get_request(reqId)
+        found = self.service.status_of(reqId)
         # Another account's request answers exactly like a missing one.
-        if stored is None or stored.account_id != _caller(scope).account_id:
+        if found is None or found[0].account_id != _caller(scope).account_id:
             return error_response(404, NOT_FOUND)
-        return _json(lifecycle.render_status(stored, self.service.now_ms()))
+        return Response(found[1], 200, media_type="application/json")
 
     async def createEraseRequestViaPost(self, scope: Scope, body: dict[str, Any]) -> Response:  # noqa: N802
         return await self.createEraseRequest(scope, body)

@@ -95,6 +95,18 @@ def render_status(request: StoredRequest, now_ms: int) -> dict[str, Any]:
     }
 
 
+def stable_window(request: StoredRequest, now_ms: int) -> tuple[int, float]:
+    """[from, until): the span of time around `now_ms` in which `render_status`
+    gives the same answer (no user reaches a final status inside it)."""
+    start, end = request.created_ms, float("inf")
+    for user in request.users:
+        if user.due_ms <= now_ms:
+            start = max(start, user.due_ms)
+        else:
+            end = min(end, user.due_ms)
+    return start, end
+
+
 @lru_cache(maxsize=65_536)
 def iso(ms: int) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, as the vendor sends timestamps.

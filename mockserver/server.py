@@ -101,6 +101,10 @@ def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
         fd=sock.fileno(),
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # Clients talk to the mock directly: no proxy is trusted to name them
+        # (the control API's loopback check must see the real peer).
+        proxy_headers=False,
+        server_header=False,
     )
     server = uvicorn.Server(config)
     if settings.workers == 1:
@@ -148,6 +152,7 @@ class MockServer:
         self.base_url = ""
         self._fixtures: Fixtures | None = None
         self.output: list[str] = []
+        self._replaced_fixtures = False
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -263,10 +268,17 @@ class MockServer:
         self._control("DELETE", "/faults")
 
     def reset(self) -> dict[str, Any]:
+        """Back to the fixtures the server started with (also after `load_fixtures`)."""
+        if self._replaced_fixtures:
+            self._replaced_fixtures = False
+            self._fixtures = None
+            return self._control("PUT", "/fixtures", self.fixtures.document)
         return self._control("POST", "/reset")
 
     def load_fixtures(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Replace the fixtures (and reset); `reset()` brings the original ones back."""
         result = self._control("PUT", "/fixtures", document)
+        self._replaced_fixtures = True
         self._fixtures = parse_fixtures(document, load_spec())
         return result
 

@@ -5,6 +5,7 @@ generation moves) and the clock.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from mockserver.auth import Authenticator
 from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
 from mockserver.journal import Journal
 from mockserver.settings import Settings
-from mockserver.store import Store, now_ms
+from mockserver.store import Store, StoredRequest, now_ms
+
+STATUS_CACHE_SIZE = 10_000
 
 
 @dataclass
@@ -65,6 +68,8 @@ class Service:
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
         self.journal = Journal(store)
+        # request id -> (stored request, rendered status body, window it is valid in)
+        self._status_cache: dict[str, tuple[StoredRequest, bytes, int, float]] = {}
         self.faults: list[Fault] = []
         self._generation = -1
         self._manual_now_ms: int | None = None
@@ -120,7 +125,26 @@ class Service:
                 self.fixtures = parse_fixtures(control.fixtures, self.spec, "state file")
                 self.authenticator = self._authenticator()
             self.faults = [Fault.from_row(*row) for row in self.store.faults()]
+            self._status_cache.clear()  # a reset or a clock change may have happened
             self._generation = generation
+
+    def status_of(self, request_id: str) -> tuple[StoredRequest, bytes] | None:
+        """A stored request and its status body now. Stored requests never change
+        (a reset, which replaces them, moves the generation and clears this
+        cache), and the body only changes when a user reaches a final status,
+        so both are kept per worker for the window in which they hold."""
+        now = self.now_ms()
+        cached = self._status_cache.get(request_id)
+        if cached is not None and cached[2] <= now < cached[3]:
+            return cached[0], cached[1]
+        stored = cached[0] if cached is not None else self.store.get_request(request_id)
+        if stored is None:
+            return None  # not cached: another worker may create it any moment
+        body = json.dumps(lifecycle.render_status(stored, now)).encode()
+        if len(self._status_cache) >= STATUS_CACHE_SIZE:
+            self._status_cache.clear()
+        self._status_cache[request_id] = (stored, body, *lifecycle.stable_window(stored, now))
+        return stored, body
 
     def preload(self, *, replace: bool = False) -> int:
         """Store the fixtures' preloaded requests, relative to the current time."""
