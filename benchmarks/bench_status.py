@@ -1,12 +1,15 @@
 """Throughput and latency of the status call: mockserver (1 and 2 workers)
 against Stoplight Prism mocking the same openapi.yaml, side by side.
 
-Method: each target runs alone on loopback (so they never compete for the
-two cores), gets a 2 s warm-up, then `--runs` runs of `wrk -t2 -c32` for
-`--duration` seconds each, sending `GET /api/public/bot/eraseUsersData/
+Method: the three targets are started together on loopback (an idle server
+costs nothing) and loaded one at a time, in rounds: each round runs
+`wrk -t2 -c32` for `--duration` seconds against each target in turn, so any
+background noise on the machine spreads over all of them alike. Each target
+gets a 2 s warm-up first. Every request is `GET /api/public/bot/eraseUsersData/
 status/{reqId}` with a valid token in the `auth` header. mockserver does
 the full work: JWT verification, routing and validation from the spec,
-a SQLite read, the journal. Prism (`-v silent`: request log off) validates
+the state lookup (SQLite, cached per worker while the answer holds), the
+journal. Prism (`-v silent`: request log off) validates
 the request against the same contract and answers the spec's example.
 Latency percentiles come from wrk's own histogram through a Lua `done()`
 hook, in microseconds. Medians over the runs; any non-2xx answer or socket
@@ -151,16 +154,19 @@ def main() -> None:
             "mockserver, 2 workers": lambda: start_mockserver(2, Path(tmp) / "w2.db", not args.no_journal),
             "Prism 5 (log off)": start_prism,
         }
-        for name, start in targets.items():
-            process, base_url = start()
-            try:
+        started: dict[str, tuple[subprocess.Popen[str], str]] = {}
+        try:
+            for name, start in targets.items():
+                started[name] = start()
+            for name, (_, base_url) in started.items():
                 wait_ready(base_url + STATUS, headers)
                 wrk(base_url + STATUS, token, 2, args.connections, args.threads, script)  # warm-up
-                results[name] = [
-                    wrk(base_url + STATUS, token, args.duration, args.connections, args.threads, script)
-                    for _ in range(args.runs)
-                ]
-            finally:
+            for _ in range(args.runs):
+                for name, (_, base_url) in started.items():
+                    sample = wrk(base_url + STATUS, token, args.duration, args.connections, args.threads, script)
+                    results.setdefault(name, []).append(sample)
+        finally:
+            for process, _ in started.values():
                 stop(process)
     print(f"GET status, valid token, wrk -t{args.threads} -c{args.connections}, "
           f"{args.runs} x {args.duration:g} s each, medians\n")

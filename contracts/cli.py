@@ -108,8 +108,8 @@ def _credential_options(prefix: str, env: str, what: str):  # type: ignore[no-un
 @click.option("--max-examples", type=click.IntRange(1), default=default("max_examples"), show_default=True,
               help="Generated cases per operation and mode.")
 @click.option("--seed", type=int, default=None, help="Seed for a reproducible run (printed at the end).")
-@click.option("--workers", type=click.IntRange(1, 1), default=1, show_default=True,
-              help="Concurrent workers (1: the runner keeps the erase cap exact).")
+@click.option("--workers", type=click.IntRange(1, 16), default=default("workers"), show_default=True,
+              help="Threads for the conformance suite (the erase cap stays exact).")
 @click.option("--timeout", type=click.FloatRange(0.1), default=default("timeout"), show_default=True,
               help="Seconds per request.")
 @click.option("--include", multiple=True, help="Only these operations (operationId; repeatable).")

@@ -20,11 +20,14 @@ All traffic goes through `Run.exercise_*`, which applies the safety rules of
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+import itertools
 import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import hypothesis
 import hypothesis.errors
@@ -274,37 +277,50 @@ def _snippet(body: bytes, limit: int = 200) -> str:
 def conformance(run: Run) -> SuiteResult:
     """Schemathesis's coverage cases (boundaries, missing headers, unexpected
     methods, wrong media types), then Hypothesis-generated positive and
-    negative cases, each with every schemathesis check."""
-    before, cases = len(run.findings), 0
+    negative cases, each with every schemathesis check. With `--workers N`
+    the units (coverage cases of an operation; one operation in one mode)
+    run in N threads."""
+    before = len(run.findings)
+    counter = itertools.count()
     modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+    units: list[Callable[[], None]] = []
     for operation in run.schema.get_all_operations():
         operation = operation.ok()
         operation_id = operation.definition.raw["operationId"]
-        if operation_id not in run.operations:
-            continue
-        context = auths.AuthContext(operation=operation, app=None)
-        coverage = run.schema.iter_coverage_cases(
-            operation, generation_modes=modes,
-            generation_config=run.schema.config.generation_for(operation=operation, phase="coverage"),
-        )
-        for case in coverage:
-            auths.set_on_generated_case(case, context, run.schema.auth)
-            cases += 1
-            run.exercise_case(case, operation_id)
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            strategy = operation.as_strategy(generation_mode=mode)
-
-            @run.seeded
-            @run.hypothesis_settings()
-            @given(case=strategy)
-            def test(case: Any) -> None:
-                nonlocal cases
-                cases += 1
-                run.exercise_case(case, operation_id)
-
-            test()
+        if operation_id in run.operations:
+            units.append(functools.partial(_coverage_unit, run, operation, operation_id, modes, counter))
+            units += [functools.partial(_fuzz_unit, run, operation, operation_id, mode, counter) for mode in modes]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=run.config.workers) as pool:
+        for future in [pool.submit(unit) for unit in units]:
+            future.result()
     return run.result("conformance", before,
-                      f"{len(run.operations)} operations: coverage cases, positive and negative data", cases)
+                      f"{len(run.operations)} operations: coverage cases, positive and negative data",
+                      next(counter))
+
+
+def _coverage_unit(run: Run, operation: Any, operation_id: str, modes: list[GenerationMode],
+                   counter: Iterator[int]) -> None:
+    context = auths.AuthContext(operation=operation, app=None)
+    coverage = run.schema.iter_coverage_cases(
+        operation, generation_modes=modes,
+        generation_config=run.schema.config.generation_for(operation=operation, phase="coverage"),
+    )
+    for case in coverage:
+        auths.set_on_generated_case(case, context, run.schema.auth)
+        next(counter)
+        run.exercise_case(case, operation_id)
+
+
+def _fuzz_unit(run: Run, operation: Any, operation_id: str, mode: GenerationMode,
+               counter: Iterator[int]) -> None:
+    @run.seeded
+    @run.hypothesis_settings()
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def test(case: Any) -> None:
+        next(counter)
+        run.exercise_case(case, operation_id)
+
+    test()
 
 
 def stateful(run: Run) -> SuiteResult:

@@ -64,6 +64,13 @@ def test_full_default_run_against_the_mock_passes(live: MockServer, tmp_path: Pa
         assert not any(secret in text for secret in SECRETS) and "eyJ" not in text
 
 
+def test_parallel_run_with_workers_passes(live: MockServer, tmp_path: Path) -> None:
+    code, output = contracts("--base-url", live.base_url, *credential_args(), "--workers", "3",
+                             "--max-examples", "10", "--audit-log", str(tmp_path / "audit.jsonl"))
+    assert code == 0, output
+    assert "Result: PASSED (0 violations, 0 suites skipped)" in output
+
+
 EXPECTED_CHECK = {
     "auth-disabled": "auth_rejected",
     "alg-none-accepted": "auth_rejected",
