@@ -32,6 +32,8 @@ def credential_args() -> list[str]:
 
 def contracts(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["run", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
     return result.exit_code, result.output
 
 
