@@ -3,6 +3,7 @@ variants of it: it passes the mock and names the right check for each defect."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,32 @@ def test_each_defect_fails_the_run_and_names_its_check(broken: tuple[str, str], 
     failing = {case.name for suite in JUnitXml.fromfile(str(junit)) for case in suite if case.result}
     assert EXPECTED_CHECK[defect] in failing
     assert not any(secret in output + junit.read_text() for secret in SECRETS) and "eyJ" not in output
+
+
+def test_wait_for_completion_fails_when_erasure_never_completes(tmp_path: Path) -> None:
+    with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=3600) as server:
+        code, output = contracts("--base-url", server.base_url, *credential_args(), "--suite", "request-ids",
+                                 "--suite", "lifecycle", "--wait-for-completion", "1", "--max-examples", "5",
+                                 "--audit-log", str(tmp_path / "audit.jsonl"))
+    assert code == 1, output
+    assert "[completion]" in output and "erase request not complete within 1 s" in output
+    assert "FAIL  lifecycle" in output
+
+
+def test_retry_after_is_honoured_not_hammered(tmp_path: Path) -> None:
+    with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=0.2) as server:
+        server.inject("status", status=429, retryAfter=1, count=2, operationId="getEraseRequestStatus")
+        code, output = contracts("--base-url", server.base_url, *credential_args(), "--suite", "request-ids",
+                                 "--max-examples", "5", "--audit-log", str(tmp_path / "audit.jsonl"))
+        journal = server.journal(limit=10_000)
+    assert code == 0, output
+    limited = [e for e in journal if e["status"] == 429]
+    assert len(limited) == 2
+    # The reachability probe takes any answer; every later 429 is waited for and retried.
+    waited = float(re.search(r"waited ([0-9.]+) s for Retry-After", output).group(1))
+    assert waited == sum(1.0 for entry in limited if entry is not journal[0])
+    for entry in limited:
+        if entry is not journal[0]:
+            retry = journal[journal.index(entry) + 1]
+            assert (retry["method"], retry["path"]) == (entry["method"], entry["path"])
+            assert retry["status"] != 429

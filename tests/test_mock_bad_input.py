@@ -138,3 +138,16 @@ def test_arbitrary_request_ids_never_cause_a_server_error(mockserver: MockServer
         response = http.get(STATUS.format(quote(req_id, safe="")), headers={"auth": mockserver.token()})
     assert response.status_code in (400, 404), response.text
     assert_error(response, response.status_code)
+
+
+def test_contract_and_swagger_ui_are_served(mockserver: MockServer) -> None:
+    from tests.support import spec
+
+    with client(mockserver) as http:
+        served = http.get("/openapi.json")
+        ui = http.get("/ui/")
+    assert served.status_code == 200
+    assert served.json()["paths"].keys() == spec().document["paths"].keys()
+    assert served.json()["components"]["schemas"].keys() == spec().document["components"]["schemas"].keys()
+    assert served.json()["components"]["schemas"]["RequestId"]["pattern"] == spec().request_id_pattern.pattern
+    assert ui.status_code == 200 and "swagger" in ui.text.lower()
