@@ -183,11 +183,18 @@ class Run:
             lambda r: r.headers,
         )
         exchange = exchange_of(response)
-        # ignored_auth re-sends the request without its token; a create re-sent
-        # to a remote target would be an erase the guard never admitted.
-        excluded = [ignored_auth] if self.target.remote and operation_id in CREATE_OPS else None
+        excluded = [ignored_auth] if self.resends_unsafe(operation_id) else None
+        self.checked(case, operation_id, exchange, lambda: case.validate_response(response, excluded_checks=excluded))
+
+    def resends_unsafe(self, operation_id: str) -> bool:
+        """True when a check that re-sends this request (ignored_auth) must not run:
+        a create re-sent to a remote target would be an erase the guard never admitted."""
+        return self.target.remote and operation_id in CREATE_OPS
+
+    def checked(self, case: Any, operation_id: str, exchange: Exchange, validate: Callable[[], None]) -> None:
+        """Run schemathesis's checks (`validate`), record their failures, feed the tracker."""
         try:
-            case.validate_response(response, excluded_checks=excluded)
+            validate()
         except FailureGroup as group:
             for failure in group.exceptions:
                 self._add_failure(failure, operation_id, exchange)
@@ -352,20 +359,15 @@ def stateful(run: Run) -> SuiteResult:
         def validate_response(self, response: Any, case: Any, additional_checks: Any = None,
                               **kwargs: Any) -> None:
             operation_id = case.operation.definition.raw["operationId"]
-            exchange = exchange_of(response)
-            try:
-                if run.target.remote and operation_id in CREATE_OPS:  # see exercise_case
+            def validate() -> None:
+                if run.resends_unsafe(operation_id):
                     case.validate_response(response, additional_checks=additional_checks,
                                            excluded_checks=[ignored_auth], transport_kwargs=kwargs or None,
                                            recorder=self.recorder)
                 else:
-                    super().validate_response(response, case, additional_checks, **kwargs)
-            except FailureGroup as group:
-                for failure in group.exceptions:
-                    run._add_failure(failure, operation_id, exchange)
-            except Failure as failure:
-                run._add_failure(failure, operation_id, exchange)
-            run.observe(operation_id, case.body, case.path_parameters or {}, exchange)
+                    super(Machine, self).validate_response(response, case, additional_checks, **kwargs)
+
+            run.checked(case, operation_id, exchange_of(response), validate)
 
     try:
         hypothesis.stateful.run_state_machine_as_test(

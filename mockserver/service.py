@@ -183,13 +183,6 @@ class SpecRoutes:
                 return operations
         return None
 
-    def _authenticator(self) -> Authenticator:
-        return Authenticator(
-            self.fixtures.apps,
-            leeway=self.settings.leeway,
-            use_jti=lambda app, jti: self.store.use_jti(app.client_id, jti),
-        )
-
     def operation_for(self, method: str, path: str) -> str | None:
         operations = self.operations_at(path)
         return operations.get(method) if operations else None
