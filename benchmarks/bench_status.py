@@ -43,7 +43,8 @@ LUA = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'RESULT {"requests": %.0f, "duration_us": %.0f, "p50_us": %.0f, "p99_us": %.0f, "non2xx": %.0f, "socket_errors": %.0f}\\n',
+    'RESULT {"requests": %.0f, "duration_us": %.0f, "p50_us": %.0f, "p99_us": %.0f, '
+    .. '"non2xx": %.0f, "socket_errors": %.0f}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     e.status, e.connect + e.read + e.write + e.timeout))
 end
@@ -115,7 +116,7 @@ def wrk(url: str, token: str, duration: float, connections: int, threads: int, s
          "-H", f"auth: {token}", url],
         capture_output=True, text=True, timeout=duration + 60,
     ).stdout
-    line = next((l for l in out.splitlines() if l.startswith("RESULT ")), None)
+    line = next((row for row in out.splitlines() if row.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"wrk printed no result:\n{out}")
     data = json.loads(line[len("RESULT "):])
@@ -158,7 +159,7 @@ def main() -> None:
         try:
             for name, start in targets.items():
                 started[name] = start()
-            for name, (_, base_url) in started.items():
+            for _, base_url in started.values():
                 wait_ready(base_url + STATUS, headers)
                 wrk(base_url + STATUS, token, 2, args.connections, args.threads, script)  # warm-up
             for _ in range(args.runs):

@@ -8,6 +8,7 @@ library. Exit codes (`contracts.errors`): 0 success, 1 contract violations,
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from contracts import report as reports
 from contracts.clikit import OneLineErrors
 from contracts.config import DENIED_HOSTS, SUITES, TARGET_KINDS, Credentials, RunConfig, default
 from contracts.errors import EXIT_USAGE, ContractsError
-from contracts.spec import SpecError, bundle, load_spec
+from contracts.spec import Spec, SpecError, bundle, load_spec
 
 spec_option = click.option(
     "--spec",
@@ -77,14 +78,14 @@ def spec_bundle(spec_path: Path | None, out_dir: Path) -> None:
         click.echo(f"wrote {path}")
 
 
-def _load(spec_path: Path | None):  # type: ignore[no-untyped-def]
+def _load(spec_path: Path | None) -> Spec:
     try:
         return load_spec(spec_path)
     except SpecError as exc:
         raise ConfigError(str(exc)) from None
 
 
-def _credential_options(prefix: str, env: str, what: str):  # type: ignore[no-untyped-def]
+def _credential_options(prefix: str, env: str, what: str) -> Callable[[Any], Any]:
     flag = f"--{prefix}-" if prefix else "--"
     dest = f"{prefix.replace('-', '_')}_" if prefix else ""
 
@@ -101,7 +102,8 @@ def _credential_options(prefix: str, env: str, what: str):  # type: ignore[no-un
 @click.option("--base-url", required=True, envvar="CONTRACTS_BASE_URL",
               help="Deployment to test, e.g. http://127.0.0.1:8080 [env CONTRACTS_BASE_URL].")
 @_credential_options("", "", "the app under test (tokens are signed fresh per request)")
-@click.option("--token", envvar="CONTRACTS_TOKEN", help="A ready token instead of client id/secret [env CONTRACTS_TOKEN].")
+@click.option("--token", envvar="CONTRACTS_TOKEN",
+              help="A ready token instead of client id/secret [env CONTRACTS_TOKEN].")
 @_credential_options("other-tenant", "OTHER_TENANT_", "an app of another account (enables the isolation check)")
 @_credential_options("unscoped", "UNSCOPED_", "an app without the scope (enables the 403 check)")
 @spec_option
@@ -109,7 +111,7 @@ def _credential_options(prefix: str, env: str, what: str):  # type: ignore[no-un
               help="Generated cases per operation and mode.")
 @click.option("--seed", type=int, default=None, help="Seed for a reproducible run (printed at the end).")
 @click.option("--workers", type=click.IntRange(1, 16), default=default("workers"), show_default=True,
-              help="Threads for the conformance suite (the erase cap stays exact).")
+              help="Threads for the conformance suite: N-1 send coverage cases beside the generated ones.")
 @click.option("--timeout", type=click.FloatRange(0.1), default=default("timeout"), show_default=True,
               help="Seconds per request.")
 @click.option("--include", multiple=True, help="Only these operations (operationId; repeatable).")

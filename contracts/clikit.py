@@ -12,7 +12,7 @@ class OneLineErrors(click.Group):
     """A click group whose usage errors are one line (`Error: ... (see --help)`),
     not click's three-line usage banner, so CI logs show the cause at a glance."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             result = super().main(*args, **kwargs)

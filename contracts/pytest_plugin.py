@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts import report as reports
 from contracts.config import Credentials, RunConfig, default
 from contracts.runner import Report, run
-from contracts import report as reports
 
 OPTIONS = {
     "base-url": "CONTRACTS_BASE_URL",

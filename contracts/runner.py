@@ -26,8 +26,9 @@ import itertools
 import random
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import hypothesis
 import hypothesis.errors
@@ -284,38 +285,55 @@ def _snippet(body: bytes, limit: int = 200) -> str:
 def conformance(run: Run) -> SuiteResult:
     """Schemathesis's coverage cases (boundaries, missing headers, unexpected
     methods, wrong media types), then Hypothesis-generated positive and
-    negative cases, each with every schemathesis check. With `--workers N`
-    the units (coverage cases of an operation; one operation in one mode)
-    run in N threads."""
+    negative cases, each with every schemathesis check.
+
+    With `--workers N`, N-1 threads send and check the coverage cases while
+    this thread runs the Hypothesis tests. Generation itself stays on this
+    thread: Hypothesis scans newly loaded modules with `ast`, which CPython
+    3.11 cannot do from two threads at once."""
     before = len(run.findings)
     counter = itertools.count()
     modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
-    units: list[Callable[[], None]] = []
+    coverage: list[tuple[Any, str]] = []
+    fuzz_units: list[Callable[[], None]] = []
     for operation in run.schema.get_all_operations():
         operation = operation.ok()
         operation_id = operation.definition.raw["operationId"]
         if operation_id in run.operations:
-            units.append(functools.partial(_coverage_unit, run, operation, operation_id, modes, counter))
-            units += [functools.partial(_fuzz_unit, run, operation, operation_id, mode, counter) for mode in modes]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=run.config.workers) as pool:
-        for future in [pool.submit(unit) for unit in units]:
-            future.result()
+            coverage += [(case, operation_id) for case in _coverage_cases(run, operation, modes)]
+            fuzz_units += [functools.partial(_fuzz_unit, run, operation, operation_id, mode, counter)
+                           for mode in modes]
+
+    def send(item: tuple[Any, str]) -> None:
+        next(counter)
+        run.exercise_case(*item)
+
+    if run.config.workers == 1:
+        for item in coverage:
+            send(item)
+        for unit in fuzz_units:
+            unit()
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=run.config.workers - 1) as pool:
+            futures = [pool.submit(send, item) for item in coverage]
+            for unit in fuzz_units:
+                unit()
+            for future in futures:
+                future.result()
     return run.result("conformance", before,
                       f"{len(run.operations)} operations: coverage cases, positive and negative data",
                       next(counter))
 
 
-def _coverage_unit(run: Run, operation: Any, operation_id: str, modes: list[GenerationMode],
-                   counter: Iterator[int]) -> None:
+def _coverage_cases(run: Run, operation: Any, modes: list[GenerationMode]) -> list[Any]:
     context = auths.AuthContext(operation=operation, app=None)
-    coverage = run.schema.iter_coverage_cases(
+    cases = list(run.schema.iter_coverage_cases(
         operation, generation_modes=modes,
         generation_config=run.schema.config.generation_for(operation=operation, phase="coverage"),
-    )
-    for case in coverage:
+    ))
+    for case in cases:
         auths.set_on_generated_case(case, context, run.schema.auth)
-        next(counter)
-        run.exercise_case(case, operation_id)
+    return cases
 
 
 def _fuzz_unit(run: Run, operation: Any, operation_id: str, mode: GenerationMode,
@@ -428,7 +446,8 @@ def _broken_tokens(run: Run, client_id: str, secret: str) -> SuiteResult:
 def _unscoped(run: Run) -> SuiteResult:
     creds = run.config.unscoped
     if not creds.present:
-        return SuiteResult("auth: app without the scope", "skipped", "needs --unscoped-client-id/--unscoped-client-secret")
+        return SuiteResult("auth: app without the scope", "skipped",
+                           "needs --unscoped-client-id/--unscoped-client-secret")
     tokens = TokenSource(creds.client_id, creds.client_secret, creds.token)
     before, cases = len(run.findings), 0
     for operation in _operations_for_auth(run):
@@ -607,8 +626,9 @@ def plan(config: RunConfig) -> str:
                                              if config.other_tenant.present else "tenant isolation: skipped"))
         elif name == "request-ids":
             lines.append("  request-ids  3 creates (format, uniqueness)")
-            lines.append(f"  request-ids  GET {STATUS_PATH.format('<malformed>')}  up to {max(examples, 30)} calls (expect 4xx)")
-            lines.append(f"  request-ids  GET {STATUS_PATH.format('<never created>')}  up to {max(5, examples // 3)} calls (expect 404)")
+            malformed, unknown = STATUS_PATH.format("<malformed>"), STATUS_PATH.format("<never created>")
+            lines.append(f"  request-ids  GET {malformed}  up to {max(examples, 30)} calls (expect 4xx)")
+            lines.append(f"  request-ids  GET {unknown}  up to {max(5, examples // 3)} calls (expect 404)")
         elif name == "lifecycle":
             wait = config.wait_for_completion
             lines.append("  lifecycle    GET status of every created request"

@@ -41,7 +41,7 @@ class Target:
     remote: bool
 
     @classmethod
-    def of(cls, config: RunConfig) -> "Target":
+    def of(cls, config: RunConfig) -> Target:
         parts = urlsplit(config.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
@@ -82,7 +82,7 @@ class EraseGuard:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def of(cls, config: RunConfig, spec: Spec, target: Target) -> "EraseGuard":
+    def of(cls, config: RunConfig, spec: Spec, target: Target) -> EraseGuard:
         cap = config.max_erase_requests
         if cap is None and target.remote:
             cap = DEFAULT_MAX_ERASE_REMOTE

@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 import jwt
@@ -67,8 +68,7 @@ def broken_credentials(draw: st.DrawFn, client_id: str, secret: str, now: float)
         return kind, {"auth": sign({k: v for k, v in base.items() if k != "appId"})}
     if kind == "unknown appId":
         return kind, {"auth": sign(dict(base, appId=f"cs-{draw(st.uuids())}"))}
-    token = sign(base)
-    head, body, signature = token.split(".")
+    head, body, signature = sign(base).split(".")
     if kind == "truncated signature":
         cut = draw(st.integers(min_value=1, max_value=len(signature) - 1))
         return kind, {"auth": f"{head}.{body}.{signature[:cut]}"}
@@ -90,7 +90,8 @@ def malformed_request_ids(draw: st.DrawFn) -> tuple[str, str]:
         "path separator", "dot segment", "url-encoded bytes", "unicode", "whitespace", "very long",
     ]))
     if kind == "wrong prefix":
-        prefix = draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=5).filter(lambda p: p != "eud"))
+        letters = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=5)
+        prefix = draw(letters.filter(lambda p: p != "eud"))
         return kind, f"{prefix}-{good[4:]}"
     if kind == "no prefix":
         return kind, good[4:]

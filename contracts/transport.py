@@ -8,8 +8,9 @@ import json
 import shlex
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -73,6 +74,8 @@ class Transport:
         if status not in RETRY_STATUSES:
             return None
         value = header_value(headers, "Retry-After")
+        if value is None:
+            return None
         try:
             delay = float(value)
         except (TypeError, ValueError):

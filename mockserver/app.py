@@ -37,8 +37,8 @@ from starlette.types import Receive, Scope, Send
 
 from contracts.spec import load_spec
 from mockserver.control import CONTROL_SPEC, ControlHandlers
-from mockserver.errors import error_body, send_error
 from mockserver.dispatch import Dispatcher, routes_for
+from mockserver.errors import error_body, send_error
 from mockserver.handlers import Handlers
 from mockserver.middleware import CONTROL_PREFIX, FrontDoor, Guard
 from mockserver.service import Service

@@ -15,14 +15,15 @@ never remembered: each of them may be used once only.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jwt
 
 from mockserver.fixtures import ADMIN_CONSOLE, ERASE_SCOPE, App
 
 VERIFIED_CACHE_SIZE = 4096
-_DECODE_OPTIONS = {
+_DECODE_OPTIONS: Any = {
     # exp and nbf are checked against the server's clock, which a test may
     # drive by hand; PyJWT would read the wall clock.
     "verify_aud": False,

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from contracts.clikit import OneLineErrors
 from contracts.spec import SpecError, load_spec
-from mockserver.fixtures import FixturesError, load_fixtures
+from mockserver.fixtures import Fixtures, FixturesError, load_fixtures
 from mockserver.server import ServerError, serve
-from mockserver.settings import SETTINGS, Setting, SettingsError, from_env
+from mockserver.settings import SETTINGS, Setting, Settings, SettingsError, from_env
 from mockserver.tokens import make_token
 
 
@@ -46,14 +47,14 @@ def settings_options(names: tuple[str, ...] | None = None) -> Callable[[Any], An
     return decorate
 
 
-def _settings(**flags: Any):  # type: ignore[no-untyped-def]
+def _settings(**flags: Any) -> Settings:
     try:
         return from_env().with_overrides(**flags)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _fixtures(settings):  # type: ignore[no-untyped-def]
+def _fixtures(settings: Settings) -> Fixtures:
     try:
         return load_fixtures(settings.fixtures, load_spec(settings.spec))
     except (FixturesError, SpecError) as exc:
@@ -122,14 +123,14 @@ def apps(as_json: bool, show_secrets: bool, contracts_env: bool, **flags: Any) -
     if as_json:
         click.echo(json.dumps(shown, indent=2))
         return
-    for app in shown:
+    for row in shown:
         line = (
-            f"{app['clientId']}  account={app['account']}  kind={app['kind']}"
-            f"  scopes={','.join(app['scopes']) or '-'}  enforceJti={str(app['enforceJti']).lower()}"
-            f"  name={app['name']!r}"
+            f"{row['clientId']}  account={row['account']}  kind={row['kind']}"
+            f"  scopes={','.join(row['scopes']) or '-'}  enforceJti={str(row['enforceJti']).lower()}"
+            f"  name={row['name']!r}"
         )
         if show_secrets:
-            line += f"  secret={app['clientSecret']}"
+            line += f"  secret={row['clientSecret']}"
         click.echo(line)
 
 

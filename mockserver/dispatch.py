@@ -11,8 +11,9 @@ largest single cost in a py-spy profile of the status call).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.responses import Response

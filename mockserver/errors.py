@@ -5,9 +5,10 @@ exceptions alike, never `application/problem+json`."""
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
 from starlette.responses import Response
+from starlette.types import Send
 
 
 def error_body(status: int, message: str) -> bytes:
@@ -20,7 +21,7 @@ def error_response(
     return Response(error_body(status, message), status, headers, "application/json")
 
 
-async def send_error(send, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
+async def send_error(send: Send, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
     """Answer an ASGI request with the error body, from a middleware."""
     body = error_body(status, message)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]

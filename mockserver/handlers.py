@@ -10,7 +10,8 @@ parameters by name.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Scope

@@ -11,8 +11,8 @@ worker computes the same answer, and nothing is lost in a restart.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from functools import lru_cache
-from datetime import datetime, timezone
 from typing import Any
 
 from mockserver.fixtures import FORBIDDEN_ROLES, Account, PreloadedRequest
@@ -111,5 +111,5 @@ def stable_window(request: StoredRequest, now_ms: int) -> tuple[int, float]:
 def iso(ms: int) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, as the vendor sends timestamps.
     (Cached: a request's timestamps are formatted on every status read.)"""
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

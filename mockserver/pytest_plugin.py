@@ -12,7 +12,7 @@ Options: `--mockserver-fixtures PATH` (your fixtures file) and
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

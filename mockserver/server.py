@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import uvicorn
 
@@ -156,7 +156,7 @@ class MockServer:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> "MockServer":
+    def start(self) -> MockServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mockserver", "run", *self.args],
             stdout=subprocess.PIPE,
@@ -211,12 +211,12 @@ class MockServer:
         """`kill -9` the server, as a crash would."""
         self.stop(kill=True)
 
-    def restart(self) -> "MockServer":
+    def restart(self) -> MockServer:
         self.stop()
         self.base_url = ""
         return self.start()
 
-    def __enter__(self) -> "MockServer":
+    def __enter__(self) -> MockServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -37,7 +37,7 @@ class Fault:
     message: str | None = None
 
     @classmethod
-    def from_row(cls, fault_id: int, spec: dict[str, Any], remaining: int | None) -> "Fault":
+    def from_row(cls, fault_id: int, spec: dict[str, Any], remaining: int | None) -> Fault:
         return cls(
             id=fault_id,
             kind=spec["kind"],
@@ -86,7 +86,7 @@ class Service:
         return self.routes.operation_for(method, path)
 
     @classmethod
-    def open(cls, settings: Settings, spec: Spec) -> "Service":
+    def open(cls, settings: Settings, spec: Spec) -> Service:
         """Open the state file, installing the fixtures when it is new.
 
         A state file that exists keeps its requests (that is the point of it);
@@ -172,9 +172,11 @@ class SpecRoutes:
 
     def __init__(self, spec: Spec):
         self._routes: list[tuple[re.Pattern[str], dict[str, str]]] = []
-        for path, methods in spec.methods_by_path().items():
+        by_path: dict[str, dict[str, str]] = {}
+        for op in spec.operations():
+            by_path.setdefault(op.path, {})[op.method] = op.operation_id
+        for path, operations in by_path.items():
             regex = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"
-            operations = {op.method: op.operation_id for op in spec.operations() if op.path == path}
             self._routes.append((re.compile(regex), operations))
 
     def operations_at(self, path: str) -> dict[str, str] | None:

@@ -8,7 +8,8 @@ settings through the environment) are both built from `SETTINGS`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, make_dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 ENV_PREFIX = "MOCKSERVER_"
@@ -27,27 +28,32 @@ class Setting:
         return ENV_PREFIX + self.name.upper()
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("host", "127.0.0.1", str, "Interface to listen on."),
-    Setting("port", 8080, int, "TCP port to listen on (0 picks a free one)."),
-    Setting("state", "mockserver-state.db", str, "SQLite state file, or :memory: for ephemeral."),
-    Setting("fixtures", None, str, "Fixtures file (YAML/JSON) [default: the shipped fixtures]."),
-    Setting("spec", None, str, "Contract to serve [default: the shipped openapi.yaml]."),
-    Setting("log_level", "info", str, "Log level.", ("critical", "error", "warning", "info", "debug")),
-    Setting("workers", 1, int, "Worker processes; they share the SQLite state."),
-    Setting("clock", "real", str, "real: time passes; manual: only the control API advances it.", ("real", "manual")),
-    Setting("progress_delay", 2.0, float, "Seconds an erase takes from in-progress to a final status."),
-    Setting("leeway", 5.0, float, "Seconds of clock skew allowed on exp and nbf."),
-    Setting("admin_token", None, str, "Token that opens the control API to non-loopback clients."),
-    Setting("max_body_bytes", 1_048_576, int, "Largest accepted request body (413 beyond)."),
-    Setting("journal", True, bool, "Record each request (never its token) in the journal."),
-)
+def _setting(default: Any, kind: type, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"type": kind, "help": help, "choices": choices})
 
 
-class _SettingsMethods:
-    def with_overrides(self, **values: Any) -> "Settings":
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings; each field's default, type and help is its row of the table."""
+
+    host: str = _setting("127.0.0.1", str, "Interface to listen on.")
+    port: int = _setting(8080, int, "TCP port to listen on (0 picks a free one).")
+    state: str = _setting("mockserver-state.db", str, "SQLite state file, or :memory: for ephemeral.")
+    fixtures: str | None = _setting(None, str, "Fixtures file (YAML/JSON) [default: the shipped fixtures].")
+    spec: str | None = _setting(None, str, "Contract to serve [default: the shipped openapi.yaml].")
+    log_level: str = _setting("info", str, "Log level.", ("critical", "error", "warning", "info", "debug"))
+    workers: int = _setting(1, int, "Worker processes; they share the SQLite state.")
+    clock: str = _setting("real", str, "real: time passes; manual: only the control API advances it.",
+                          ("real", "manual"))
+    progress_delay: float = _setting(2.0, float, "Seconds an erase takes from in-progress to a final status.")
+    leeway: float = _setting(5.0, float, "Seconds of clock skew allowed on exp and nbf.")
+    admin_token: str | None = _setting(None, str, "Token that opens the control API to non-loopback clients.")
+    max_body_bytes: int = _setting(1_048_576, int, "Largest accepted request body (413 beyond).")
+    journal: bool = _setting(True, bool, "Record each request (never its token) in the journal.")
+
+    def with_overrides(self, **values: Any) -> Settings:
         """A copy with every value that is not None applied."""
-        return replace(self, **{k: v for k, v in values.items() if v is not None})  # type: ignore[type-var]
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
 
     def to_env(self) -> dict[str, str]:
         """The settings as `MOCKSERVER_*` variables, for worker processes."""
@@ -59,13 +65,13 @@ class _SettingsMethods:
         return env
 
 
-#: The resolved settings: one frozen attribute per row of `SETTINGS`, defaulting to it.
-Settings = make_dataclass(
-    "Settings",
-    [(s.name, Any, field(default=s.default)) for s in SETTINGS],
-    bases=(_SettingsMethods,),
-    frozen=True,
+#: The table the CLI's options and the environment variables are built from.
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, f.default, f.metadata["type"], f.metadata["help"], f.metadata["choices"])
+    for f in fields(Settings)
 )
+
+
 class SettingsError(ValueError):
     """A setting has a value of the wrong type or outside its choices."""
 
@@ -86,11 +92,9 @@ def _convert(setting: Setting, raw: str) -> Any:
     return value
 
 
-def from_env(environ: dict[str, str] | None = None) -> Settings:
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Defaults overridden by the `MOCKSERVER_*` environment variables."""
-    environ = os.environ if environ is None else environ
-    values = {
-        s.name: _convert(s, environ[s.env_var]) for s in SETTINGS if environ.get(s.env_var)
-    }
+    source: Mapping[str, str] = os.environ if environ is None else environ
+    values = {s.name: _convert(s, source[s.env_var]) for s in SETTINGS if source.get(s.env_var)}
     return Settings().with_overrides(**values)
 

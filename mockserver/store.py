@@ -14,8 +14,9 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS control (
@@ -274,7 +275,7 @@ class Store:
                 (since_id, limit),
             ).fetchall()
         keys = ("id", "timeMs", "method", "path", "status", "appId", "operationId", "requestId", "worker")
-        return [dict(zip(keys, row)) for row in rows]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def clear_journal(self) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ class CachedParameterValidator(ParameterValidator):
     # and its compiled validator, keyed by the definition's id.
     _validators: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
 
-    def validate_parameter(  # type: ignore[override]
+    def validate_parameter(
         self, parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
     ) -> str | None:
         if value is None or (is_nullable(param) and is_null(value)):

@@ -8,7 +8,8 @@ import hashlib
 import hmac
 import json
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import jwt
@@ -16,7 +17,15 @@ import pytest
 
 from mockserver import MockServer
 from tests.support import (
-    ACME_BOT_APP, ACME_JTI, ACME_UNSCOPED, CREATE, PRELOADED, STATUS, assert_error, client, sign,
+    ACME_BOT_APP,
+    ACME_JTI,
+    ACME_UNSCOPED,
+    CREATE,
+    PRELOADED,
+    STATUS,
+    assert_error,
+    client,
+    sign,
 )
 
 BODY = {"userIds": ["u-auth-test"], "RemoveDataFromAllBots": True}

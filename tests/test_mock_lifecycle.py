@@ -6,7 +6,13 @@ from datetime import datetime
 
 from mockserver import MockServer
 from tests.support import (
-    ACME_BOTS, GLOBEX_BOT, PRELOADED, assert_matches, create, spec, status,
+    ACME_BOTS,
+    GLOBEX_BOT,
+    PRELOADED,
+    assert_matches,
+    create,
+    spec,
+    status,
 )
 
 END_USER = "u-3c8c0a52-6d1e-4f7b-9c0a-2b1e7d5f4a90"
