@@ -147,6 +147,24 @@ class FrontDoor:
         )
 
 
+def _media_type_problem(scope: Scope) -> str | None:
+    """Why a request body is not `application/json` in UTF-8, unencoded (415), if it is not."""
+    raw = _header(scope, b"content-type")
+    if not raw:
+        return "Content-Type must be application/json (none was sent)"
+    media_type, _, parameters = raw.partition(";")
+    if media_type.strip().lower() != "application/json":
+        return f"Content-Type must be application/json, not {media_type.strip()!r}"
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return f"JSON bodies must be UTF-8, not charset={value.strip()}"
+    encoding = (_header(scope, b"content-encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        return f"Content-Encoding {encoding!r} is not supported"
+    return None
+
+
 class Guard:
     def __init__(self, app: ASGIApp, service: Service):
         self.app, self.service = app, service
@@ -165,7 +183,11 @@ class Guard:
             await self.app(scope, receive, send)
             return
         service = self.service
-        token = _header(scope, self.header)
+        tokens = [value for key, value in scope["headers"] if key == self.header]
+        if len(tokens) > 1:  # ambiguous credentials: never pick one
+            await send_error(send, 401, f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
+            return
+        token = tokens[0].decode("latin-1") if tokens else None
         try:
             context["app"] = service.authenticator.authenticate(token, service.now())
         except AuthError as exc:
@@ -196,13 +218,18 @@ class Guard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if body and content_type == "application/json":
+        problem = _media_type_problem(scope) if body else None
+        if problem:
+            await send_error(send, 415, problem)
+            return
+        if body:
             try:
-                body.decode("utf-8")
-                json.loads(body)
+                json.loads(body.decode("utf-8"))
             except UnicodeDecodeError:
                 await send_error(send, 400, "Request body is not valid UTF-8")
+                return
+            except RecursionError:
+                await send_error(send, 400, "Request body is nested too deeply")
                 return
             except ValueError as exc:
                 await send_error(send, 400, f"Request body is not valid JSON: {exc}")

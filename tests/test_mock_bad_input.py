@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mockserver import MockServer
 from tests.support import CREATE, STATUS, assert_error, client
+from tests.support import PRELOADED as PRELOADED_ID
 
 GOOD = b'{"userIds": ["u-1"], "RemoveDataFromAllBots": true}'
 
@@ -151,3 +152,36 @@ def test_contract_and_swagger_ui_are_served(mockserver: MockServer) -> None:
     assert served.json()["components"]["schemas"].keys() == spec().document["components"]["schemas"].keys()
     assert served.json()["components"]["schemas"]["RequestId"]["pattern"] == spec().request_id_pattern.pattern
     assert ui.status_code == 200 and "swagger" in ui.text.lower()
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ({}, "none was sent"),
+    ({"content-type": "application/vnd.api+json"}, "not 'application/vnd.api+json'"),
+    ({"content-type": "application/json; charset=latin-1"}, "must be UTF-8"),
+    ({"content-type": "application/json", "content-encoding": "gzip"}, "'gzip' is not supported"),
+])
+def test_bodies_other_than_plain_utf8_json_are_415(mockserver: MockServer, headers, expected) -> None:
+    with client(mockserver) as http:
+        response = http.request("DELETE", CREATE, content=GOOD, headers={"auth": mockserver.token(), **headers})
+    assert_error(response, 415, expected)
+
+
+def test_charset_utf8_is_accepted(mockserver: MockServer) -> None:
+    with client(mockserver) as http:
+        response = http.request("DELETE", CREATE, content=GOOD, headers={
+            "auth": mockserver.token(), "content-type": "application/json; charset=UTF-8"})
+    assert response.status_code == 200
+
+
+def test_deeply_nested_json_is_400_not_500(mockserver: MockServer) -> None:
+    body = b'{"userIds": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with client(mockserver) as http:
+        response = http.request("DELETE", CREATE, content=body, headers={
+            "auth": mockserver.token(), "content-type": "application/json"})
+    assert_error(response, 400, "nested too deeply")
+
+
+def test_two_auth_headers_are_refused(mockserver: MockServer) -> None:
+    with client(mockserver) as http:
+        response = http.get(STATUS.format(PRELOADED_ID), headers=[("auth", mockserver.token()), ("auth", "x")])
+    assert_error(response, 401, "2 'auth' headers")
