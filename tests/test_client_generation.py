@@ -10,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from contracts.cli import main
+from mockserver import MockServer
 
 
 def test_openapi_python_client_generates_a_usable_client(tmp_path: Path) -> None:
@@ -54,3 +55,18 @@ def test_openapi_python_client_generates_a_usable_client(tmp_path: Path) -> None
     )
     assert parsed.response[0].status == models.UserEraseStatus.FAILURE
     assert parsed.created_on.year == 2019
+
+    # The generated client talks to the live mock: the raw JWT in `auth`, DELETE with a body.
+    with MockServer(clock="manual") as server:
+        api = client_mod.AuthenticatedClient(
+            base_url=server.base_url, token=server.token(), auth_header_name="auth", prefix=""
+        )
+        accepted = create.sync(client=api, body=models.EraseRequest(user_ids=["u-1"], remove_data_from_all_bots=True))
+        assert isinstance(accepted, models.EraseRequestAccepted)
+        server.advance(5)
+        read = status.sync(client=api, req_id=accepted.request_id)
+        assert isinstance(read, models.EraseRequestStatus)
+        assert read.field_id == accepted.request_id
+        assert read.response[0].status == models.UserEraseStatus.SUCCESS
+        missing = status.sync_detailed(client=api, req_id="eud-00000000-0000-4000-8000-000000000000")
+        assert missing.status_code == 404 and isinstance(missing.parsed, models.Error)
