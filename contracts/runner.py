@@ -46,7 +46,7 @@ from contracts.config import RunConfig
 from contracts.errors import ConfigError
 from contracts.safety import EraseGuard, Target
 from contracts.spec import Spec, load_spec
-from contracts.strategies import broken_credentials, malformed_request_ids
+from contracts.strategies import ID_DEFECTS, TOKEN_DEFECTS, broken_credentials, malformed_request_ids
 from contracts.tokens import make_token
 from contracts.transport import Exchange, Transport, exchange_of
 
@@ -245,6 +245,11 @@ class Run:
         return {"userIds": [f"contract-test-{uuid.uuid4()}"], "RemoveDataFromAllBots": self.rng.random() < 0.5,
                 "botIds": [f"st-{uuid.uuid4()}"]}
 
+    @property
+    def examples_per_kind(self) -> int:
+        """Hypothesis examples for each defect kind of the auth and request-id suites."""
+        return max(2, self.config.max_examples // 10)
+
     def result(self, name: str, findings_before: int, detail: str, cases: int) -> SuiteResult:
         """A suite's result: failed when it added findings."""
         status = "failed" if len(self.findings) > findings_before else "passed"
@@ -427,20 +432,27 @@ def _broken_tokens(run: Run, client_id: str, secret: str) -> SuiteResult:
     if not operations:
         return SuiteResult("auth: broken tokens", "skipped", "no operation selected")
     before, cases = len(run.findings), 0
-
-    @run.seeded
-    @run.hypothesis_settings(max(run.config.max_examples, 30))
-    @given(data=st.data(), operation=st.sampled_from(operations))
-    def test(data: st.DataObject, operation: str) -> None:
+    # Every defect on every operation (a deployment that lets one kind through
+    # must never go unnoticed by chance); Hypothesis draws each one's details.
+    def check(kind: str, operation: str, headers: dict[str, str]) -> None:
         nonlocal cases
-        kind, headers = data.draw(broken_credentials(client_id, secret, time.time()))
         cases += 1
         exchange = _call_with(run, operation, headers)
         if exchange is not None:
             run.expect_error("auth_rejected", operation, exchange, 401, f"token with defect '{kind}'")
 
-    test()
-    return run.result("auth: broken tokens", before, "no header, garbage, alg none, other secret, ...", cases)
+    def case_for(kind: str, operation: str) -> Callable[[dict[str, str]], None]:
+        def broken_token(headers: dict[str, str]) -> None:
+            check(kind, operation, headers)
+
+        return broken_token
+
+    for kind in TOKEN_DEFECTS:
+        for operation in operations:
+            test = given(broken_credentials(kind, client_id, secret, time.time()))(case_for(kind, operation))
+            run.seeded(run.hypothesis_settings(run.examples_per_kind)(test))()
+    detail = f"{len(TOKEN_DEFECTS)} defects x {len(operations)} operations"
+    return run.result("auth: broken tokens", before, detail, cases)
 
 
 def _unscoped(run: Run) -> SuiteResult:
@@ -498,9 +510,6 @@ def request_ids(run: Run) -> list[SuiteResult]:
                                    "no request could be created safely (see --erase-user-id)"))
     before, cases = len(run.findings), 0
 
-    @run.seeded
-    @run.hypothesis_settings(max(run.config.max_examples, 30))
-    @given(bad=malformed_request_ids())
     def malformed(bad: tuple[str, str]) -> None:
         nonlocal cases
         kind, raw = bad
@@ -517,8 +526,10 @@ def request_ids(run: Run) -> list[SuiteResult]:
                              f"the {exchange.status} for a malformed reqId lacks the error body",
                              expected="the documented Error body", actual=problem, exchange=exchange)
 
-    malformed()
-    results.append(run.result("request-ids: malformed ids rejected", before, "4xx, never 2xx/5xx", cases))
+    for kind in ID_DEFECTS:  # every kind, so none is missed by chance
+        run.seeded(run.hypothesis_settings(run.examples_per_kind)(given(malformed_request_ids(kind))(malformed)))()
+    results.append(run.result("request-ids: malformed ids rejected", before,
+                              f"{len(ID_DEFECTS)} defects: 4xx, never 2xx/5xx", cases))
     before, unknown_cases = len(run.findings), 0
 
     @run.seeded

@@ -27,17 +27,30 @@ def _unsigned(claims: dict[str, Any]) -> str:
     return f"{head}.{_b64(json.dumps(claims).encode())}."
 
 
+TOKEN_DEFECTS = (
+    "no header", "empty header", "garbage", "bearer in authorization", "alg none",
+    "other secret", "hs512", "rs256 label", "expired", "not yet valid", "missing appId",
+    "unknown appId", "truncated signature", "flipped signature",
+)
+ID_DEFECTS = (
+    "wrong prefix", "no prefix", "uppercase", "too short", "too long", "non-hex",
+    "path separator", "dot segment", "url-encoded bytes", "unicode", "whitespace", "very long",
+)
+
+
 @st.composite
-def broken_credentials(draw: st.DrawFn, client_id: str, secret: str, now: float) -> tuple[str, dict[str, str]]:
-    """(name of the defect, headers to send): each must be answered with 401."""
+def broken_credentials(draw: st.DrawFn, kind: str, client_id: str, secret: str, now: float) -> dict[str, str]:
+    """Headers whose credentials have the defect `kind` (one of `TOKEN_DEFECTS`);
+    Hypothesis draws the details. Each must be answered with 401."""
+    return _broken_credentials(draw, kind, client_id, secret, now)[1]
+
+
+def _broken_credentials(
+    draw: st.DrawFn, kind: str, client_id: str, secret: str, now: float
+) -> tuple[str, dict[str, str]]:
     base = {"sub": "contracts", "appId": client_id, "iat": int(now), "exp": int(now) + 600,
             "jti": str(uuid.uuid4())}
     sign = lambda claims, key=secret, alg="HS256": jwt.encode(claims, key, algorithm=alg)  # noqa: E731
-    kind = draw(st.sampled_from([
-        "no header", "empty header", "garbage", "bearer in authorization", "alg none",
-        "other secret", "hs512", "rs256 label", "expired", "not yet valid", "missing appId",
-        "unknown appId", "truncated signature", "flipped signature",
-    ]))
     if kind == "no header":
         return kind, {}
     if kind == "empty header":
@@ -82,13 +95,10 @@ HEX = "0123456789abcdef"
 
 
 @st.composite
-def malformed_request_ids(draw: st.DrawFn) -> tuple[str, str]:
-    """(kind, raw path segment) of a request id the contract rejects."""
+def malformed_request_ids(draw: st.DrawFn, kind: str) -> tuple[str, str]:
+    """(kind, raw path segment) of a request id with the defect `kind` (one of
+    `ID_DEFECTS`), which the contract rejects."""
     good = f"eud-{draw(st.uuids())}"
-    kind = draw(st.sampled_from([
-        "wrong prefix", "no prefix", "uppercase", "too short", "too long", "non-hex",
-        "path separator", "dot segment", "url-encoded bytes", "unicode", "whitespace", "very long",
-    ]))
     if kind == "wrong prefix":
         letters = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=5)
         prefix = draw(letters.filter(lambda p: p != "eud"))
