@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def bind(host: str, port: int) -> socket.socket:
 def banner(settings: Settings, base_url: str, fixtures: Fixtures) -> str:
     app = fixtures.default_app()
     sample = fixtures.requests[0].request_id if fixtures.requests else "<requestId>"
-    token_cmd = "mockserver token" + (f" --fixtures {settings.fixtures}" if settings.fixtures else "")
+    token_cmd = f"{_own_command()} token" + (f" --fixtures {settings.fixtures}" if settings.fixtures else "")
     status_url = base_url + STATUS_PATH.format(reqId=sample)
     return "\n".join(
         [
@@ -79,6 +80,20 @@ def banner(settings: Settings, base_url: str, fixtures: Fixtures) -> str:
             f"  try: curl -s {status_url} -H \"auth: $({token_cmd})\"",
         ]
     )
+
+
+def _own_command() -> str:
+    """How the user can call `mockserver` again: its name when it is on PATH,
+    else the script beside this interpreter (e.g. `.venv/bin/mockserver`)."""
+    if shutil.which("mockserver"):
+        return "mockserver"
+    script = Path(sys.executable).parent / "mockserver"
+    if script.exists():
+        try:
+            return str(script.relative_to(Path.cwd()))
+        except ValueError:
+            return str(script)
+    return f"{sys.executable} -m mockserver"
 
 
 def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
