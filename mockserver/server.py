@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -177,6 +178,8 @@ class MockServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Its own process group: stop() and kill() reach every worker too.
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_timeout
         assert self.process.stdout is not None
@@ -213,14 +216,23 @@ class MockServer:
 
     def stop(self, *, kill: bool = False) -> None:
         """Stop the process we started: SIGTERM (or SIGKILL with `kill=True`)."""
-        if self.process and self.process.poll() is None:
-            (self.process.kill if kill else self.process.terminate)()
+        if self.process is not None:
+            self._signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._signal(signal.SIGKILL)
                 self.process.wait(timeout=15)
+            if kill:  # workers of a killed supervisor must not outlive it
+                self._signal(signal.SIGKILL)
         self.process = None
+
+    def _signal(self, sig: int) -> None:
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> None:
         """`kill -9` the server, as a crash would."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import sqlite3
 from pathlib import Path
 
 import httpx
 
 from mockserver import MockServer
-from tests.support import CREATE, STATUS, create, spec, status
+from tests.support import CREATE, STATUS, create, spec, status, wait_until
 
 BODY = {"userIds": ["u-durable"], "RemoveDataFromAllBots": True}
 
@@ -78,3 +79,22 @@ def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path) -> 
         ]
         assert read_by_other, "some request was read through the worker that did not create it"
         assert all(e["status"] == 200 for e in read_by_other)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_kill_takes_every_worker_down_and_nothing_acknowledged_is_lost(tmp_path: Path) -> None:
+    with MockServer(state=tmp_path / "state.db", workers=2) as server:
+        ids = [create(server, BODY).json()["requestId"] for _ in range(10)]
+        assert server.process is not None
+        group = server.process.pid
+        server.kill()
+        wait_until(lambda: not _group_alive(group))
+        server.start()
+        assert {status(server, request_id).status_code for request_id in ids} == {200}
