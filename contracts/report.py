@@ -18,9 +18,13 @@ __all__ = ["terminal", "junit_xml", "markdown", "html_report", "write", "redact"
 JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _safe(report: Report, text: str) -> str:
-    """Secrets of the run and anything shaped like a JWT, replaced."""
-    return JWT_LIKE.sub("<redacted-jwt>", redact(text, report.config.secrets()))
+    """Secrets of the run and anything shaped like a JWT replaced; control
+    characters (from response bodies) dropped, so XML stays well-formed."""
+    return CONTROL_CHARS.sub("", JWT_LIKE.sub("<redacted-jwt>", redact(text, report.config.secrets())))
 
 
 def terminal(report: Report) -> str:

@@ -38,6 +38,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from schemathesis import GenerationMode, auths
+from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import ignored_auth
 
@@ -55,6 +56,9 @@ CREATE_PATH = "/api/public/bot/eraseUsersData"
 CREATE_OPS = ("createEraseRequest", "createEraseRequestViaPost")
 STATUS_OPS = ("getEraseRequestStatus", "getEraseRequestStatusViaPost")
 AUTH_HEADER = "auth"
+#: Checks that send the request again (ignored_auth without its token;
+#: not_a_server_error's content-type probe after a 5xx).
+RESENDING_CHECKS = [ignored_auth, not_a_server_error]
 
 
 @dataclass
@@ -179,21 +183,30 @@ class Run:
                 return
             case.body = body
         response = self.transport.with_retries(
-            lambda: case.call(session=self.transport.session, timeout=self.config.timeout),
+            # Never follow a redirect: it could carry the create and the token to a
+            # host that was never checked (nor deny-listed, nor treated as remote).
+            lambda: case.call(session=self.transport.session, timeout=self.config.timeout,
+                              allow_redirects=False),
             lambda r: r.status_code,
             lambda r: r.headers,
+            retry=not self.resends_unsafe(operation_id),
         )
         exchange = exchange_of(response)
-        excluded = [ignored_auth] if self.resends_unsafe(operation_id) else None
+        excluded = RESENDING_CHECKS if self.resends_unsafe(operation_id) else None
         self.checked(case, operation_id, exchange, lambda: case.validate_response(response, excluded_checks=excluded))
 
     def resends_unsafe(self, operation_id: str) -> bool:
-        """True when a check that re-sends this request (ignored_auth) must not run:
-        a create re-sent to a remote target would be an erase the guard never admitted."""
+        """True when nothing may re-send this request (a retry, or a check such as
+        ignored_auth, or not_a_server_error's content-type probe): a create re-sent to
+        a remote target would be an erase the guard never admitted."""
         return self.target.remote and operation_id in CREATE_OPS
 
     def checked(self, case: Any, operation_id: str, exchange: Exchange, validate: Callable[[], None]) -> None:
         """Run schemathesis's checks (`validate`), record their failures, feed the tracker."""
+        if exchange.status >= 500 and self.resends_unsafe(operation_id):  # its check is off here
+            actual = f"HTTP {exchange.status}: {_snippet(exchange.response_body)}"
+            self.findings.add("not_a_server_error", operation_id, "Server error",
+                              expected="no 5xx answer", actual=actual, exchange=exchange)
         try:
             validate()
         except FailureGroup as group:
@@ -211,7 +224,7 @@ class Run:
                           exchange=exchange)
 
     def observe(self, operation_id: str, body: Any, path_params: dict[str, Any], exchange: Exchange) -> None:
-        if exchange.status != 200:
+        if not 200 <= exchange.status < 300:
             return
         if operation_id in CREATE_OPS and isinstance(body, dict):
             request_id = self.tracker.created(operation_id, body, exchange)
@@ -231,7 +244,8 @@ class Run:
             return None
         method = "DELETE" if operation_id == "createEraseRequest" else "POST"
         headers = headers if headers is not None else {AUTH_HEADER: self.tokens()}
-        exchange = self.send(method, CREATE_PATH, headers, body)
+        exchange = self.transport.request(method, CREATE_PATH, headers=headers, json_body=body,
+                                          retry=not self.resends_unsafe(operation_id))
         self.observe(operation_id, body, {}, exchange)
         return exchange
 
@@ -375,8 +389,9 @@ def stateful(run: Run) -> SuiteResult:
                 case.body = body
             steps += 1
             return run.transport.with_retries(
-                lambda: case.call(session=run.transport.session, timeout=run.config.timeout, **kwargs),
-                lambda r: r.status_code, lambda r: r.headers,
+                lambda: case.call(session=run.transport.session, timeout=run.config.timeout,
+                                  allow_redirects=False, **kwargs),
+                lambda r: r.status_code, lambda r: r.headers, retry=not run.resends_unsafe(operation_id),
             )
 
         def validate_response(self, response: Any, case: Any, additional_checks: Any = None,
@@ -385,7 +400,7 @@ def stateful(run: Run) -> SuiteResult:
             def validate() -> None:
                 if run.resends_unsafe(operation_id):
                     case.validate_response(response, additional_checks=additional_checks,
-                                           excluded_checks=[ignored_auth], transport_kwargs=kwargs or None,
+                                           excluded_checks=RESENDING_CHECKS, transport_kwargs=kwargs or None,
                                            recorder=self.recorder)
                 else:
                     super(Machine, self).validate_response(response, case, additional_checks, **kwargs)

@@ -47,7 +47,7 @@ class Target:
             raise ConfigError(
                 f"--base-url {config.base_url!r} is not an http(s) URL (e.g. http://127.0.0.1:8080)"
             )
-        host = parts.hostname.lower()
+        host = parts.hostname.lower().rstrip(".")  # "platform.kore.ai." is the same host
         denied = [d for d in config.denied_hosts if host == d or host.endswith("." + d)]
         if denied and not config.allow_denied_host:
             raise ConfigError(

@@ -83,24 +83,28 @@ class Transport:
         return min(max(delay, 0.0), self.max_retry_after)
 
     def with_retries(self, send: Callable[[], Any], status_of: Callable[[Any], int],
-                     headers_of: Callable[[Any], Any]) -> Any:
+                     headers_of: Callable[[Any], Any], *, retry: bool = True) -> Any:
+        """`send()`, waited for and repeated on 429/503 with `Retry-After` (unless
+        `retry` is off: a create to a remote target is never sent twice)."""
         response = None
         for attempt in range(MAX_RETRIES + 1):
             try:
                 response = send()
             except requests.ConnectionError as exc:
                 raise UnreachableError(f"{self.base_url} is unreachable: {_reason(exc)}") from None
+            except requests.Timeout:
+                raise UnreachableError(f"{self.base_url} did not answer within {self.timeout:g} s") from None
             finally:
                 self.count()
             delay = self.retry_delay(status_of(response), headers_of(response))
-            if delay is None or attempt == MAX_RETRIES:
+            if delay is None or attempt == MAX_RETRIES or not retry:
                 return response
             self.waited += delay
             self.sleep(delay)
         return response
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                json_body: Any = None, content: bytes | None = None) -> Exchange:
+                json_body: Any = None, content: bytes | None = None, retry: bool = True) -> Exchange:
         url = self.base_url + path
         if json_body is not None:
             content = json.dumps(json_body).encode()
@@ -110,13 +114,13 @@ class Transport:
             return self.session.request(method, url, headers=headers, data=content, timeout=self.timeout,
                                         allow_redirects=False)
 
-        response = self.with_retries(send, lambda r: r.status_code, lambda r: r.headers)
+        response = self.with_retries(send, lambda r: r.status_code, lambda r: r.headers, retry=retry)
         return exchange_of(response)
 
     def preflight(self, path: str) -> None:
         """Fail with `UnreachableError` (exit 3) unless the target answers HTTP."""
         try:
-            self.session.get(self.base_url + path, timeout=self.timeout)
+            self.session.get(self.base_url + path, timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
             raise UnreachableError(f"{self.base_url} is unreachable: {_reason(exc)}") from None
         finally:

@@ -48,12 +48,15 @@ from mockserver.validation import VALIDATOR_MAP
 log = logging.getLogger("mockserver")
 
 
-def create_app(settings: Settings | None = None, *, validate_responses: bool = False) -> FrontDoor:
-    """The mock server for `settings` (default: from the environment)."""
+def create_app(
+    settings: Settings | None = None, *, validate_responses: bool = False, install: bool = True
+) -> FrontDoor:
+    """The mock server for `settings` (default: from the environment). With
+    `install=False` it serves a state file whose fixtures are already installed."""
     settings = settings or from_env()
     spec = load_spec(settings.spec)
     control_spec = load_spec(Path(str(resources.files("mockserver") / CONTROL_SPEC)))
-    service = Service.open(settings, spec)
+    service = Service.open(settings, spec, install=install)
     handlers, control = Handlers(service), ControlHandlers(service)
     dispatcher = Dispatcher(
         {**routes_for(spec, handlers.resolve), **routes_for(control_spec, control.resolve)},
@@ -100,7 +103,10 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 def create_app_from_env() -> FrontDoor:
     """Factory for uvicorn workers: settings come from `MOCKSERVER_*` variables."""
-    return create_app(from_env())
+    settings = from_env()
+    # `serve()` installed the fixtures before starting the workers; an in-memory
+    # state is private to its (single) worker, which installs its own.
+    return create_app(settings, install=settings.state == ":memory:")
 
 
 def _register_error_handlers(app: ConnexionMiddleware, service: Service) -> None:

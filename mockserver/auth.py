@@ -14,6 +14,7 @@ never remembered: each of them may be used once only.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,6 +31,9 @@ _DECODE_OPTIONS: Any = {
     "verify_iat": False,
     "verify_exp": False,
     "verify_nbf": False,
+    # The docs say `sub` is "any id": a numeric one must not be refused.
+    "verify_sub": False,
+    "verify_jti": False,  # checked below, for the apps that enforce it
 }
 
 
@@ -103,14 +107,22 @@ class Authenticator:
 
 
 def _check_times(claims: Mapping[str, object], now: float, leeway: float) -> None:
+    times: dict[str, float] = {}
     for name in ("exp", "nbf"):
-        value = claims.get(name)
-        if name in claims and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise AuthError(401, f"Invalid token: the '{name}' claim is not a number")
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if exp is not None and now > exp + leeway:  # type: ignore[operator]
+        if name not in claims:
+            continue
+        value = claims[name]
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(value)
+            times[name] = float(value)  # OverflowError for absurd integers
+            if not math.isfinite(times[name]):
+                raise ValueError(value)
+        except (ValueError, OverflowError):
+            raise AuthError(401, f"Invalid token: the '{name}' claim is not a finite number") from None
+    if "exp" in times and now > times["exp"] + leeway:
         raise AuthError(401, "Invalid token: expired")
-    if nbf is not None and now + leeway < nbf:  # type: ignore[operator]
+    if "nbf" in times and now + leeway < times["nbf"]:
         raise AuthError(401, "Invalid token: not yet valid (nbf)")
 
 

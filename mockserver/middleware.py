@@ -81,7 +81,11 @@ class FrontDoor:
 
         fault = self._fault_for(scope)
         try:
-            if self.service.routes.operations_at(path) is None:
+            if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
+                # A control character (say, an encoded newline) in a path segment:
+                # malformed, and routers disagree on where such a path ends.
+                await send_error(send_recording, 400, "Malformed path: control characters")
+            elif self.service.routes.operations_at(path) is None:
                 # Not a path of the contract. Answer here, so that no router
                 # redirects a trailing slash (Starlette answers 307) or guesses.
                 await send_error(send_recording, 404, "Not found")

@@ -86,15 +86,23 @@ class Service:
         return self.routes.operation_for(method, path)
 
     @classmethod
-    def open(cls, settings: Settings, spec: Spec) -> Service:
+    def open(cls, settings: Settings, spec: Spec, *, install: bool = True) -> Service:
         """Open the state file, installing the fixtures when it is new.
 
         A state file that exists keeps its requests (that is the point of it);
         its fixtures are replaced by the configured ones, and preloaded
-        requests missing from it are added.
+        requests missing from it are added. With `install=False` (the workers
+        of `mockserver run`, whose parent has installed them already) the
+        state is only read: a worker that starts or restarts late must not
+        undo fixtures a test loaded through the control API meanwhile.
         """
-        fixtures = load_fixtures(settings.fixtures, spec)
         store = Store(settings.state)
+        if not install:
+            fixtures = parse_fixtures(store.control().fixtures, spec, settings.state)
+            service = cls(settings, spec, fixtures, store)
+            service.refresh()
+            return service
+        fixtures = load_fixtures(settings.fixtures, spec)
         manual = now_ms() if settings.clock == "manual" else None
         if not store.initialize(fixtures.document, manual):
             store.set_fixtures(fixtures.document)

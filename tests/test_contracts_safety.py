@@ -182,3 +182,38 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> Non
     code, output = run(*args)
     assert code == 2
     assert message in output and output.count("\n") == 1
+
+
+def test_trailing_dot_does_not_dodge_the_deny_list() -> None:
+    code, output = run("--base-url", "https://platform.kore.ai./", *credential_args(), "--dry-run")
+    assert code == 2 and "deny-list" in output
+
+
+def test_redirects_are_never_followed(tmp_path: Path) -> None:
+    """A target that redirects must not lead the runner (its creates, its token) elsewhere."""
+    elsewhere_calls: list[dict] = []
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), type("E", (Recorder,), {"calls": elsewhere_calls}))
+
+    class Redirect(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{elsewhere.server_address[1]}{self.path}")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = do_TRACE = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for server in (elsewhere, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run("--base-url", f"http://127.0.0.1:{redirecting.server_address[1]}", *credential_args(),
+            "--max-examples", "3", "--audit-log", str(tmp_path / "audit.jsonl"))
+    finally:
+        for server in (elsewhere, redirecting):
+            server.shutdown()
+            server.server_close()
+    assert [(c["method"], c["path"]) for c in elsewhere_calls] == []

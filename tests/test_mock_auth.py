@@ -169,3 +169,18 @@ def test_auth_is_checked_before_the_body(mockserver: MockServer) -> None:
         response = http.request("DELETE", CREATE, content=b"{not json", headers={
             "content-type": "application/json"})
     assert_error(response, 401)
+
+
+@pytest.mark.parametrize("exp", [10**400, float("nan"), float("inf"), "soon", True])
+def test_absurd_exp_is_401_not_500(call, mockserver: MockServer, exp) -> None:
+    app = mockserver.app()
+    payload = json.dumps({"sub": "x", "appId": app.client_id, "exp": exp}, allow_nan=True)
+    body = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{body}"
+    digest = hmac.new(app.client_secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = signing_input + "." + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert_error(call({"auth": token}), 401, "'exp' claim is not a finite number")
+
+
+def test_numeric_sub_is_accepted(call, mockserver: MockServer) -> None:
+    assert call({"auth": sign(mockserver, sub=12345)}).status_code == 200

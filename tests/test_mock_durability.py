@@ -98,3 +98,13 @@ def test_kill_takes_every_worker_down_and_nothing_acknowledged_is_lost(tmp_path:
         wait_until(lambda: not _group_alive(group))
         server.start()
         assert {status(server, request_id).status_code for request_id in ids} == {200}
+
+
+def test_late_workers_never_undo_fixtures_loaded_at_run_time(tmp_path: Path) -> None:
+    with MockServer(state=tmp_path / "state.db", workers=2) as server:
+        document = dict(server.fixtures.document, requests=[])
+        server.load_fixtures(document)
+        for _ in range(40):  # both workers are up by now, whichever answered first
+            assert server._control("GET", "/health")["requests"] == 0
+        server.restart()  # a restart keeps what the state file holds... and re-installs the file's fixtures
+        assert server._control("GET", "/health")["requests"] == 1
