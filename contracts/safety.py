@@ -95,8 +95,14 @@ class EraseGuard:
         self._validator = Draft4Validator(schema)
 
     def would_erase(self, body: Any) -> bool:
-        """True when the contract accepts this body: a real create."""
-        return isinstance(body, dict) and self._validator.is_valid(body)
+        """True when this body could erase data: the contract accepts it, or it
+        names users (a non-empty list of strings) whatever else is wrong with it,
+        since a lenient deployment might ignore the rest (an unknown field, say)."""
+        if not isinstance(body, dict):
+            return False
+        users = body.get("userIds")
+        names_users = isinstance(users, list) and bool(users) and all(isinstance(u, str) for u in users)
+        return names_users or self._validator.is_valid(body)
 
     def admit(self, body: Any, rng: random.Random | None = None) -> tuple[bool, Any]:
         """(send?, body to send). Rewrites the user ids of an erasing body on a

@@ -29,6 +29,8 @@ FORBIDDEN_ROLES = {
 ROLES = ("end_user", *FORBIDDEN_ROLES)
 
 DEFAULT_FIXTURES = "default_fixtures.yaml"
+#: Ten years: the largest time offset a fixture may use (timestamps stay printable).
+MAX_SECONDS = 315360000
 
 
 class FixturesError(Exception):
@@ -198,7 +200,7 @@ def _fixtures_schema(spec: Spec) -> dict[str, Any]:
                     "properties": {
                         "requestId": {"type": "string", "pattern": patterns["RequestId"]},
                         "account": string,
-                        "createdSecondsAgo": {"type": "number", "minimum": 0},
+                        "createdSecondsAgo": {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
                         "RemoveDataFromAllBots": {"type": "boolean"},
                         "botIds": {"type": "array", "items": {"pattern": patterns["BotId"]}},
                         "users": {
@@ -211,7 +213,8 @@ def _fixtures_schema(spec: Spec) -> dict[str, Any]:
                                 "properties": {
                                     "userId": string,
                                     "status": {"enum": statuses},
-                                    "completesInSeconds": {"type": "number", "minimum": 0},
+                                    "completesInSeconds": {"type": "number", "minimum": 0,
+                                                           "maximum": MAX_SECONDS},
                                     "reason": string,
                                 },
                             },

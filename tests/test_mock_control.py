@@ -130,3 +130,22 @@ def test_control_api_refuses_non_loopback_clients_without_the_admin_token(tmp_pa
         assert_error(http.get("/__mockserver/health", headers={"x-mockserver-admin-token": "nope"}), 403)
         ok = http.get("/__mockserver/health", headers={"x-mockserver-admin-token": "let-me-in"})
         assert ok.status_code == 200 and ok.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/__mockserver/clock/advance", {"seconds": 1e20}),
+    ("/__mockserver/faults", {"kind": "status", "count": 10**23}),
+])
+def test_control_api_bounds_are_400_not_500(mockserver: MockServer, path: str, body: dict) -> None:
+    with client(mockserver) as http:
+        assert_error(http.post(path, json=body), 400)
+
+
+def test_fixture_offsets_beyond_ten_years_are_refused(mockserver: MockServer) -> None:
+    document = dict(mockserver.fixtures.document, requests=[{
+        "requestId": "eud-00000000-0000-4000-8000-000000000009", "account": "acme",
+        "createdSecondsAgo": 1e11, "users": [{"userId": "u", "status": "SUCCESS"}]}])
+    with client(mockserver) as http:
+        response = http.put("/__mockserver/fixtures", json=document)
+        assert_error(response, 400, "createdSecondsAgo")
+        assert http.get("/__mockserver/journal?since=99999999999999999999999").status_code == 400
