@@ -78,13 +78,6 @@ class Spec:
                 return op
         raise SpecError(f"{self.path}: no operation with operationId {operation_id!r}")
 
-    def methods_by_path(self) -> dict[str, list[str]]:
-        """The documented methods of each path, e.g. for a 405's `Allow` header."""
-        allowed: dict[str, list[str]] = {}
-        for op in self.operations():
-            allowed.setdefault(op.path, []).append(op.method)
-        return allowed
-
     def resolve(self, node: Any) -> Any:
         """Follow local `$ref`s (`#/...`) until a node that is not a reference."""
         while isinstance(node, dict) and "$ref" in node:

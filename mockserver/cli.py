@@ -79,11 +79,12 @@ def main() -> None:
 def run(**flags: Any) -> None:
     """Start the mock server (defaults: 127.0.0.1:8080, shipped fixtures)."""
     settings = _settings(**flags)
-    _fixtures(settings)
     try:
         serve(settings)
     except ServerError as exc:
         raise UsageError(str(exc)) from None
+    except (FixturesError, SpecError) as exc:
+        raise UsageError(_one_line(exc)) from None
 
 
 @main.command()

@@ -42,14 +42,12 @@ class ServerError(Exception):
     """The server cannot start: a bad setting, fixtures or port."""
 
 
-def check_settings(settings: Settings) -> Fixtures:
-    """Validate what can be validated before binding; returns the fixtures."""
+def check_settings(settings: Settings) -> None:
+    """Refuse settings that cannot work together, before anything is opened."""
     if settings.workers < 1:
         raise ServerError("--workers must be at least 1")
     if settings.workers > 1 and settings.state == ":memory:":
         raise ServerError("--state :memory: cannot be shared by several workers; use a file")
-    spec = load_spec(settings.spec)
-    return load_fixtures(settings.fixtures, spec)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -98,10 +96,14 @@ def _own_command() -> str:
 
 
 def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
-    """Run until interrupted."""
-    fixtures = check_settings(settings)
-    # Prepare the state file once, before any worker starts.
-    Service.open(settings, load_spec(settings.spec)).store.close()
+    """Run until interrupted. Raises `ServerError`, `SpecError` or `FixturesError`
+    for settings, a contract or fixtures that cannot be served."""
+    check_settings(settings)
+    # Validates the contract and fixtures, and prepares the state file once,
+    # before any worker starts.
+    prepared = Service.open(settings, load_spec(settings.spec))
+    prepared.store.close()
+    fixtures = prepared.fixtures
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host

@@ -96,13 +96,14 @@ class Service:
         state is only read: a worker that starts or restarts late must not
         undo fixtures a test loaded through the control API meanwhile.
         """
-        store = Store(settings.state)
         if not install:
+            store = Store(settings.state)
             fixtures = parse_fixtures(store.control().fixtures, spec, settings.state)
             service = cls(settings, spec, fixtures, store)
             service.refresh()
             return service
-        fixtures = load_fixtures(settings.fixtures, spec)
+        fixtures = load_fixtures(settings.fixtures, spec)  # before the file: bad fixtures create no state
+        store = Store(settings.state)
         manual = now_ms() if settings.clock == "manual" else None
         if not store.initialize(fixtures.document, manual):
             store.set_fixtures(fixtures.document)
