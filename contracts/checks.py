@@ -15,6 +15,7 @@ the run sees, from every suite, and checks:
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,7 @@ from typing import Any
 
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-from contracts.spec import Spec
+from contracts.core.spec import Spec
 from contracts.transport import Exchange
 
 IN_PROGRESS = "IN_PROGRESS"
@@ -105,7 +106,7 @@ class _Observed:
 
 class LifecycleTracker:
     def __init__(self, spec: Spec, findings: Findings):
-        self.pattern = spec.request_id_pattern
+        self.pattern = re.compile(spec.schema("RequestId")["pattern"])
         self.final = [s for s in spec.schema("UserEraseStatus")["enum"] if s != IN_PROGRESS]
         self.findings = findings
         self.requests: dict[str, _Observed] = {}

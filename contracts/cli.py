@@ -15,10 +15,10 @@ from typing import Any
 import click
 
 from contracts import report as reports
-from contracts.clikit import OneLineErrors
 from contracts.config import DENIED_HOSTS, SUITES, TARGET_KINDS, Credentials, RunConfig, default
-from contracts.errors import EXIT_USAGE, ContractsError
-from contracts.spec import Spec, SpecError, bundle, load_spec
+from contracts.core.clikit import OneLineErrors
+from contracts.core.errors import EXIT_USAGE, ContractsError
+from contracts.core.spec import Spec, SpecError, bundle, load_spec
 
 spec_option = click.option(
     "--spec",

@@ -44,11 +44,12 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from contracts.checks import Findings, LifecycleTracker, SchemaChecker, error_body_problem
 from contracts.config import RunConfig
-from contracts.errors import ConfigError
+from contracts.core.errors import ConfigError
+from contracts.core.spec import Spec, load_spec
+from contracts.core.tokens import mint
+from contracts.core.vocabulary import Vocabulary
 from contracts.safety import EraseGuard, Target
-from contracts.spec import Spec, load_spec
 from contracts.strategies import ID_DEFECTS, TOKEN_DEFECTS, broken_credentials, malformed_request_ids
-from contracts.tokens import make_token
 from contracts.transport import Exchange, Transport, exchange_of
 
 STATUS_PATH = "/api/public/bot/eraseUsersData/status/{}"
@@ -95,12 +96,14 @@ class Report:
 class TokenSource:
     """Fresh tokens signed the vendor's way, or a fixed token."""
 
+    recipe = Vocabulary.of(load_spec()).token
+
     def __init__(self, client_id: str | None, secret: str | None, token: str | None):
         self.client_id, self.secret, self.token = client_id, secret, token
 
     def __call__(self) -> str:
         if self.client_id and self.secret:
-            return make_token(self.client_id, self.secret)
+            return mint(self.recipe, self.client_id, self.secret)
         assert self.token is not None
         return self.token
 

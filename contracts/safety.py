@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 from jsonschema import Draft4Validator
 
 from contracts.config import DEFAULT_MAX_ERASE_REMOTE, RunConfig
-from contracts.errors import ConfigError
-from contracts.spec import Spec
+from contracts.core.errors import ConfigError
+from contracts.core.spec import Spec
 
 
 @dataclass(frozen=True)

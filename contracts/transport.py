@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from contracts.errors import UnreachableError
+from contracts.core.errors import UnreachableError
 
 RETRY_STATUSES = (429, 503)
 MAX_RETRIES = 3

@@ -1,15 +1,31 @@
 """A stateful, spec-driven mock of the Kore.ai erase users data API.
 
-`MockServer` runs a real server process for integration tests; `create_app`
-builds the ASGI application; the `mockserver` command runs it.
+- `MockServer`: a real `mockserver run` process on a free loopback port,
+  for integration tests (`mockserver.server`);
+- `MockApp`: the same app in this process, behind an httpx client
+  (`mockserver.inprocess`);
+- `create_app`: the ASGI application (`mockserver.app`);
+- the `mockserver` command runs it (`mockserver.cli`).
+
+Attributes are imported on first use, so that importing the package (as
+pytest does for the plugin) costs nothing.
 """
 
+from __future__ import annotations
+
+import importlib
 import warnings
+from typing import Any
 
 # Connexion imports Starlette's TestClient at import time, which warns about httpx;
-# the mock never uses it, and the warning would greet every `mockserver run`.
+# the mock never uses it that way, and the warning would greet every `mockserver run`.
 warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
 
-from mockserver.server import MockServer  # noqa: E402
+_EXPORTS = {"MockServer": "mockserver.server", "MockApp": "mockserver.inprocess", "create_app": "mockserver.app"}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["MockServer"]
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mockserver' has no attribute {name!r}")

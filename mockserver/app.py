@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from importlib import resources
-from pathlib import Path
 
 from connexion import ConnexionMiddleware
 from connexion.exceptions import ProblemException
@@ -35,31 +33,42 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-from contracts.spec import load_spec
-from mockserver.control import CONTROL_SPEC, ControlHandlers
+from contracts.core.spec import Spec
+from mockserver.control import ControlHandlers
 from mockserver.dispatch import Dispatcher, routes_for
-from mockserver.errors import error_body, send_error
+from mockserver.documents import Documents, load_documents
 from mockserver.handlers import Handlers
 from mockserver.middleware import CONTROL_PREFIX, FrontDoor, Guard
+from mockserver.responses import error_body, send_error
 from mockserver.service import Service
-from mockserver.settings import Settings, from_env
+from mockserver.settings import Settings
 from mockserver.validation import VALIDATOR_MAP
 
 log = logging.getLogger("mockserver")
 
 
 def create_app(
-    settings: Settings | None = None, *, validate_responses: bool = False, install: bool = True
+    settings: Settings | None = None,
+    *,
+    documents: Documents | None = None,
+    service: Service | None = None,
+    validate_responses: bool = False,
+    install: bool = True,
 ) -> FrontDoor:
-    """The mock server for `settings` (default: from the environment). With
-    `install=False` it serves a state file whose fixtures are already installed."""
-    settings = settings or from_env()
-    spec = load_spec(settings.spec)
-    control_spec = load_spec(Path(str(resources.files("mockserver") / CONTROL_SPEC)))
-    service = Service.open(settings, spec, install=install)
+    """The mock server for `settings` (default: the defaults), serving `documents`
+    (default: loaded from `settings.spec`) from `service` (default: the state file
+    opened, and with `install=True` its fixtures installed). Raises `SpecError`,
+    `FixturesError`."""
+    settings = settings or Settings()
+    documents = documents or load_documents(settings.spec)
+    spec, control_spec, vocabulary = documents.spec, documents.control, documents.vocabulary
+    service = service or Service.open(settings, documents, install=install)
     handlers, control = Handlers(service), ControlHandlers(service)
     dispatcher = Dispatcher(
-        {**routes_for(spec, handlers.resolve), **routes_for(control_spec, control.resolve)},
+        {
+            **routes_for(spec, lambda operation_id: handlers.for_operation(vocabulary.operation(operation_id))),
+            **routes_for(control_spec, control.resolve),
+        },
         on_shutdown=service.journal.flush,
     )
     middlewares = [
@@ -71,25 +80,26 @@ def create_app(
         *([ResponseValidationMiddleware] if validate_responses else []),
     ]
     app = ConnexionMiddleware(dispatcher, middlewares=middlewares)
-    for api, base_path, resolve in ((spec, "", handlers.resolve),
-                                    (control_spec, CONTROL_PREFIX, control.resolve)):
+    # Connexion resolves each operationId to the innermost app; the dispatcher
+    # calls the handler (it knows them by operationId too).
+    for api, base_path in ((spec, ""), (control_spec, CONTROL_PREFIX)):
         app.add_api(
-            api.path,
+            api.document,
             base_path=base_path,
-            resolver=Resolver(resolve),
+            resolver=Resolver(lambda operation_id: dispatcher),
             strict_validation=True,
             validator_map=VALIDATOR_MAP,
         )
     _register_error_handlers(app, service)
-    return FrontDoor(app, service, docs=_docs_app(spec.path))
+    return FrontDoor(app, service, docs=_docs_app(spec))
 
 
-def _docs_app(spec_path: Path) -> ConnexionMiddleware:
+def _docs_app(spec: Spec) -> ConnexionMiddleware:
     """The contract at /openapi.json and Swagger UI at /ui, kept off the API's
     own stack (whose every request would otherwise pass their router first)."""
     docs = ConnexionMiddleware(_not_found, middlewares=[ServerErrorMiddleware, SwaggerUIMiddleware])
     docs.add_api(
-        spec_path,
+        spec.document,
         resolver=Resolver(lambda operation_id: _not_found),
         swagger_ui_options=SwaggerUIOptions(spec_path="/openapi.json", swagger_ui_path="/ui"),
     )
@@ -101,11 +111,10 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await send_error(send, 404, "Not found")
 
 
-def create_app_from_env() -> FrontDoor:
-    """Factory for uvicorn workers: settings come from `MOCKSERVER_*` variables."""
-    settings = from_env()
-    # `serve()` installed the fixtures before starting the workers; an in-memory
-    # state is private to its (single) worker, which installs its own.
+def worker_app(settings: Settings) -> FrontDoor:
+    """The app of one worker of `mockserver run`: `serve()` installed the fixtures
+    in the state file before starting the workers (an in-memory state is private
+    to its single worker, which installs its own)."""
     return create_app(settings, install=settings.state == ":memory:")
 
 
@@ -131,7 +140,7 @@ def _register_error_handlers(app: ConnexionMiddleware, service: Service) -> None
         if exc.status_code == 405:
             # Starlette lists only the methods of the route that matched; the
             # contract knows them all.
-            allowed = service.routes.operations_at(request.url.path)
+            allowed = service.vocabulary.operations_at(request.url.path)
             if allowed:
                 headers["Allow"] = ", ".join(sorted(allowed))
         message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, exc.detail)

@@ -21,7 +21,9 @@ from typing import Any
 
 import jwt
 
-from mockserver.fixtures import ADMIN_CONSOLE, ERASE_SCOPE, App
+from contracts.core.vocabulary import TokenRecipe
+from mockserver.errors import AuthError
+from mockserver.fixtures import ADMIN_CONSOLE, App
 
 VERIFIED_CACHE_SIZE = 4096
 _DECODE_OPTIONS: Any = {
@@ -37,25 +39,19 @@ _DECODE_OPTIONS: Any = {
 }
 
 
-class AuthError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 class Authenticator:
     """Verifies tokens for one set of apps (one fixtures generation)."""
 
-    def __init__(self, apps: Mapping[str, App], *, leeway: float,
+    def __init__(self, recipe: TokenRecipe, apps: Mapping[str, App], *, leeway: float,
                  use_jti: Callable[[App, str], bool]):
         """`use_jti(app, jti)` records a JTI and returns False for a replay."""
-        self.apps, self.leeway, self.use_jti = apps, leeway, use_jti
+        self.recipe, self.apps, self.leeway, self.use_jti = recipe, apps, leeway, use_jti
         self._verified: OrderedDict[str, tuple[App, dict[str, Any]]] = OrderedDict()
 
     def authenticate(self, token: str | None, now: float) -> App:
         """The app a raw JWT from the `auth` header speaks for, if it may call the API."""
         if not token or not token.strip():
-            raise AuthError(401, "Missing token: send the JWT in the 'auth' header")
+            raise AuthError(401, f"Missing token: send the JWT in the '{self.recipe.header}' header")
         remembered = self._verified.get(token)
         if remembered is None:
             app, claims = self._verify(token)
@@ -72,8 +68,8 @@ class Authenticator:
                 raise AuthError(401, "Invalid token: this 'jti' was already used")
         if app.kind != ADMIN_CONSOLE:
             raise AuthError(403, "Forbidden: only apps of the Bot Admin Console may call this API")
-        if ERASE_SCOPE not in app.scopes:
-            raise AuthError(403, f"Forbidden: the app lacks the '{ERASE_SCOPE}' scope")
+        if self.recipe.scope not in app.scopes:
+            raise AuthError(403, f"Forbidden: the app lacks the '{self.recipe.scope}' scope")
         return app
 
     def _verify(self, token: str) -> tuple[App, dict[str, Any]]:
@@ -81,13 +77,14 @@ class Authenticator:
             header = jwt.get_unverified_header(token)
             claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
-            raise AuthError(401, "Invalid token: the 'auth' header is not a JWT") from None
-        app_id = claims.get("appId")
+            raise AuthError(401, f"Invalid token: the '{self.recipe.header}' header is not a JWT") from None
+        claim = self.recipe.app_id_claim
+        app_id = claims.get(claim)
         if not isinstance(app_id, str) or not app_id:
-            raise AuthError(401, "Invalid token: the 'appId' claim is missing")
+            raise AuthError(401, f"Invalid token: the '{claim}' claim is missing")
         app = self.apps.get(app_id)
         if app is None:
-            raise AuthError(401, "Invalid token: no app with this 'appId'")
+            raise AuthError(401, f"Invalid token: no app with this '{claim}'")
         if header.get("alg") not in app.algorithms:
             raise AuthError(401, f"Invalid token: algorithm {header.get('alg')!r} is not allowed")
         try:
@@ -124,14 +121,3 @@ def _check_times(claims: Mapping[str, object], now: float, leeway: float) -> Non
         raise AuthError(401, "Invalid token: expired")
     if "nbf" in times and now + leeway < times["nbf"]:
         raise AuthError(401, "Invalid token: not yet valid (nbf)")
-
-
-def claimed_app_id(token: str | None) -> str | None:
-    """The `appId` a (possibly rejected) token claims, for the journal; never the token."""
-    if not token:
-        return None
-    try:
-        claimed = jwt.decode(token, options={"verify_signature": False}).get("appId")
-    except jwt.PyJWTError:
-        return None
-    return claimed if isinstance(claimed, str) and len(claimed) <= 64 else None

@@ -13,12 +13,13 @@ from typing import Any
 
 import click
 
-from contracts.clikit import OneLineErrors
-from contracts.spec import SpecError, load_spec
-from mockserver.fixtures import Fixtures, FixturesError, load_fixtures
-from mockserver.server import ServerError, serve
-from mockserver.settings import SETTINGS, Setting, Settings, SettingsError, from_env
-from mockserver.tokens import make_token
+from contracts.core.clikit import OneLineErrors
+from contracts.core.errors import SpecError
+from contracts.core.identities import REFUSED_USER_IDS_ENV
+from mockserver.documents import load_documents
+from mockserver.errors import FixturesError, MockserverError, SettingsError
+from mockserver.fixtures import Fixtures, load_fixtures
+from mockserver.settings import SETTINGS, Setting, Settings, from_env
 
 
 class UsageError(click.ClickException):
@@ -56,7 +57,7 @@ def _settings(**flags: Any) -> Settings:
 
 def _fixtures(settings: Settings) -> Fixtures:
     try:
-        return load_fixtures(settings.fixtures, load_spec(settings.spec))
+        return load_fixtures(settings.fixtures, load_documents(settings.spec))
     except (FixturesError, SpecError) as exc:
         raise UsageError(_one_line(exc)) from None
 
@@ -78,12 +79,12 @@ def main() -> None:
 @settings_options()
 def run(**flags: Any) -> None:
     """Start the mock server (defaults: 127.0.0.1:8080, shipped fixtures)."""
+    from mockserver.server import serve
+
     settings = _settings(**flags)
     try:
         serve(settings)
-    except ServerError as exc:
-        raise UsageError(str(exc)) from None
-    except (FixturesError, SpecError) as exc:
+    except (MockserverError, SpecError) as exc:
         raise UsageError(_one_line(exc)) from None
 
 
@@ -96,14 +97,11 @@ def run(**flags: Any) -> None:
 def token(app_id: str | None, expires_in: int, no_jti: bool, **flags: Any) -> None:
     """Print a JWT signed the vendor's way (HS256, client secret, appId)."""
     fixtures = _fixtures(_settings(**flags))
-    app = fixtures.default_app()
-    if app_id:
-        matches = [a for a in fixtures.apps.values() if app_id in (a.client_id, a.name)]
-        if not matches:
-            known = ", ".join(sorted(fixtures.apps))
-            raise UsageError(f"no app {app_id!r} in {fixtures.source}; known client ids: {known}")
-        app = matches[0]
-    click.echo(make_token(app, expires_in=expires_in, jti=not no_jti))
+    try:
+        app = fixtures.app(app_id)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    click.echo(fixtures.token(app, expires_in=expires_in, jti=not no_jti))
 
 
 @main.command()
@@ -116,9 +114,13 @@ def apps(as_json: bool, show_secrets: bool, contracts_env: bool, **flags: Any) -
     """List the fixture apps (client id, account, scopes, enforce-JTI)."""
     fixtures = _fixtures(_settings(**flags))
     if contracts_env:
-        for prefix, app in fixtures.contract_apps().items():
-            click.echo(f"export CONTRACTS_{prefix}CLIENT_ID={shlex.quote(app.client_id)}")
-            click.echo(f"export CONTRACTS_{prefix}CLIENT_SECRET={shlex.quote(app.client_secret)}")
+        chosen = fixtures.contract_apps()
+        for identity, app in chosen.items():
+            click.echo(f"export {identity.client_id_env}={shlex.quote(app.client_id)}")
+            click.echo(f"export {identity.client_secret_env}={shlex.quote(app.client_secret)}")
+        refused = fixtures.refused_users(next(iter(chosen.values())).account_id)
+        if refused:
+            click.echo(f"export {REFUSED_USER_IDS_ENV}={shlex.quote(' '.join(refused))}")
         return
     shown = [app.public(show_secret=show_secrets) for app in fixtures.apps.values()]
     if as_json:
@@ -147,7 +149,7 @@ def fixtures_check(path: str, **flags: Any) -> None:
     """Validate a fixtures file; report every error with its location."""
     settings = _settings(**flags)
     try:
-        loaded = load_fixtures(path, load_spec(settings.spec))
+        loaded = load_fixtures(path, load_documents(settings.spec))
     except SpecError as exc:
         raise UsageError(str(exc)) from None
     except FixturesError as exc:

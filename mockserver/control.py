@@ -1,4 +1,6 @@
-"""The control API's handlers (`control.yaml`, mounted at `/__mockserver`)."""
+"""The control API's handlers (`control.yaml`, mounted at `/__mockserver`), one
+per operationId of that document (the mock's own API, not the vendor's).
+Each gets the ASGI scope, the path and query parameters, and the body."""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from mockserver.errors import error_response
-from mockserver.fixtures import FixturesError, parse_fixtures
+from mockserver.errors import FixturesError
+from mockserver.fixtures import parse_fixtures
 from mockserver.lifecycle import iso
+from mockserver.responses import error_response
 from mockserver.service import Service
 
-CONTROL_SPEC = "control.yaml"
+Params = dict[str, Any]
 
 
 class ControlHandlers:
@@ -27,16 +30,16 @@ class ControlHandlers:
             "clock": self.service.settings.clock,
         }
 
-    async def health(self, scope: Scope) -> Response:
+    async def health(self, scope: Scope, params: Params, body: Any) -> Response:
         return JSONResponse(self._health())
 
-    async def reset(self, scope: Scope) -> Response:
+    async def reset(self, scope: Scope, params: Params, body: Any) -> Response:
         self.service.reset()
         return JSONResponse(self._health())
 
-    async def loadFixtures(self, scope: Scope, body: dict[str, Any]) -> Response:  # noqa: N802
+    async def loadFixtures(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         try:
-            fixtures = parse_fixtures(body, self.service.spec, "request body")
+            fixtures = parse_fixtures(body, self.service.documents, "request body")
         except FixturesError as exc:
             return error_response(400, "Invalid fixtures: " + "; ".join(exc.problems))
         self.service.reset(fixtures)
@@ -46,35 +49,35 @@ class ControlHandlers:
         now = self.service.now_ms()
         return {"mode": self.service.settings.clock, "now": iso(now), "nowMs": now}
 
-    async def getClock(self, scope: Scope) -> Response:  # noqa: N802
+    async def getClock(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         return JSONResponse(self._clock())
 
-    async def advanceClock(self, scope: Scope, body: dict[str, Any]) -> Response:  # noqa: N802
+    async def advanceClock(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         if self.service.settings.clock != "manual":
             return error_response(409, "The clock is real; start the server with --clock manual")
         self.service.store.advance_manual_clock(int(round(body["seconds"] * 1000)))
         self.service.refresh()
         return JSONResponse(self._clock())
 
-    async def listFaults(self, scope: Scope) -> Response:  # noqa: N802
+    async def listFaults(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         faults = [dict(spec, id=fid, remaining=left) for fid, spec, left in self.service.store.faults()]
         return JSONResponse({"faults": faults})
 
-    async def injectFault(self, scope: Scope, body: dict[str, Any]) -> Response:  # noqa: N802
+    async def injectFault(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         spec = {k: v for k, v in body.items() if k not in ("id", "remaining", "count")}
         operation_id = spec.get("operationId")
-        known = {op.operation_id for op in self.service.spec.operations()}
+        known = set(self.service.vocabulary.operations)
         if operation_id is not None and operation_id not in known:
             return error_response(400, f"Unknown operationId {operation_id!r}; known: {sorted(known)}")
         fault_id = self.service.store.add_fault(spec, body.get("count"))
         return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count")), 201)
 
-    async def clearFaults(self, scope: Scope) -> Response:  # noqa: N802
+    async def clearFaults(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         self.service.store.clear_faults()
         return Response(status_code=204)
 
-    async def getStoredRequest(self, scope: Scope, requestId: str) -> Response:  # noqa: N802, N803
-        stored = self.service.store.get_request(requestId)
+    async def getStoredRequest(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        stored = self.service.store.get_request(params["requestId"])
         if stored is None:
             return error_response(404, "Erase request not found")
         return JSONResponse(
@@ -96,14 +99,14 @@ class ControlHandlers:
             }
         )
 
-    async def getJournal(self, scope: Scope, since: int = 0, limit: int = 1000) -> Response:  # noqa: N802
+    async def getJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         self.service.journal.flush()
-        entries = self.service.store.journal(since, limit)
+        entries = self.service.store.journal(params.get("since", 0), params.get("limit", 1000))
         for entry in entries:
             entry["time"] = iso(entry.pop("timeMs"))
         return JSONResponse({"entries": entries})
 
-    async def clearJournal(self, scope: Scope) -> Response:  # noqa: N802
+    async def clearJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         self.service.journal.discard()
         self.service.store.clear_journal()
         return Response(status_code=204)

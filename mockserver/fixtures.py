@@ -1,9 +1,11 @@
 """Fixtures: the accounts (tenants), their apps, bots and users, and preloaded
 erase requests that a mock server starts from.
 
-`load_fixtures(path)` reads a YAML or JSON file and returns `Fixtures`, or
-raises `FixturesError` listing every problem with its location inside the
-file. Id formats and status values are read from the contract, not repeated.
+The format is the `Fixtures` schema of the control API's document
+(`control.yaml`), whose id and status formats are the contract's.
+`load_fixtures(path, documents)` reads a YAML or JSON file and returns
+`Fixtures`, or raises `FixturesError` listing every problem, schema and
+cross-reference alike, each with its location inside the file.
 """
 
 from __future__ import annotations
@@ -14,31 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft7Validator
+from openapi_schema_validator import OAS30Validator
 
-from contracts.spec import Spec
+from contracts.core import tokens
+from contracts.core.identities import APP_UNDER_TEST, OTHER_TENANT, UNSCOPED, Identity
+from contracts.core.vocabulary import TokenRecipe
+from mockserver.documents import Documents
+from mockserver.errors import FixturesError
 
-ERASE_SCOPE = "Delete Users Data"
-ADMIN_CONSOLE, BOT_APP = "admin_console", "bot"
+ADMIN_CONSOLE = "admin_console"
 #: Roles whose deletion the documented business rule forbids, with the reason shown.
 FORBIDDEN_ROLES = {
     "account_owner": "The user is an account owner.",
     "bot_owner": "The user is the owner of one or more bots.",
     "bot_codeveloper": "The user is a co-developer of one or more bots.",
 }
-ROLES = ("end_user", *FORBIDDEN_ROLES)
-
 DEFAULT_FIXTURES = "default_fixtures.yaml"
-#: Ten years: the largest time offset a fixture may use (timestamps stay printable).
-MAX_SECONDS = 315360000
-
-
-class FixturesError(Exception):
-    """A fixtures file is unreadable or invalid; `problems` holds one line per error."""
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source, self.problems = source, problems
-        super().__init__(f"{source}: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -50,11 +43,8 @@ class App:
     kind: str
     scopes: tuple[str, ...]
     enforce_jti: bool
-    algorithms: tuple[str, ...] = ("HS256",)
-
-    @property
-    def may_erase(self) -> bool:
-        return self.kind == ADMIN_CONSOLE and ERASE_SCOPE in self.scopes
+    algorithms: tuple[str, ...]
+    may_erase: bool  # an admin-console app with the scope the contract requires
 
     def public(self, *, show_secret: bool = False) -> dict[str, Any]:
         """The app as `mockserver apps` shows it; the secret only on request."""
@@ -77,6 +67,10 @@ class Account:
     name: str
     bot_ids: tuple[str, ...]
     user_roles: dict[str, str]
+
+    def refusal(self, user_id: str) -> str | None:
+        """Why the business rule refuses to erase this user, if it does."""
+        return FORBIDDEN_ROLES.get(self.user_roles.get(user_id, "end_user"))
 
 
 @dataclass(frozen=True)
@@ -104,20 +98,27 @@ class Fixtures:
     requests: tuple[PreloadedRequest, ...]
     source: str
     document: dict[str, Any] = field(repr=False)
+    recipe: TokenRecipe = field(repr=False)
 
-    def contract_apps(self) -> dict[str, App]:
+    def contract_apps(self) -> dict[Identity, App]:
         """Apps for a contract run: the default app, one of another account that
         may erase, one of the default account without the scope (when present)."""
         main = self.default_app()
-        chosen = {"": main}
+        chosen = {APP_UNDER_TEST: main}
         for app in self.apps.values():
-            if "OTHER_TENANT_" not in chosen and app.account_id != main.account_id and app.may_erase \
-                    and not app.enforce_jti:
-                chosen["OTHER_TENANT_"] = app
-            if "UNSCOPED_" not in chosen and app.account_id == main.account_id \
-                    and app.kind == ADMIN_CONSOLE and ERASE_SCOPE not in app.scopes and not app.enforce_jti:
-                chosen["UNSCOPED_"] = app
+            if app.enforce_jti:
+                continue
+            if OTHER_TENANT not in chosen and app.account_id != main.account_id and app.may_erase:
+                chosen[OTHER_TENANT] = app
+            if UNSCOPED not in chosen and app.account_id == main.account_id and app.kind == ADMIN_CONSOLE \
+                    and not app.may_erase:
+                chosen[UNSCOPED] = app
         return chosen
+
+    def refused_users(self, account_id: str) -> list[str]:
+        """The users of an account whose erasure the business rule refuses."""
+        account = self.accounts[account_id]
+        return [user for user in account.user_roles if account.refusal(user)]
 
     def default_app(self) -> App:
         """The first app that may erase: what `mockserver token` signs for by default."""
@@ -126,111 +127,26 @@ class Fixtures:
                 return app
         return next(iter(self.apps.values()))
 
+    def app(self, name_or_id: str | None = None) -> App:
+        """An app by client id or name (default: the default app). Raises `KeyError`."""
+        if name_or_id is None:
+            return self.default_app()
+        for app in self.apps.values():
+            if name_or_id in (app.client_id, app.name):
+                return app
+        raise KeyError(f"no app {name_or_id!r} in {self.source}; known client ids: {', '.join(sorted(self.apps))}")
 
-def _fixtures_schema(spec: Spec) -> dict[str, Any]:
-    patterns = {name: spec.schema(name)["pattern"] for name in ("RequestId", "BotId")}
-    statuses = spec.schema("UserEraseStatus")["enum"]
-    string = {"type": "string", "minLength": 1}
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["accounts"],
-        "properties": {
-            "accounts": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["id", "apps"],
-                    "properties": {
-                        "id": string,
-                        "name": string,
-                        "bots": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["id"],
-                                "properties": {
-                                    "id": {"type": "string", "pattern": patterns["BotId"]},
-                                    "name": string,
-                                },
-                            },
-                        },
-                        "users": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["id"],
-                                "properties": {"id": string, "role": {"enum": list(ROLES)}},
-                            },
-                        },
-                        "apps": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["clientId", "clientSecret"],
-                                "properties": {
-                                    "clientId": {"type": "string", "pattern": "^cs-[0-9a-f-]{36}$"},
-                                    "clientSecret": {"type": "string", "minLength": 8},
-                                    "name": string,
-                                    "kind": {"enum": [ADMIN_CONSOLE, BOT_APP]},
-                                    "scopes": {"type": "array", "items": string},
-                                    "enforceJti": {"type": "boolean"},
-                                    "algorithms": {
-                                        "type": "array",
-                                        "minItems": 1,
-                                        "items": {"enum": ["HS256", "HS384", "HS512"]},
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-            "requests": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["requestId", "account", "users"],
-                    "properties": {
-                        "requestId": {"type": "string", "pattern": patterns["RequestId"]},
-                        "account": string,
-                        "createdSecondsAgo": {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
-                        "RemoveDataFromAllBots": {"type": "boolean"},
-                        "botIds": {"type": "array", "items": {"pattern": patterns["BotId"]}},
-                        "users": {
-                            "type": "array",
-                            "minItems": 1,
-                            "items": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["userId", "status"],
-                                "properties": {
-                                    "userId": string,
-                                    "status": {"enum": statuses},
-                                    "completesInSeconds": {"type": "number", "minimum": 0,
-                                                           "maximum": MAX_SECONDS},
-                                    "reason": string,
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    }
+    def token(self, app: App, *, expires_in: float | None = 3600, jti: bool = True, now: float | None = None) -> str:
+        """A token for `app`, made the vendor's way. A negative `expires_in` makes an expired token."""
+        return tokens.mint(self.recipe, app.client_id, app.client_secret, expires_in=expires_in, jti=jti, now=now,
+                           subject="mockserver")
 
 
 def default_fixtures_path() -> Path:
     return Path(str(resources.files("mockserver") / DEFAULT_FIXTURES))
 
 
-def load_fixtures(path: str | Path | None, spec: Spec) -> Fixtures:
+def load_fixtures(path: str | Path | None, documents: Documents) -> Fixtures:
     """Read and validate a fixtures file (the shipped defaults when `path` is None)."""
     source = Path(path) if path else default_fixtures_path()
     try:
@@ -241,69 +157,85 @@ def load_fixtures(path: str | Path | None, spec: Spec) -> Fixtures:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise FixturesError(str(source), [f"{where}not valid YAML/JSON"]) from None
-    return parse_fixtures(document, spec, str(source))
+    return parse_fixtures(document, documents, str(source))
 
 
-def parse_fixtures(document: Any, spec: Spec, source: str = "<fixtures>") -> Fixtures:
+def parse_fixtures(document: Any, documents: Documents, source: str = "<fixtures>") -> Fixtures:
     """Validate an already-parsed fixtures document (e.g. one posted to the control API)."""
-    validator = Draft7Validator(_fixtures_schema(spec))
+    control = documents.control
+    schema = dict(control.schema("Fixtures"), components=control.document["components"])
     problems = [
         f"{_location(error.absolute_path)}: {error.message}"
-        for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+        for error in sorted(OAS30Validator(schema).iter_errors(document), key=lambda e: list(e.absolute_path))
     ]
-    if problems:
-        raise FixturesError(source, problems)
-    accounts, apps = {}, {}
-    for a_index, raw in enumerate(document["accounts"]):
+    recipe = documents.vocabulary.token
+    accounts: dict[str, Account] = {}
+    apps: dict[str, App] = {}
+    raw_accounts = document.get("accounts") if isinstance(document, dict) else None
+    for a_index, raw in _records(raw_accounts):
         where = f"accounts[{a_index}]"
+        if not isinstance(raw.get("id"), str):
+            continue
         if raw["id"] in accounts:
             problems.append(f"{where}.id: duplicate account id {raw['id']!r}")
-        users = {u["id"]: u.get("role", "end_user") for u in raw.get("users", [])}
-        accounts[raw["id"]] = Account(
-            raw["id"], raw.get("name", raw["id"]), tuple(b["id"] for b in raw.get("bots", [])), users
-        )
-        for p_index, app in enumerate(raw["apps"]):
-            if app["clientId"] in apps:
-                problems.append(
-                    f"{where}.apps[{p_index}].clientId: duplicate client id {app['clientId']!r}"
-                )
-            apps[app["clientId"]] = App(
-                client_id=app["clientId"],
-                name=app.get("name", app["clientId"]),
-                client_secret=app["clientSecret"],
+        users = {
+            u["id"]: u.get("role", "end_user") for _, u in _records(raw.get("users")) if isinstance(u.get("id"), str)
+        }
+        bots = tuple(b["id"] for _, b in _records(raw.get("bots")) if isinstance(b.get("id"), str))
+        accounts[raw["id"]] = Account(raw["id"], str(raw.get("name", raw["id"])), bots, users)
+        for p_index, app in _records(raw.get("apps")):
+            client_id = app.get("clientId")
+            if not isinstance(client_id, str):
+                continue
+            if client_id in apps:
+                problems.append(f"{where}.apps[{p_index}].clientId: duplicate client id {client_id!r}")
+            kind = app.get("kind", ADMIN_CONSOLE)
+            scopes = tuple(app.get("scopes", [recipe.scope]))
+            apps[client_id] = App(
+                client_id=client_id,
+                name=str(app.get("name", client_id)),
+                client_secret=str(app.get("clientSecret", "")),
                 account_id=raw["id"],
-                kind=app.get("kind", ADMIN_CONSOLE),
-                scopes=tuple(app.get("scopes", [ERASE_SCOPE])),
-                enforce_jti=app.get("enforceJti", False),
-                algorithms=tuple(app.get("algorithms", ["HS256"])),
+                kind=kind,
+                scopes=scopes,
+                enforce_jti=app.get("enforceJti", False) is True,
+                algorithms=tuple(app.get("algorithms", [recipe.algorithm])),
+                may_erase=kind == ADMIN_CONSOLE and recipe.scope in scopes,
             )
-    requests, seen = [], set()
-    for r_index, raw in enumerate(document.get("requests", [])):
+    requests: list[PreloadedRequest] = []
+    seen: set[str] = set()
+    raw_requests = document.get("requests") if isinstance(document, dict) else None
+    for r_index, raw in _records(raw_requests):
         where = f"requests[{r_index}]"
-        if raw["account"] not in accounts:
-            known = ", ".join(sorted(accounts))
-            problems.append(f"{where}.account: unknown account {raw['account']!r} (known: {known})")
-        if raw["requestId"] in seen:
-            problems.append(f"{where}.requestId: duplicate request id {raw['requestId']!r}")
-        seen.add(raw["requestId"])
-        requests.append(
-            PreloadedRequest(
+        account, request_id = raw.get("account"), raw.get("requestId")
+        if isinstance(account, str) and account not in accounts:
+            problems.append(f"{where}.account: unknown account {account!r} (known: {', '.join(sorted(accounts))})")
+        if isinstance(request_id, str):
+            if request_id in seen:
+                problems.append(f"{where}.requestId: duplicate request id {request_id!r}")
+            seen.add(request_id)
+        if not problems:
+            requests.append(PreloadedRequest(
                 request_id=raw["requestId"],
                 account_id=raw["account"],
                 created_seconds_ago=raw.get("createdSecondsAgo", 0),
+                # The keys of control.yaml's PreloadedRequest, which mirror the create body's.
                 remove_from_all_bots=raw.get("RemoveDataFromAllBots", False),
                 bot_ids=tuple(raw.get("botIds", [])),
                 users=tuple(
-                    PreloadedUser(
-                        u["userId"], u["status"], u.get("completesInSeconds", 0), u.get("reason")
-                    )
+                    PreloadedUser(u["userId"], u["status"], u.get("completesInSeconds", 0), u.get("reason"))
                     for u in raw["users"]
                 ),
-            )
-        )
+            ))
     if problems:
         raise FixturesError(source, problems)
-    return Fixtures(accounts, apps, tuple(requests), source, document)
+    return Fixtures(accounts, apps, tuple(requests), source, document, recipe)
+
+
+def _records(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    """The objects of a list that may be malformed, with their index (the schema
+    reports the rest), so that cross-references are checked beside schema errors."""
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _location(path: Any) -> str:

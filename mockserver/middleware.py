@@ -20,9 +20,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.auth import AuthError, claimed_app_id
-from mockserver.errors import send_error
+from contracts.core.tokens import claimed_app_id
+from mockserver.errors import AuthError
 from mockserver.fixtures import App
+from mockserver.responses import send_error
 from mockserver.service import Fault, Service
 
 CONTROL_PREFIX = "/__mockserver"
@@ -85,7 +86,7 @@ class FrontDoor:
                 # A control character (say, an encoded newline) in a path segment:
                 # malformed, and routers disagree on where such a path ends.
                 await send_error(send_recording, 400, "Malformed path: control characters")
-            elif self.service.routes.operations_at(path) is None:
+            elif self.service.vocabulary.operations_at(path) is None:
                 # Not a path of the contract. Answer here, so that no router
                 # redirects a trailing slash (Starlette answers 307) or guesses.
                 await send_error(send_recording, 404, "Not found")
@@ -114,7 +115,8 @@ class FrontDoor:
     def _fault_for(self, scope: Scope) -> Fault | None:
         if not self.service.faults:
             return None
-        operation_id = self.service.operation_for(scope["method"], scope["path"])
+        operation = self.service.vocabulary.operation_for(scope["method"], scope["path"])
+        operation_id = operation.operation_id if operation else None
         for fault in self.service.faults:
             if not fault.matches(scope["method"], scope["path"], operation_id):
                 continue
@@ -172,12 +174,8 @@ def _media_type_problem(scope: Scope) -> str | None:
 class Guard:
     def __init__(self, app: ASGIApp, service: Service):
         self.app, self.service = app, service
-        self.header = service.spec.document["components"]["securitySchemes"]["JwtAuth"][
-            "name"
-        ].lower().encode()
-        self.body_operations = {
-            op.operation_id for op in service.spec.operations() if "requestBody" in op.definition
-        }
+        self.header = service.vocabulary.auth_header.lower().encode()
+        self.body_operations = {op.operation_id for op in service.vocabulary.operations.values() if op.has_body}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = scope.get("extensions", {}).get("mockserver")
@@ -195,7 +193,7 @@ class Guard:
         try:
             context["app"] = service.authenticator.authenticate(token, service.now())
         except AuthError as exc:
-            context["app_id"] = claimed_app_id(token)
+            context["app_id"] = claimed_app_id(service.vocabulary.token, token)
             await send_error(send, exc.status, exc.message)
             return
         if operation_id in self.body_operations:
@@ -204,7 +202,7 @@ class Guard:
         await self.app(scope, receive, send)
 
     async def _checked_body(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.service.settings.max_body_bytes
+        limit = self.service.max_body_bytes
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_error(send, 413, f"Request body exceeds {limit} bytes")

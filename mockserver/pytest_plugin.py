@@ -8,15 +8,20 @@ Installed with the package (entry point `pytest11`), it adds:
 
 Options: `--mockserver-fixtures PATH` (your fixtures file) and
 `--mockserver-clock real|manual` (default manual).
+
+The server code is imported when a test first asks for a fixture, so the
+plugin costs nothing to test sessions that do not use it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from mockserver.server import MockServer
+if TYPE_CHECKING:
+    from mockserver.server import MockServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def mockserver_session(request: pytest.FixtureRequest) -> Iterator[MockServer]:
+    from mockserver.server import MockServer
+
     server = MockServer(
         fixtures=request.config.getoption("--mockserver-fixtures"),
         clock=request.config.getoption("--mockserver-clock"),

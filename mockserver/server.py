@@ -3,13 +3,13 @@
 `serve()` binds the listening socket itself (so `--port 0` works and the
 banner shows the real port), prepares the state file once, then hands the
 socket to uvicorn: in this process for one worker, or to a uvicorn
-supervisor that forks the workers, which build the app from the
-`MOCKSERVER_*` environment and share the SQLite state file.
+supervisor that starts the workers, each of which gets the same `Settings`
+object (pickled, not through the environment) and shares the SQLite file.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import re
 import shutil
@@ -20,34 +20,26 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-import uvicorn
-
-from contracts.spec import load_spec
-from mockserver.fixtures import App, Fixtures, load_fixtures, parse_fixtures
+from mockserver.client import ControlClient
+from mockserver.documents import Documents, load_documents
+from mockserver.errors import StartupError
+from mockserver.fixtures import Fixtures
 from mockserver.middleware import CONTROL_PREFIX
 from mockserver.service import Service
 from mockserver.settings import Settings
-from mockserver.tokens import make_token
 
 LISTENING = re.compile(r"mockserver listening on (http://\S+)")
-STATUS_PATH = "/api/public/bot/eraseUsersData/status/{reqId}"
-
-
-class ServerError(Exception):
-    """The server cannot start: a bad setting, fixtures or port."""
 
 
 def check_settings(settings: Settings) -> None:
     """Refuse settings that cannot work together, before anything is opened."""
     if settings.workers < 1:
-        raise ServerError("--workers must be at least 1")
+        raise StartupError("--workers must be at least 1")
     if settings.workers > 1 and settings.state == ":memory:":
-        raise ServerError("--state :memory: cannot be shared by several workers; use a file")
+        raise StartupError("--state :memory: cannot be shared by several workers; use a file")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -58,17 +50,18 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
 
-def banner(settings: Settings, base_url: str, fixtures: Fixtures) -> str:
+def banner(settings: Settings, base_url: str, documents: Documents, fixtures: Fixtures) -> str:
     app = fixtures.default_app()
     sample = fixtures.requests[0].request_id if fixtures.requests else "<requestId>"
     token_cmd = f"{_own_command()} token" + (f" --fixtures {settings.fixtures}" if settings.fixtures else "")
-    status_url = base_url + STATUS_PATH.format(reqId=sample)
+    vocabulary = documents.vocabulary
+    status_url = base_url + vocabulary.status[0].url_path(**{vocabulary.link.parameter: sample})
     return "\n".join(
         [
             f"mockserver listening on {base_url}",
@@ -76,7 +69,7 @@ def banner(settings: Settings, base_url: str, fixtures: Fixtures) -> str:
             f"  state: {settings.state}   clock: {settings.clock}   workers: {settings.workers}",
             f"  contract: {base_url}/openapi.json   docs: {base_url}/ui/",
             f"  control API: {base_url}{CONTROL_PREFIX}/   (apps: mockserver apps)",
-            f"  try: curl -s {status_url} -H \"auth: $({token_cmd})\"",
+            f"  try: curl -s {status_url} -H \"{vocabulary.auth_header}: $({token_cmd})\"",
         ]
     )
 
@@ -96,22 +89,32 @@ def _own_command() -> str:
 
 
 def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
-    """Run until interrupted. Raises `ServerError`, `SpecError` or `FixturesError`
+    """Run until interrupted. Raises `StartupError`, `SpecError` or `FixturesError`
     for settings, a contract or fixtures that cannot be served."""
+    import uvicorn
+
+    from mockserver.app import create_app, worker_app
+
     check_settings(settings)
+    documents = load_documents(settings.spec)
     # Validates the contract and fixtures, and prepares the state file once,
     # before any worker starts.
-    prepared = Service.open(settings, load_spec(settings.spec))
-    prepared.store.close()
+    prepared = Service.open(settings, documents)
     fixtures = prepared.fixtures
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     settings = settings.with_overrides(port=port)
-    os.environ.update(settings.to_env())
-    print(banner(settings, f"http://{shown_host}:{port}", fixtures), file=out, flush=True)
+    print(banner(settings, f"http://{shown_host}:{port}", documents, fixtures), file=out, flush=True)
+    # One worker serves the service prepared above; several get the settings
+    # (a picklable dataclass) and open the state file in their own process.
+    if settings.workers == 1:
+        app = functools.partial(create_app, settings, documents=documents, service=prepared)
+    else:
+        prepared.store.close()
+        app = functools.partial(worker_app, settings)
     config = uvicorn.Config(
-        "mockserver.app:create_app_from_env",
+        app,
         factory=True,
         workers=settings.workers,
         log_level=settings.log_level,
@@ -133,12 +136,15 @@ def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
         Multiprocess(config, sockets=[sock]).run()
 
 
-class MockServer:
+class MockServer(ControlClient):
     """A real `mockserver run` process on a free loopback port, for tests.
 
     >>> with MockServer(clock="manual") as server:
     ...     token = server.token()
     ...     server.advance(5)
+
+    Its control methods (`token`, `advance`, `inject`, `journal`, ...) are
+    `ControlClient`'s; `MockApp` offers the same without a process.
     """
 
     def __init__(
@@ -152,12 +158,12 @@ class MockServer:
         extra_args: list[str] | None = None,
         startup_timeout: float = 30.0,
     ):
+        super().__init__(fixtures_path=str(fixtures) if fixtures else None)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if state is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="mockserver-")
             state = Path(self._tmp.name) / "state.db"
         self.state = str(state)
-        self.fixtures_path = str(fixtures) if fixtures else None
         self.args = ["--host", "127.0.0.1", "--port", "0", "--state", self.state]
         self.args += ["--clock", clock, "--workers", str(workers), "--log-level", "warning"]
         if fixtures:
@@ -167,14 +173,12 @@ class MockServer:
         self.args += extra_args or []
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None
-        self.base_url = ""
-        self._fixtures: Fixtures | None = None
         self.output: list[str] = []
-        self._replaced_fixtures = False
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> MockServer:
+        """Start the process and wait until it answers. Raises `StartupError`."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mockserver", "run", *self.args],
             stdout=subprocess.PIPE,
@@ -186,6 +190,7 @@ class MockServer:
         deadline = time.monotonic() + self.startup_timeout
         assert self.process.stdout is not None
         self.output = output = []
+        base_url = ""
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
             if not line:
@@ -193,23 +198,20 @@ class MockServer:
             output.append(line)
             match = LISTENING.search(line)
             if match:
-                self.base_url = match.group(1)
+                base_url = match.group(1)
                 break
-        if not self.base_url:
+        if not base_url:
             self.stop()
-            raise ServerError("mockserver did not start:\n" + "".join(output))
+            raise StartupError("mockserver did not start:\n" + "".join(output))
+        self.connect(base_url)
         # Keep draining output so the child never blocks on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
         while time.monotonic() < deadline:
-            try:
-                self._control("GET", "/health")
+            if self.ready():
                 return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.05)
+            time.sleep(0.05)
         self.stop()
-        raise ServerError(
-            f"mockserver at {self.base_url} did not answer in time:\n" + "".join(self.output)
-        )
+        raise StartupError(f"mockserver at {self.base_url} did not answer in time:\n" + "".join(self.output))
 
     def _drain(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -218,6 +220,7 @@ class MockServer:
 
     def stop(self, *, kill: bool = False) -> None:
         """Stop the process we started: SIGTERM (or SIGKILL with `kill=True`)."""
+        self.disconnect()
         if self.process is not None:
             self._signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
@@ -241,8 +244,8 @@ class MockServer:
         self.stop(kill=True)
 
     def restart(self) -> MockServer:
+        """Stop and start again on a new port, with the same state file."""
         self.stop()
-        self.base_url = ""
         return self.start()
 
     def __enter__(self) -> MockServer:
@@ -252,73 +255,3 @@ class MockServer:
         self.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
-
-    # -- helpers for tests -----------------------------------------------------------------------
-
-    @property
-    def fixtures(self) -> Fixtures:
-        if self._fixtures is None:
-            self._fixtures = load_fixtures(self.fixtures_path, load_spec())
-        return self._fixtures
-
-    def app(self, app: str | None = None) -> App:
-        """An app of the fixtures by client id or name (default: the default app)."""
-        if app is None:
-            return self.fixtures.default_app()
-        for candidate in self.fixtures.apps.values():
-            if app in (candidate.client_id, candidate.name):
-                return candidate
-        raise KeyError(f"no app {app!r} in the fixtures")
-
-    def token(self, app: str | None = None, *, expires_in: float | None = 3600, jti: bool = True) -> str:
-        """A token signed the vendor's way, valid at the server's clock."""
-        now = self.clock()["nowMs"] / 1000
-        return make_token(self.app(app), expires_in=expires_in, jti=jti, now=now)
-
-    def clock(self) -> dict[str, Any]:
-        return self._control("GET", "/clock")
-
-    def advance(self, seconds: float) -> dict[str, Any]:
-        return self._control("POST", "/clock/advance", {"seconds": seconds})
-
-    def stored(self, request_id: str) -> dict[str, Any]:
-        """The stored form of an erase request (bots covered, due times), any account."""
-        return self._control("GET", f"/requests/{request_id}")
-
-    def journal(self, since: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-        return self._control("GET", f"/journal?since={since}&limit={limit}")["entries"]
-
-    def inject(self, kind: str = "status", **fault: Any) -> dict[str, Any]:
-        """Inject a fault: `inject("status", status=429, retryAfter=3, count=1)`,
-        `inject("latency", latencyMs=200)`, `inject("drop", fraction=0.5)`."""
-        return self._control("POST", "/faults", {"kind": kind, **fault})
-
-    def clear_faults(self) -> None:
-        self._control("DELETE", "/faults")
-
-    def reset(self) -> dict[str, Any]:
-        """Back to the fixtures the server started with (also after `load_fixtures`)."""
-        if self._replaced_fixtures:
-            self._replaced_fixtures = False
-            self._fixtures = None
-            return self._control("PUT", "/fixtures", self.fixtures.document)
-        return self._control("POST", "/reset")
-
-    def load_fixtures(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Replace the fixtures (and reset); `reset()` brings the original ones back."""
-        result = self._control("PUT", "/fixtures", document)
-        self._replaced_fixtures = True
-        self._fixtures = parse_fixtures(document, load_spec())
-        return result
-
-    def _control(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.base_url + CONTROL_PREFIX + path,
-            data=data,
-            method=method,
-            headers={"content-type": "application/json"} if data else {},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-            payload = response.read()
-        return json.loads(payload) if payload else None

@@ -6,16 +6,15 @@ generation moves) and the clock.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.spec import Spec
-from mockserver import lifecycle
 from mockserver.auth import Authenticator
+from mockserver.documents import Documents
 from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
 from mockserver.journal import Journal
+from mockserver.lifecycle import Lifecycle, stable_window
 from mockserver.settings import Settings
 from mockserver.store import Store, StoredRequest, now_ms
 
@@ -63,8 +62,10 @@ class Fault:
 class Service:
     """What handlers and middlewares of one worker share."""
 
-    def __init__(self, settings: Settings, spec: Spec, fixtures: Fixtures, store: Store):
-        self.settings, self.spec, self.store = settings, spec, store
+    def __init__(self, settings: Settings, documents: Documents, fixtures: Fixtures, store: Store):
+        self.settings, self.documents, self.store = settings, documents, store
+        self.vocabulary = documents.vocabulary
+        self.lifecycle = Lifecycle(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
         self.journal = Journal(store)
@@ -73,20 +74,22 @@ class Service:
         self.faults: list[Fault] = []
         self._generation = -1
         self._manual_now_ms: int | None = None
-        self.routes = SpecRoutes(spec)
 
     def _authenticator(self) -> Authenticator:
         return Authenticator(
+            self.vocabulary.token,
             self.fixtures.apps,
             leeway=self.settings.leeway,
             use_jti=lambda app, jti: self.store.use_jti(app.client_id, jti),
         )
 
-    def operation_for(self, method: str, path: str) -> str | None:
-        return self.routes.operation_for(method, path)
+    @property
+    def max_body_bytes(self) -> int:
+        """The body limit: the setting, else the contract's documented one."""
+        return self.settings.max_body_bytes or self.vocabulary.max_body_bytes
 
     @classmethod
-    def open(cls, settings: Settings, spec: Spec, *, install: bool = True) -> Service:
+    def open(cls, settings: Settings, documents: Documents, *, install: bool = True) -> Service:
         """Open the state file, installing the fixtures when it is new.
 
         A state file that exists keeps its requests (that is the point of it);
@@ -98,11 +101,11 @@ class Service:
         """
         if not install:
             store = Store(settings.state)
-            fixtures = parse_fixtures(store.control().fixtures, spec, settings.state)
-            service = cls(settings, spec, fixtures, store)
+            fixtures = parse_fixtures(store.control().fixtures, documents, settings.state)
+            service = cls(settings, documents, fixtures, store)
             service.refresh()
             return service
-        fixtures = load_fixtures(settings.fixtures, spec)  # before the file: bad fixtures create no state
+        fixtures = load_fixtures(settings.fixtures, documents)  # before the file: bad fixtures create no state
         store = Store(settings.state)
         manual = now_ms() if settings.clock == "manual" else None
         if not store.initialize(fixtures.document, manual):
@@ -110,7 +113,7 @@ class Service:
             current = store.control().manual_now_ms
             if (settings.clock == "manual") != (current is not None):
                 store.set_manual_now(manual)
-        service = cls(settings, spec, fixtures, store)
+        service = cls(settings, documents, fixtures, store)
         service.refresh()
         service.preload()
         return service
@@ -131,7 +134,7 @@ class Service:
         if generation != self._generation:
             control = self.store.control()
             if control.fixtures != self.fixtures.document:
-                self.fixtures = parse_fixtures(control.fixtures, self.spec, "state file")
+                self.fixtures = parse_fixtures(control.fixtures, self.documents, "state file")
                 self.authenticator = self._authenticator()
             self.faults = [Fault.from_row(*row) for row in self.store.faults()]
             self._status_cache.clear()  # a reset or a clock change may have happened
@@ -149,10 +152,10 @@ class Service:
         stored = cached[0] if cached is not None else self.store.get_request(request_id)
         if stored is None:
             return None  # not cached: another worker may create it any moment
-        body = json.dumps(lifecycle.render_status(stored, now)).encode()
+        body = json.dumps(self.lifecycle.render_status(stored, now)).encode()
         if len(self._status_cache) >= STATUS_CACHE_SIZE:
             self._status_cache.clear()
-        self._status_cache[request_id] = (stored, body, *lifecycle.stable_window(stored, now))
+        self._status_cache[request_id] = (stored, body, *stable_window(stored, now))
         return stored, body
 
     def preload(self, *, replace: bool = False) -> int:
@@ -160,7 +163,7 @@ class Service:
         stored = 0
         for request in self.fixtures.requests:
             account = self.fixtures.accounts[request.account_id]
-            planned = lifecycle.preloaded(request, account, self.now_ms())
+            planned = self.lifecycle.preloaded(request, account, self.now_ms())
             stored += self.store.insert_request(planned, replace=replace)
         return stored
 
@@ -173,27 +176,3 @@ class Service:
         self.store.reset(fixtures.document, manual)
         self.refresh()
         self.preload(replace=True)
-
-
-class SpecRoutes:
-    """The contract's paths as patterns: which operation a request is for, and
-    which methods a path allows (for a 405's `Allow` header)."""
-
-    def __init__(self, spec: Spec):
-        self._routes: list[tuple[re.Pattern[str], dict[str, str]]] = []
-        by_path: dict[str, dict[str, str]] = {}
-        for op in spec.operations():
-            by_path.setdefault(op.path, {})[op.method] = op.operation_id
-        for path, operations in by_path.items():
-            regex = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"
-            self._routes.append((re.compile(regex), operations))
-
-    def operations_at(self, path: str) -> dict[str, str] | None:
-        for regex, operations in self._routes:
-            if regex.fullmatch(path):
-                return operations
-        return None
-
-    def operation_for(self, method: str, path: str) -> str | None:
-        operations = self.operations_at(path)
-        return operations.get(method) if operations else None

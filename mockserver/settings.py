@@ -1,8 +1,8 @@
 """One table of the mock server's settings: name, default, env var, help.
 
 Precedence: these defaults, then `MOCKSERVER_*` environment variables, then
-CLI flags. The CLI's options and the worker processes (which receive their
-settings through the environment) are both built from `SETTINGS`.
+CLI flags. The CLI's options and the environment variables are both built
+from `SETTINGS`; the server gets the resolved `Settings` object in-process.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+from mockserver.errors import SettingsError
 
 ENV_PREFIX = "MOCKSERVER_"
 
@@ -48,21 +50,13 @@ class Settings:
     progress_delay: float = _setting(2.0, float, "Seconds an erase takes from in-progress to a final status.")
     leeway: float = _setting(5.0, float, "Seconds of clock skew allowed on exp and nbf.")
     admin_token: str | None = _setting(None, str, "Token that opens the control API to non-loopback clients.")
-    max_body_bytes: int = _setting(1_048_576, int, "Largest accepted request body (413 beyond).")
+    max_body_bytes: int | None = _setting(None, int, "Largest accepted request body, 413 beyond"
+                                          " [default: the contract's x-max-body-bytes].")
     journal: bool = _setting(True, bool, "Record each request (never its token) in the journal.")
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with every value that is not None applied."""
         return replace(self, **{k: v for k, v in values.items() if v is not None})
-
-    def to_env(self) -> dict[str, str]:
-        """The settings as `MOCKSERVER_*` variables, for worker processes."""
-        env = {}
-        for setting in SETTINGS:
-            value = getattr(self, setting.name)
-            if value is not None:
-                env[setting.env_var] = str(int(value) if isinstance(value, bool) else value)
-        return env
 
 
 #: The table the CLI's options and the environment variables are built from.
@@ -70,10 +64,6 @@ SETTINGS: tuple[Setting, ...] = tuple(
     Setting(f.name, f.default, f.metadata["type"], f.metadata["help"], f.metadata["choices"])
     for f in fields(Settings)
 )
-
-
-class SettingsError(ValueError):
-    """A setting has a value of the wrong type or outside its choices."""
 
 
 def _convert(setting: Setting, raw: str) -> Any:

@@ -20,7 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver.app import create_app
 from mockserver.server import bind
 from mockserver.settings import Settings
-from mockserver.tokens import make_token
 
 STATUS_PREFIX = "/api/public/bot/eraseUsersData/status/"
 
@@ -77,6 +76,7 @@ def build(defect: str, state: str) -> ASGIApp:
     front = create_app(Settings(state=state, progress_delay=0.2, clock="real"))
     service = front.service
     default = service.fixtures.default_app()
+    make_token = service.fixtures.token
 
     def any_token(scope: Scope) -> str:
         return make_token(default)

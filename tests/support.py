@@ -1,18 +1,22 @@
-"""Helpers for the integration tests: HTTP calls to a live mock, tokens made
-with PyJWT, and validation of answers against the contract's schemas."""
+"""Helpers for the tests: HTTP calls to a mock (a `MockApp` in this process or a
+`ControlClient` process: both are control clients with an httpx client), tokens
+made with PyJWT, and validation of answers against the contract's schemas."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import jwt
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-from contracts.spec import Spec, load_spec
-from mockserver import MockServer
+from contracts.core.spec import Spec, load_spec
+from contracts.core.vocabulary import Vocabulary
+from mockserver.client import ControlClient
 from tests.conftest import ROOT
 
 CREATE = "/api/public/bot/eraseUsersData"
@@ -38,6 +42,10 @@ def spec() -> Spec:
     return _SPEC
 
 
+def vocabulary() -> Vocabulary:
+    return Vocabulary.of(spec())
+
+
 def assert_matches(schema_name: str, payload: Any) -> None:
     """The payload satisfies `components/schemas/<schema_name>` of the contract."""
     document = spec().document
@@ -57,7 +65,7 @@ def assert_error(response: httpx.Response, status: int, message_part: str | None
         assert message_part in body["errors"][0]["msg"]
 
 
-def sign(server: MockServer, app: str | None = None, *, secret: str | None = None,
+def sign(server: ControlClient, app: str | None = None, *, secret: str | None = None,
          algorithm: str = "HS256", headers: dict[str, Any] | None = None, **claims: Any) -> str:
     """A token made with PyJWT; claims default to the vendor's: sub, appId, jti, iat, exp."""
     chosen = server.app(app)
@@ -71,17 +79,19 @@ def sign(server: MockServer, app: str | None = None, *, secret: str | None = Non
     return jwt.encode(payload, secret or chosen.client_secret, algorithm=algorithm, headers=headers)
 
 
-def client(server: MockServer) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url, timeout=30)
+@contextlib.contextmanager
+def client(server: ControlClient) -> Iterator[httpx.Client]:
+    """The mock's httpx client (in-process or over loopback)."""
+    yield server.http
 
 
-def create(server: MockServer, body: dict[str, Any], app: str | None = None,
+def create(server: ControlClient, body: dict[str, Any], app: str | None = None,
            method: str = "DELETE") -> httpx.Response:
     with client(server) as http:
         return http.request(method, CREATE, json=body, headers={"auth": server.token(app)})
 
 
-def status(server: MockServer, request_id: str, app: str | None = None,
+def status(server: ControlClient, request_id: str, app: str | None = None,
            method: str = "GET") -> httpx.Response:
     with client(server) as http:
         return http.request(method, STATUS.format(request_id), headers={"auth": server.token(app)})

@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from contracts.cli import main
-from contracts.spec import Spec, iter_refs
+from contracts.core.spec import Spec, iter_refs
 
 
 def test_check_reports_ok(spec: Spec) -> None:
@@ -21,7 +21,7 @@ def test_check_reports_ok(spec: Spec) -> None:
 def test_check_missing_file_is_a_one_line_error_with_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["spec", "check", "--spec", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2
-    assert result.output == f"Error: {tmp_path / 'nope.yaml'}: no such file (set KORE_ERASE_SPEC or pass --spec)\n"
+    assert result.output == f"Error: {tmp_path / 'nope.yaml'}: no such file\n"
 
 
 def test_check_invalid_spec_names_the_location(spec: Spec, tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver import MockServer
-from tests.support import CREATE, STATUS, assert_error, client
+from mockserver.inprocess import MockApp
+from tests.support import CREATE, STATUS, assert_error, client, spec, vocabulary
 from tests.support import PRELOADED as PRELOADED_ID
 
 GOOD = b'{"userIds": ["u-1"], "RemoveDataFromAllBots": true}'
@@ -38,42 +38,42 @@ BODIES = {
 
 @pytest.mark.parametrize("method", ["DELETE", "POST"])
 @pytest.mark.parametrize("case", sorted(BODIES))
-def test_bad_bodies(mockserver: MockServer, method: str, case: str) -> None:
+def test_bad_bodies(mock: MockApp, method: str, case: str) -> None:
     body, content_type, expected = BODIES[case]
-    with client(mockserver) as http:
+    with client(mock) as http:
         response = http.request(method, CREATE, content=body, headers={
-            "auth": mockserver.token(), "content-type": content_type})
+            "auth": mock.token(), "content-type": content_type})
     assert_error(response, expected)
 
 
-def test_oversized_body_declared(mockserver: MockServer) -> None:
+def test_oversized_body_declared(mock: MockApp) -> None:
     big = b'{"userIds": ["' + b"a" * (1_048_576) + b'"]}'
-    with client(mockserver) as http:
+    with client(mock) as http:
         response = http.request("DELETE", CREATE, content=big, headers={
-            "auth": mockserver.token(), "content-type": "application/json"})
+            "auth": mock.token(), "content-type": "application/json"})
     assert_error(response, 413, "1048576")
 
 
-def test_oversized_body_streamed_without_length(mockserver: MockServer) -> None:
+def test_oversized_body_streamed_without_length(mock: MockApp) -> None:
     def chunks():
         yield b'{"userIds": ["'
         for _ in range(40):
             yield b"a" * 32_768
         yield b'"]}'
 
-    with client(mockserver) as http:
+    with client(mock) as http:
         response = http.request("DELETE", CREATE, content=chunks(), headers={
-            "auth": mockserver.token(), "content-type": "application/json"})
+            "auth": mock.token(), "content-type": "application/json"})
     assert_error(response, 413)
 
 
-def test_just_under_the_limit_is_validated_not_refused(mockserver: MockServer) -> None:
+def test_just_under_the_limit_is_validated_not_refused(mock: MockApp) -> None:
     users = [f"user-{i:04d}-" + "x" * 300 for i in range(1000)]
     body = json.dumps({"userIds": users, "RemoveDataFromAllBots": True}).encode()
     assert len(body) < 1_048_576
-    with client(mockserver) as http:
+    with client(mock) as http:
         response = http.request("DELETE", CREATE, content=body, headers={
-            "auth": mockserver.token(), "content-type": "application/json"})
+            "auth": mock.token(), "content-type": "application/json"})
     assert response.status_code == 200
 
 
@@ -95,17 +95,17 @@ SEPARATORS = {"url-encoded slash", "dot segment"}
 
 
 @pytest.mark.parametrize("case", sorted(REQ_IDS))
-def test_strange_request_ids(mockserver: MockServer, case: str) -> None:
-    with client(mockserver) as http:
-        response = http.get(STATUS.format(REQ_IDS[case]), headers={"auth": mockserver.token()})
+def test_strange_request_ids(mock: MockApp, case: str) -> None:
+    with client(mock) as http:
+        response = http.get(STATUS.format(REQ_IDS[case]), headers={"auth": mock.token()})
     assert_error(response, 404 if case in SEPARATORS else 400)
 
 
 @pytest.mark.parametrize("path", ["/api/public/bot/eraseUsersData/status/", "/api/public/bot/nothing",
                                   "/api/public/bot/eraseUsersData/status/a/b"])
-def test_unknown_paths(mockserver: MockServer, path: str) -> None:
-    with client(mockserver) as http:
-        assert_error(http.get(path, headers={"auth": mockserver.token()}), 404)
+def test_unknown_paths(mock: MockApp, path: str) -> None:
+    with client(mock) as http:
+        assert_error(http.get(path, headers={"auth": mock.token()}), 404)
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), [
@@ -113,19 +113,19 @@ def test_unknown_paths(mockserver: MockServer, path: str) -> None:
     ("GET", CREATE, "DELETE, POST"),
     ("PATCH", STATUS.format("eud-6f1c2e0a-3b7d-4c5e-9a8b-1d2e3f4a5b6c"), "GET, POST"),
 ])
-def test_wrong_method_lists_every_allowed_method(mockserver, method, path, allowed) -> None:
-    with client(mockserver) as http:
-        response = http.request(method, path, headers={"auth": mockserver.token()})
+def test_wrong_method_lists_every_allowed_method(mock, method, path, allowed) -> None:
+    with client(mock) as http:
+        response = http.request(method, path, headers={"auth": mock.token()})
     assert_error(response, 405)
     assert response.headers["allow"] == allowed
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(max_size=300))
-def test_arbitrary_bytes_never_cause_a_server_error(mockserver: MockServer, raw: bytes) -> None:
-    with client(mockserver) as http:
+def test_arbitrary_bytes_never_cause_a_server_error(mock: MockApp, raw: bytes) -> None:
+    with client(mock) as http:
         response = http.request("DELETE", CREATE, content=raw, headers={
-            "auth": mockserver.token(), "content-type": "application/json"})
+            "auth": mock.token(), "content-type": "application/json"})
     assert response.status_code < 500
     if response.status_code != 200:
         assert_error(response, response.status_code)
@@ -133,23 +133,22 @@ def test_arbitrary_bytes_never_cause_a_server_error(mockserver: MockServer, raw:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(req_id=st.text(min_size=1, max_size=80))
-def test_arbitrary_request_ids_never_cause_a_server_error(mockserver: MockServer, req_id: str) -> None:
-    with client(mockserver) as http:
-        response = http.get(STATUS.format(quote(req_id, safe="")), headers={"auth": mockserver.token()})
+def test_arbitrary_request_ids_never_cause_a_server_error(mock: MockApp, req_id: str) -> None:
+    with client(mock) as http:
+        response = http.get(STATUS.format(quote(req_id, safe="")), headers={"auth": mock.token()})
     assert response.status_code in (400, 404), response.text
     assert_error(response, response.status_code)
 
 
-def test_contract_and_swagger_ui_are_served(mockserver: MockServer) -> None:
-    from tests.support import spec
+def test_contract_and_swagger_ui_are_served(mock: MockApp) -> None:
 
-    with client(mockserver) as http:
+    with client(mock) as http:
         served = http.get("/openapi.json")
         ui = http.get("/ui/")
     assert served.status_code == 200
     assert served.json()["paths"].keys() == spec().document["paths"].keys()
     assert served.json()["components"]["schemas"].keys() == spec().document["components"]["schemas"].keys()
-    assert served.json()["components"]["schemas"]["RequestId"]["pattern"] == spec().request_id_pattern.pattern
+    assert served.json()["components"]["schemas"]["RequestId"]["pattern"] == vocabulary().request_id.pattern
     assert ui.status_code == 200 and "swagger" in ui.text.lower()
 
 
@@ -159,28 +158,28 @@ def test_contract_and_swagger_ui_are_served(mockserver: MockServer) -> None:
     ({"content-type": "application/json; charset=latin-1"}, "must be UTF-8"),
     ({"content-type": "application/json", "content-encoding": "gzip"}, "'gzip' is not supported"),
 ])
-def test_bodies_other_than_plain_utf8_json_are_415(mockserver: MockServer, headers, expected) -> None:
-    with client(mockserver) as http:
-        response = http.request("DELETE", CREATE, content=GOOD, headers={"auth": mockserver.token(), **headers})
+def test_bodies_other_than_plain_utf8_json_are_415(mock: MockApp, headers, expected) -> None:
+    with client(mock) as http:
+        response = http.request("DELETE", CREATE, content=GOOD, headers={"auth": mock.token(), **headers})
     assert_error(response, 415, expected)
 
 
-def test_charset_utf8_is_accepted(mockserver: MockServer) -> None:
-    with client(mockserver) as http:
+def test_charset_utf8_is_accepted(mock: MockApp) -> None:
+    with client(mock) as http:
         response = http.request("DELETE", CREATE, content=GOOD, headers={
-            "auth": mockserver.token(), "content-type": "application/json; charset=UTF-8"})
+            "auth": mock.token(), "content-type": "application/json; charset=UTF-8"})
     assert response.status_code == 200
 
 
-def test_deeply_nested_json_is_400_not_500(mockserver: MockServer) -> None:
+def test_deeply_nested_json_is_400_not_500(mock: MockApp) -> None:
     body = b'{"userIds": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    with client(mockserver) as http:
+    with client(mock) as http:
         response = http.request("DELETE", CREATE, content=body, headers={
-            "auth": mockserver.token(), "content-type": "application/json"})
+            "auth": mock.token(), "content-type": "application/json"})
     assert_error(response, 400, "nested too deeply")
 
 
-def test_two_auth_headers_are_refused(mockserver: MockServer) -> None:
-    with client(mockserver) as http:
-        response = http.get(STATUS.format(PRELOADED_ID), headers=[("auth", mockserver.token()), ("auth", "x")])
+def test_two_auth_headers_are_refused(mock: MockApp) -> None:
+    with client(mock) as http:
+        response = http.get(STATUS.format(PRELOADED_ID), headers=[("auth", mock.token()), ("auth", "x")])
     assert_error(response, 401, "2 'auth' headers")

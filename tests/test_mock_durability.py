@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from mockserver import MockServer
-from tests.support import CREATE, STATUS, create, spec, status, wait_until
+from tests.support import CREATE, STATUS, create, status, vocabulary, wait_until
 
 BODY = {"userIds": ["u-durable"], "RemoveDataFromAllBots": True}
 
@@ -64,7 +64,7 @@ def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path) -> 
         with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
             ids = list(pool.map(lambda _: _create_one(server), range(200)))
         assert len(set(ids)) == 200
-        assert all(spec().request_id_pattern.fullmatch(i) for i in ids)
+        assert all(vocabulary().request_id.matches(i) for i in ids)
         with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
             assert set(pool.map(lambda i: _read(server, i), ids)) == {200}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver import MockServer
+from mockserver.inprocess import MockApp
 from tests.support import ACME_ADMIN, GLOBEX_ADMIN, assert_error, create, status
 
 UNKNOWN = "eud-00000000-0000-4000-8000-00000000dead"
@@ -13,14 +13,14 @@ UNKNOWN = "eud-00000000-0000-4000-8000-00000000dead"
 @pytest.mark.parametrize(("owner", "other"), [(ACME_ADMIN, GLOBEX_ADMIN), (GLOBEX_ADMIN, ACME_ADMIN)])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_other_tenant_gets_the_same_404_as_for_an_unknown_id(
-    mockserver: MockServer, owner: str, other: str, method: str
+    mock: MockApp, owner: str, other: str, method: str
 ) -> None:
-    request_id = create(mockserver, {"userIds": ["u-1"], "RemoveDataFromAllBots": True}, owner).json()[
+    request_id = create(mock, {"userIds": ["u-1"], "RemoveDataFromAllBots": True}, owner).json()[
         "requestId"
     ]
-    assert status(mockserver, request_id, owner, method).status_code == 200
-    foreign = status(mockserver, request_id, other, method)
-    unknown = status(mockserver, UNKNOWN, other, method)
+    assert status(mock, request_id, owner, method).status_code == 200
+    foreign = status(mock, request_id, other, method)
+    unknown = status(mock, UNKNOWN, other, method)
     assert_error(foreign, 404, "not found")
     assert foreign.content == unknown.content
     assert dict(foreign.headers.items()).keys() == dict(unknown.headers.items()).keys()

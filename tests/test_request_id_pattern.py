@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.spec import Spec
+from contracts.core.spec import Spec
+from contracts.core.vocabulary import Vocabulary
 
 
 def test_status_path_parameter_uses_the_request_id_schema(spec: Spec) -> None:
@@ -24,7 +25,7 @@ def test_request_id_length_bounds_match_the_pattern(spec: Spec) -> None:
 
 @given(st.uuids())
 def test_accepts_eud_plus_any_uuid(spec: Spec, value: uuid.UUID) -> None:
-    assert spec.request_id_pattern.fullmatch(f"eud-{value}")
+    assert Vocabulary.of(spec).request_id.matches(f"eud-{value}")
 
 
 VALID = "eud-6f1c2e0a-3b7d-4c5e-9a8b-1d2e3f4a5b6c"
@@ -60,9 +61,9 @@ MALFORMED = {
 
 @pytest.mark.parametrize("value", MALFORMED.values(), ids=MALFORMED.keys())
 def test_rejects_malformed_request_ids(spec: Spec, value: str) -> None:
-    assert not spec.request_id_pattern.fullmatch(value)
+    assert not Vocabulary.of(spec).request_id.matches(value)
 
 
 def test_trailing_newline_is_rejected_even_by_search(spec: Spec) -> None:
     """`$` in Python matches before a final newline; the server must use fullmatch."""
-    assert not spec.request_id_pattern.fullmatch(VALID + "\n")
+    assert not Vocabulary.of(spec).request_id.matches(VALID + "\n")

@@ -15,7 +15,7 @@ from connexion.resolver import Resolver
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
-from contracts.spec import Spec, SpecError, load_spec
+from contracts.core.spec import Spec, SpecError, load_spec
 from tests.conftest import ROOT
 
 REDOCLY = ROOT / "tests" / "tools" / "node_modules" / ".bin" / "redocly"

@@ -1,8 +1,8 @@
 """The contract, `openapi.yaml`: where it is, loading, validation and bundling.
 
-Everything else in the toolkit (the mock server's routes and validation, the
-contract runner's checks, the request-id pattern) reads the contract through
-this module at run time instead of repeating what it says.
+Everything else in the toolkit reads the contract through this module (and
+`contracts.core.vocabulary`, which names what it says) at run time instead
+of repeating it.
 
 Raises `SpecError` for a missing, unreadable or invalid document.
 """
@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +20,10 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from contracts.core.errors import SpecError
+
 SPEC_ENV_VAR = "KORE_ERASE_SPEC"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-
-class SpecError(Exception):
-    """The contract cannot be found, read or validated."""
 
 
 def default_spec_path() -> Path:
@@ -38,7 +34,7 @@ def default_spec_path() -> Path:
         return Path(override)
     here = Path(__file__).resolve().parent
     shipped = here / "openapi.yaml"
-    return shipped if shipped.exists() else here.parent / "openapi.yaml"
+    return shipped if shipped.exists() else here.parent.parent / "openapi.yaml"
 
 
 @dataclass(frozen=True)
@@ -95,11 +91,6 @@ class Spec:
         except KeyError:
             raise SpecError(f"{self.path}: no schema named {name!r} in components/schemas") from None
 
-    @cached_property
-    def request_id_pattern(self) -> re.Pattern[str]:
-        """The documented erase request id format (`components/schemas/RequestId`)."""
-        return re.compile(self.schema("RequestId")["pattern"])
-
     def to_json(self) -> str:
         return json.dumps(self.document, indent=2, ensure_ascii=False) + "\n"
 
@@ -113,7 +104,8 @@ def load_spec(path: str | os.PathLike[str] | None = None, *, check: bool = True)
     try:
         text = spec_path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(f"{spec_path}: no such file (set {SPEC_ENV_VAR} or pass --spec)") from None
+        origin = f" (named by {SPEC_ENV_VAR})" if path is None and os.environ.get(SPEC_ENV_VAR) else ""
+        raise SpecError(f"{spec_path}: no such file{origin}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{spec_path}: cannot read: {exc}") from None
     try:
