@@ -1,8 +1,9 @@
 """`contracts`: the command-line face of the contract tooling.
 
 A thin layer: each command turns options into a config and calls the
-library. Exit codes (`contracts.errors`): 0 success, 1 contract violations,
-2 usage or configuration error, 3 target unreachable.
+library. Exit codes (`contracts.core.errors`): 0 passed, 1 contract
+violations, 2 usage or configuration error, 3 target unreachable,
+4 incomplete (a selected check did not run fully).
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ from typing import Any
 
 import click
 
-from contracts import report as reports
-from contracts.config import DENIED_HOSTS, SUITES, TARGET_KINDS, Credentials, RunConfig, default
-from contracts.core.clikit import OneLineErrors
-from contracts.core.errors import EXIT_USAGE, ContractsError
+from contracts.config import TARGET_KINDS, Credentials, RunConfig, default
+from contracts.core.clikit import Fail, OneLineErrors
+from contracts.core.errors import ContractsError
+from contracts.core.identities import (
+    BASE_URL_ENV,
+    ERASE_USER_IDS_ENV,
+    IDENTITIES,
+    REFUSED_USER_IDS_ENV,
+    TOKEN_ENV,
+    Identity,
+)
 from contracts.core.spec import Spec, SpecError, bundle, load_spec
 
 spec_option = click.option(
@@ -28,12 +36,6 @@ spec_option = click.option(
     default=None,
     help="Contract to use [env KORE_ERASE_SPEC; default: the shipped openapi.yaml].",
 )
-
-
-class ConfigError(click.ClickException):
-    """A one-line configuration error, exit code 2."""
-
-    exit_code = EXIT_USAGE
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +75,7 @@ def spec_bundle(spec_path: Path | None, out_dir: Path) -> None:
     try:
         written = bundle(loaded, out_dir)
     except OSError as exc:
-        raise ConfigError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+        raise Fail(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -82,73 +84,106 @@ def _load(spec_path: Path | None) -> Spec:
     try:
         return load_spec(spec_path)
     except SpecError as exc:
-        raise ConfigError(str(exc)) from None
+        raise Fail(str(exc)) from None
 
 
-def _credential_options(prefix: str, env: str, what: str) -> Callable[[Any], Any]:
-    flag = f"--{prefix}-" if prefix else "--"
-    dest = f"{prefix.replace('-', '_')}_" if prefix else ""
+def _identity_options(identity: Identity) -> Callable[[Any], Any]:
+    dest = f"{identity.key}_"
 
     def decorate(command: Any) -> Any:
-        command = click.option(f"{flag}client-secret", f"{dest}client_secret", envvar=f"CONTRACTS_{env}CLIENT_SECRET",
-                               help=f"Client secret of {what} [env CONTRACTS_{env}CLIENT_SECRET].")(command)
-        return click.option(f"{flag}client-id", f"{dest}client_id", envvar=f"CONTRACTS_{env}CLIENT_ID",
-                            help=f"Client id of {what} [env CONTRACTS_{env}CLIENT_ID].")(command)
+        command = click.option(identity.option("client-secret"), dest + "client_secret",
+                               envvar=identity.client_secret_env,
+                               help=f"Client secret of {identity.purpose} [env {identity.client_secret_env}].")(command)
+        return click.option(identity.option("client-id"), dest + "client_id", envvar=identity.client_id_env,
+                            help=f"Client id of {identity.purpose} [env {identity.client_id_env}].")(command)
 
     return decorate
 
 
-@main.command("run")
-@click.option("--base-url", required=True, envvar="CONTRACTS_BASE_URL",
-              help="Deployment to test, e.g. http://127.0.0.1:8080 [env CONTRACTS_BASE_URL].")
-@_credential_options("", "", "the app under test (tokens are signed fresh per request)")
-@click.option("--token", envvar="CONTRACTS_TOKEN",
-              help="A ready token instead of client id/secret [env CONTRACTS_TOKEN].")
-@_credential_options("other-tenant", "OTHER_TENANT_", "an app of another account (enables the isolation check)")
-@_credential_options("unscoped", "UNSCOPED_", "an app without the scope (enables the 403 check)")
-@spec_option
-@click.option("--max-examples", type=click.IntRange(1), default=default("max_examples"), show_default=True,
-              help="Generated cases per operation and mode.")
-@click.option("--seed", type=int, default=None, help="Seed for a reproducible run (printed at the end).")
-@click.option("--workers", type=click.IntRange(1, 16), default=default("workers"), show_default=True,
-              help="Threads for the conformance suite: N-1 send coverage cases beside the generated ones.")
-@click.option("--timeout", type=click.FloatRange(0.1), default=default("timeout"), show_default=True,
-              help="Seconds per request.")
-@click.option("--include", multiple=True, help="Only these operations (operationId; repeatable).")
-@click.option("--exclude", multiple=True, help="Not these operations (operationId; repeatable).")
-@click.option("--suite", "suites", multiple=True, type=click.Choice(SUITES),
-              help="Only these suites (repeatable) [default: all].")
-@click.option("--hypothesis-database", type=click.Path(file_okay=False), default=None,
-              help="Directory for Hypothesis's example database [default: none].")
-@click.option("--target-kind", type=click.Choice(TARGET_KINDS), default="auto", show_default=True,
-              help="remote: strict erase safety even on localhost (e.g. your own gateway).")
-@click.option("--erase-user-id", multiple=True, envvar="CONTRACTS_ERASE_USER_IDS",
-              help="User id that may be erased on a remote target (repeatable) [env, space-separated].")
-@click.option("--erase-user-ids-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="File with allow-listed user ids, one per line.")
-@click.option("--max-erase-requests", type=click.IntRange(0), default=None,
-              help="Create calls allowed per run [default: 5 on a remote target, unlimited locally].")
-@click.option("--allow-denied-host", is_flag=True,
-              help=f"Allow a host on the deny-list ({', '.join(DENIED_HOSTS)}).")
-@click.option("--dry-run", is_flag=True, help="Print the planned calls; send nothing.")
-@click.option("--wait-for-completion", "wait_for_completion", type=click.FloatRange(0), default=None,
-              metavar="SECONDS", help="Poll until every created request is final; fail after SECONDS.")
-@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a Markdown (.md) or HTML (.html) report.")
-@click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
-              default=default("audit_log"), show_default=True,
-              help="Append every created requestId (with user ids and time) here.")
-def run_command(**options: Any) -> None:
-    """Property-test a deployment against the contract."""
-    from contracts.runner import plan, run
+def _suite_names() -> list[str]:
+    from contracts.suites import SUITES
 
+    return list(SUITES)
+
+
+def run_options(command: Any) -> Any:
+    """The options of `contracts run` (and, for the side under test, `contracts diff`)."""
+    options = [
+        click.option("--base-url", envvar=BASE_URL_ENV,
+                     help=f"Deployment to test, e.g. http://127.0.0.1:8080 [env {BASE_URL_ENV}]."),
+        *[_identity_options(identity) for identity in IDENTITIES],
+        click.option("--token", envvar=TOKEN_ENV,
+                     help=f"A ready token instead of client id/secret [env {TOKEN_ENV}]; the broken-token"
+                          " checks then cannot run."),
+        spec_option,
+        click.option("--max-examples", type=click.IntRange(1), default=default("max_examples"), show_default=True,
+                     help="Generated cases per operation and mode."),
+        click.option("--seed", type=int, default=None, help="Seed: the same seed and options make the same plan."),
+        click.option("--workers", type=click.IntRange(1, 16), default=default("workers"), show_default=True,
+                     help="Calls sent at once (calls that depend on another wait for it)."),
+        click.option("--timeout", type=click.FloatRange(0.1), default=default("timeout"), show_default=True,
+                     help="Seconds per request."),
+        click.option("--include", multiple=True, help="Only these operations (operationId; repeatable)."),
+        click.option("--exclude", multiple=True, help="Not these operations (operationId; repeatable)."),
+        click.option("--suite", "suites", multiple=True, type=click.Choice(_suite_names()),
+                     help="Only these suites (repeatable) [default: all]."),
+        click.option("--target-kind", type=click.Choice(TARGET_KINDS), default="auto", show_default=True,
+                     help="remote: strict erase safety even on localhost (e.g. your own gateway)."),
+        click.option("--erase-user-id", multiple=True, envvar=ERASE_USER_IDS_ENV,
+                     help=f"User id that may be named in erasing calls on a remote target (repeatable)"
+                          f" [env {ERASE_USER_IDS_ENV}, space-separated]."),
+        click.option("--erase-user-ids-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     help="File with allow-listed user ids, one per line."),
+        click.option("--refused-user-id", multiple=True, envvar=REFUSED_USER_IDS_ENV,
+                     help="A user the business rule refuses to erase (an account owner, bot owner or co-developer):"
+                          f" lets the run observe FAILURE (repeatable) [env {REFUSED_USER_IDS_ENV}, space-separated]."),
+        click.option("--max-erase-requests", type=click.IntRange(0), default=None,
+                     help="Erasing requests allowed on the wire, retries included [default: 5 on a remote target,"
+                          " unlimited locally]."),
+        click.option("--allow-denied-host", is_flag=True,
+                     help="Allow a production host of the vendor (the contract's x-production-hosts)."),
+        click.option("--dry-run", is_flag=True, help="Print the plan: every suite and operation, the most requests"
+                                                     " and erasing requests; send nothing."),
+        click.option("--json", "as_json", is_flag=True, help="With --dry-run: print the plan as JSON."),
+        click.option("--plan-out", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write every planned call (no secrets) to this file, for approval."),
+        click.option("--plan", "plan_in", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     help="Send exactly the calls of this approved plan file (refused if edited or for another"
+                          " target)."),
+        click.option("--wait-for-completion", type=click.FloatRange(0), default=default("wait_for_completion"),
+                     show_default=True, metavar="SECONDS",
+                     help="Poll created requests until every user is final, for at most SECONDS."),
+        click.option("--allow-incomplete", is_flag=True,
+                     help="Exit 0 when the run is incomplete (a check cut), with the note shown."),
+        click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write a JUnit XML report."),
+        click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write a Markdown (.md) or HTML (.html) report."),
+        click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
+                     default=default("audit_log"), show_default=True,
+                     help="Append every created requestId (with the body sent and the time) here."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def config_from(options: dict[str, Any]) -> RunConfig:
+    """A `RunConfig` from the options of `run_options`."""
     allow = list(options["erase_user_id"])
     if options["erase_user_ids_file"]:
         allow += [line.strip() for line in options["erase_user_ids_file"].read_text().splitlines() if line.strip()]
+    base_url = options["base_url"]
+    if not base_url and not options["plan_in"]:
+        raise click.UsageError(f"Missing option '--base-url' (or {BASE_URL_ENV})")
+
+    def words(values: Any) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(u for value in values for u in value.split()))
+
     config = RunConfig(
-        base_url=options["base_url"],
-        credentials=Credentials(options["client_id"], options["client_secret"], options["token"]),
+        base_url=base_url or "",
+        credentials=Credentials(options["credentials_client_id"], options["credentials_client_secret"],
+                                options["token"]),
         other_tenant=Credentials(options["other_tenant_client_id"], options["other_tenant_client_secret"]),
         unscoped=Credentials(options["unscoped_client_id"], options["unscoped_client_secret"]),
         spec_path=options["spec_path"],
@@ -158,26 +193,52 @@ def run_command(**options: Any) -> None:
         timeout=options["timeout"],
         include=tuple(options["include"]),
         exclude=tuple(options["exclude"]),
-        suites=tuple(options["suites"]) or SUITES,
-        hypothesis_database=options["hypothesis_database"],
+        suites=tuple(options["suites"]),
         target_kind=options["target_kind"],
-        erase_user_ids=tuple(dict.fromkeys(u for value in allow for u in value.split())),
+        erase_user_ids=words(allow),
+        refused_user_ids=words(options["refused_user_id"]),
         max_erase_requests=options["max_erase_requests"],
         allow_denied_host=options["allow_denied_host"],
         dry_run=options["dry_run"],
+        plan_out=options["plan_out"],
+        plan_in=options["plan_in"],
         wait_for_completion=options["wait_for_completion"],
+        allow_incomplete=options["allow_incomplete"],
         junit_xml=options["junit_xml"],
         report=options["report_path"],
         audit_log=options["audit_log"],
+        progress=sys.stderr.isatty(),
     )
+    if config.plan_in is not None:
+        from contracts.plan import read_plan_file
+        from contracts.runner import plan_settings
+
+        try:
+            data = read_plan_file(config.plan_in)
+        except ContractsError as exc:
+            raise Fail(str(exc), exc.exit_code) from None
+        config = plan_settings(config.with_overrides(base_url=config.base_url or data["target"]), data)
+    return config
+
+
+@main.command("run")
+@run_options
+def run_command(**options: Any) -> None:
+    """Property-test a deployment against the contract."""
+    from contracts import report as reports
+    from contracts.progress import progress_bar
+    from contracts.redaction import Redactor
+    from contracts.runner import run
+
+    config = config_from(options)
     try:
-        if config.dry_run:
-            click.echo(plan(config), nl=False)
-            return
-        result = run(config)
-    except (ContractsError, SpecError) as exc:
-        click.echo(f"Error: {reports.redact(str(exc), config.secrets())}", err=True)
-        sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+        with progress_bar(enabled=config.progress and not config.dry_run) as progress:
+            result = run(config, progress=progress)
+    except ContractsError as exc:
+        raise Fail(Redactor(config.secrets())(str(exc)), exc.exit_code) from None
+    if config.dry_run:
+        click.echo(reports.dry_run_json(result) if options["as_json"] else reports.terminal(result), nl=False)
+        return
     reports.write(result)
     click.echo(reports.terminal(result), nl=False)
     sys.exit(result.exit_code)

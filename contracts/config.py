@@ -7,13 +7,13 @@ options), then flags.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
-SUITES = ("conformance", "stateful", "auth", "request-ids", "lifecycle")
 TARGET_KINDS = ("auto", "local", "remote")
-#: The vendor's documented production hosts: refused unless explicitly allowed.
-DENIED_HOSTS = ("platform.kore.ai", "bots.kore.ai")
+#: Erasing calls allowed per run against a remote target when no --max-erase-requests is given.
+DEFAULT_MAX_ERASE_REMOTE = 5
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,10 @@ class Credentials:
     @property
     def present(self) -> bool:
         return bool(self.token or (self.client_id and self.client_secret))
+
+    @property
+    def can_sign(self) -> bool:
+        return bool(self.client_id and self.client_secret)
 
 
 @dataclass(frozen=True)
@@ -40,19 +44,22 @@ class RunConfig:
     timeout: float = 10.0
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    suites: tuple[str, ...] = SUITES
-    hypothesis_database: str | None = None
+    suites: tuple[str, ...] = ()  # empty: every registered suite
     target_kind: str = "auto"
     erase_user_ids: tuple[str, ...] = ()
+    refused_user_ids: tuple[str, ...] = ()
     max_erase_requests: int | None = None
     allow_denied_host: bool = False
-    denied_hosts: tuple[str, ...] = DENIED_HOSTS
     dry_run: bool = False
-    wait_for_completion: float | None = None
+    plan_out: Path | None = None
+    plan_in: Path | None = None
+    wait_for_completion: float = 60.0
+    allow_incomplete: bool = False
     max_retry_after: float = 30.0
     junit_xml: Path | None = None
     report: Path | None = None
     audit_log: Path | None = Path("contracts-audit.jsonl")
+    progress: bool = False
 
     def secrets(self) -> list[str]:
         """Everything that must never appear in any output."""
@@ -61,11 +68,10 @@ class RunConfig:
             values += [creds.client_secret or "", creds.token or ""]
         return [v for v in values if v]
 
+    def with_overrides(self, **values: Any) -> RunConfig:
+        return replace(self, **values)
 
-def default(name: str) -> object:
+
+def default(name: str) -> Any:
     """A `RunConfig` field's default, for the CLI's and the plugin's options."""
-    return RunConfig.__dataclass_fields__[name].default
-
-
-#: Creates allowed per run when no --max-erase-requests is given.
-DEFAULT_MAX_ERASE_REMOTE = 5
+    return {f.name: f.default for f in fields(RunConfig)}[name]

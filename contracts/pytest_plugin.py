@@ -8,7 +8,9 @@ reads), and use the `contract_report` fixture:
         assert contract_report.ok, contract_report.text
 
 The run happens once per session; without `--contract-base-url` tests that
-use the fixture are skipped with that reason.
+use the fixture are skipped with that reason. The runner (schemathesis,
+Hypothesis) is imported only when a test asks for the fixture, so the plugin
+costs nothing to test sessions that do not use it.
 """
 
 from __future__ import annotations
@@ -16,23 +18,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from contracts import report as reports
-from contracts.config import Credentials, RunConfig, default
-from contracts.runner import Report, run
+from contracts.config import TARGET_KINDS, Credentials, RunConfig, default
+from contracts.core.identities import BASE_URL_ENV, ERASE_USER_IDS_ENV, IDENTITIES, REFUSED_USER_IDS_ENV, TOKEN_ENV
 
-OPTIONS = {
-    "base-url": "CONTRACTS_BASE_URL",
-    "client-id": "CONTRACTS_CLIENT_ID",
-    "client-secret": "CONTRACTS_CLIENT_SECRET",
-    "token": "CONTRACTS_TOKEN",
-    "other-tenant-client-id": "CONTRACTS_OTHER_TENANT_CLIENT_ID",
-    "other-tenant-client-secret": "CONTRACTS_OTHER_TENANT_CLIENT_SECRET",
-    "unscoped-client-id": "CONTRACTS_UNSCOPED_CLIENT_ID",
-    "unscoped-client-secret": "CONTRACTS_UNSCOPED_CLIENT_SECRET",
-}
+OPTIONS = {"base-url": BASE_URL_ENV, "token": TOKEN_ENV}
+for _identity in IDENTITIES:
+    OPTIONS[_identity.option("client-id").removeprefix("--")] = _identity.client_id_env
+    OPTIONS[_identity.option("client-secret").removeprefix("--")] = _identity.client_secret_env
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,23 +38,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--contract-max-examples", type=int, default=default("max_examples"),
                     help="Cases per operation and mode.")
     group.addoption("--contract-seed", type=int, default=None, help="Seed of the run.")
-    group.addoption("--contract-target-kind", default="auto", choices=("auto", "local", "remote"))
+    group.addoption("--contract-target-kind", default="auto", choices=TARGET_KINDS)
     group.addoption("--contract-erase-user-id", action="append", default=[],
-                    help="User id that may be erased on a remote target (repeatable).")
+                    help=f"User id that may be erased on a remote target (repeatable) [env {ERASE_USER_IDS_ENV}].")
+    group.addoption("--contract-refused-user-id", action="append", default=[],
+                    help=f"A user the business rule refuses to erase (repeatable) [env {REFUSED_USER_IDS_ENV}].")
+    group.addoption("--contract-allow-incomplete", action="store_true", help="Accept an incomplete run.")
     group.addoption("--contract-junit-xml", default=None, help="Also write the runner's JUnit XML here.")
 
 
 @dataclass
 class ContractReport:
-    report: Report
+    report: Any
 
     @property
     def ok(self) -> bool:
-        return self.report.ok
+        return bool(self.report.ok)
 
     @property
     def text(self) -> str:
         """The terminal report (secrets redacted)."""
+        from contracts import report as reports
+
         return reports.terminal(self.report)
 
 
@@ -66,24 +67,37 @@ def _value(config: pytest.Config, name: str) -> str | None:
     return config.getoption(f"--contract-{name}") or os.environ.get(OPTIONS[name]) or None
 
 
+def _ids(config: pytest.Config, name: str, env: str) -> tuple[str, ...]:
+    given = list(config.getoption(f"--contract-{name}")) or os.environ.get(env, "").split()
+    return tuple(dict.fromkeys(given))
+
+
 @pytest.fixture(scope="session")
 def contract_report(pytestconfig: pytest.Config) -> ContractReport:
     base_url = _value(pytestconfig, "base-url")
     if not base_url:
         pytest.skip("contract checks need --contract-base-url (or CONTRACTS_BASE_URL)")
+    from contracts import report as reports
+    from contracts.runner import run
+
     junit = pytestconfig.getoption("--contract-junit-xml")
+
+    def creds(identity_flag: str) -> Credentials:
+        prefix = f"{identity_flag}-" if identity_flag else ""
+        return Credentials(_value(pytestconfig, f"{prefix}client-id"), _value(pytestconfig, f"{prefix}client-secret"),
+                           _value(pytestconfig, "token") if not identity_flag else None)
+
     config = RunConfig(
         base_url=base_url,
-        credentials=Credentials(_value(pytestconfig, "client-id"), _value(pytestconfig, "client-secret"),
-                                _value(pytestconfig, "token")),
-        other_tenant=Credentials(_value(pytestconfig, "other-tenant-client-id"),
-                                 _value(pytestconfig, "other-tenant-client-secret")),
-        unscoped=Credentials(_value(pytestconfig, "unscoped-client-id"),
-                             _value(pytestconfig, "unscoped-client-secret")),
+        credentials=creds(""),
+        other_tenant=creds("other-tenant"),
+        unscoped=creds("unscoped"),
         max_examples=pytestconfig.getoption("--contract-max-examples"),
         seed=pytestconfig.getoption("--contract-seed"),
         target_kind=pytestconfig.getoption("--contract-target-kind"),
-        erase_user_ids=tuple(pytestconfig.getoption("--contract-erase-user-id")),
+        erase_user_ids=_ids(pytestconfig, "erase-user-id", ERASE_USER_IDS_ENV),
+        refused_user_ids=_ids(pytestconfig, "refused-user-id", REFUSED_USER_IDS_ENV),
+        allow_incomplete=pytestconfig.getoption("--contract-allow-incomplete"),
         junit_xml=Path(junit) if junit else None,
     )
     result = run(config)

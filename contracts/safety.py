@@ -1,144 +1,181 @@
-"""Safe against real environments: which target this is, and which erase
-requests may be sent to it.
+"""Safe against real environments: which create calls may erase, what their
+bodies may name, how many may reach the wire, and the audit log.
 
 The guarantee (also in the README):
-- a base URL whose host is on the deny-list (the vendor's documented
-  production hosts) is refused unless `--allow-denied-host` is given;
-- against a remote target (any host that is not loopback, or any target with
-  `--target-kind remote`), a create call whose body the contract would
-  accept, i.e. one that could erase data, is sent only with user ids from
-  the allow-list (`--erase-user-id`), and at most `--max-erase-requests`
-  times per run (5 by default); without an allow-list no such call is sent;
-- generated negative create calls are sent only when their body violates
-  the contract (the deployment must reject them); a negative case whose body
-  is valid (only a header was made invalid) counts as an erase call;
-- every create call answered with a request id is written to the audit log.
+- a call to a create operation *may erase* when its JSON body satisfies the
+  contract's create schema, whatever its headers or method: a deployment that
+  ignores a broken token, a wrong media type or a wrong method would erase;
+- against a remote target, every string of a create body is an allow-listed
+  user id (`--erase-user-id`), except bot ids where the schema expects them,
+  whether or not the contract accepts the body: a lenient deployment that
+  skips or coerces bad items can only ever erase allow-listed users;
+- a check that is not about the body (a header, the method, the media type)
+  is sent with the user ids taken out of the body whenever the erase budget
+  is limited, so it proves what it proves without erasing;
+- every erasing request that reaches the wire, retries included, takes a unit
+  of the budget (`--max-erase-requests`; 5 against a remote target); when
+  none is left, it is not sent;
+- every create answered with a request id is appended to the audit log.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import random
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from jsonschema import Draft4Validator
+from openapi_schema_validator import OAS30Validator
 
-from contracts.config import DEFAULT_MAX_ERASE_REMOTE, RunConfig
-from contracts.core.errors import ConfigError
-from contracts.core.spec import Spec
+from contracts.core.vocabulary import Vocabulary
 
-
-@dataclass(frozen=True)
-class Target:
-    base_url: str
-    host: str
-    remote: bool
-
-    @classmethod
-    def of(cls, config: RunConfig) -> Target:
-        parts = urlsplit(config.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"--base-url {config.base_url!r} is not an http(s) URL (e.g. http://127.0.0.1:8080)"
-            )
-        host = parts.hostname.lower().rstrip(".")  # "platform.kore.ai." is the same host
-        denied = [d for d in config.denied_hosts if host == d or host.endswith("." + d)]
-        if denied and not config.allow_denied_host:
-            raise ConfigError(
-                f"{host} is a production host of the vendor (deny-list); refusing to test it."
-                " Use a staging host, or pass --allow-denied-host if you really mean it"
-            )
-        remote = {"auto": not _is_loopback(host), "local": False, "remote": True}[config.target_kind]
-        return cls(config.base_url.rstrip("/"), host, remote)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+NO_USERS: dict[str, Any] = {}
 
 
 @dataclass
-class EraseGuard:
-    """Decides, for each create call, whether and with which users it is sent."""
+class BodyPolicy:
+    """What create bodies may be sent, and how they are made safe."""
 
-    spec: Spec
-    target: Target
+    vocabulary: Vocabulary
+    remote: bool
     allow_list: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        create = self.vocabulary.create[0]
+        document = self.vocabulary.spec.document
+        schema = dict(self.vocabulary.spec.resolve(create.body_schema or {}), components=document["components"])
+        self._schema = schema
+        self._validator = OAS30Validator(schema)
+        self._bot_schema = self.vocabulary.spec.schema(self.vocabulary.bot_id.name)
+
+    def may_erase(self, body: bytes | None) -> bool:
+        """True when this body satisfies the create schema (a conforming deployment erases)."""
+        value = _json(body)
+        return value is not _NOT_JSON and self._validator.is_valid(value)
+
+    def safe(self, body: bytes | None, content_type: str | None) -> bytes | None:
+        """The body to send to this target: on a remote target every string is an
+        allow-listed id (bot ids where the schema expects them excepted); a body
+        that is not JSON becomes `{}`, which names no one."""
+        if body is None or not self.remote:
+            return body
+        value = _json(body)
+        if value is _NOT_JSON:
+            return b"{}"
+        rewritten = self._rewrite(value, self._schema, user_ids=False)
+        return body if rewritten == value else _dumps(rewritten)
+
+    def without_users(self, body: bytes | None) -> bytes | None:
+        """The same body with the user ids taken out: the contract rejects it and
+        it names no one, for checks that are not about the body."""
+        value = _json(body)
+        if isinstance(value, dict):
+            return _dumps({k: v for k, v in value.items() if k != self.vocabulary.fields.user_ids})
+        return b"{}" if body is not None else None
+
+    def with_users(self, body: bytes | None, users: list[str]) -> bytes:
+        value = _json(body)
+        value = dict(value) if isinstance(value, dict) else {}
+        value[self.vocabulary.fields.user_ids] = users
+        return _dumps(value)
+
+    def _rewrite(self, value: Any, schema: Mapping[str, Any] | None, *, user_ids: bool) -> Any:
+        schema = self.vocabulary.spec.resolve(schema) if schema else None
+        if isinstance(value, dict):
+            properties = (schema or {}).get("properties", {})
+            return {
+                key: self._rewrite(item, properties.get(key), user_ids=key == self.vocabulary.fields.user_ids)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            items = (schema or {}).get("items")
+            if user_ids:
+                return self._user_list(value)
+            return [self._rewrite(item, items, user_ids=False) for item in value]
+        if isinstance(value, str):
+            if schema is self._bot_schema and self.vocabulary.bot_id.matches(value):
+                return value  # a bot id where the contract expects one: it names no user
+            return self.allow_list[0] if self.allow_list else ""
+        return value
+
+    def _user_list(self, items: list[Any]) -> list[Any]:
+        """User ids as allow-listed ones, each at most once; strings past the end
+        of the allow-list are dropped, other items kept (they make the body invalid)."""
+        allowed = iter(self.allow_list)
+        rewritten = []
+        for item in items:
+            if isinstance(item, str):
+                chosen = next(allowed, None)
+                if chosen is not None:
+                    rewritten.append(chosen)
+            else:
+                rewritten.append(self._rewrite(item, None, user_ids=False))
+        return rewritten
+
+
+@dataclass
+class Budget:
+    """Erasing requests allowed on the wire (None: unlimited); thread-safe."""
+
     cap: int | None
-    audit_log: Path | None
     sent: int = 0
-    skipped: int = 0
+    refused: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.cap is not None and self.sent >= self.cap:
+                self.refused += 1
+                return False
+            self.sent += 1
+            return True
+
+
+@dataclass
+class AuditLog:
+    """Every create answered with a request id: what was sent, to whom, when."""
+
+    path: Path | None
+    target: str
     created: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @classmethod
-    def of(cls, config: RunConfig, spec: Spec, target: Target) -> EraseGuard:
-        cap = config.max_erase_requests
-        if cap is None and target.remote:
-            cap = DEFAULT_MAX_ERASE_REMOTE
-        return cls(spec, target, config.erase_user_ids, cap, config.audit_log)
-
-    def __post_init__(self) -> None:
-        body = self.spec.resolve(self.spec.document["components"]["requestBodies"]["EraseRequestBody"])
-        schema = dict(body["content"]["application/json"]["schema"])
-        schema["components"] = self.spec.document["components"]
-        self._validator = Draft4Validator(schema)
-
-    def would_erase(self, body: Any) -> bool:
-        """True when this body could erase data: the contract accepts it, or it
-        names users (a non-empty list of strings) whatever else is wrong with it,
-        since a lenient deployment might ignore the rest (an unknown field, say)."""
-        if not isinstance(body, dict):
-            return False
-        users = body.get("userIds")
-        names_users = isinstance(users, list) and bool(users) and all(isinstance(u, str) for u in users)
-        return names_users or self._validator.is_valid(body)
-
-    def admit(self, body: Any, rng: random.Random | None = None) -> tuple[bool, Any]:
-        """(send?, body to send). Rewrites the user ids of an erasing body on a
-        remote target to allow-listed ones; refuses it without an allow-list or
-        past the cap. Bodies the contract rejects are always sent as they are."""
-        if not self.would_erase(body):
-            return True, body
-        with self._lock:
-            if self.cap is not None and self.sent >= self.cap:
-                self.skipped += 1
-                return False, body
-            if self.target.remote:
-                if not self.allow_list:
-                    self.skipped += 1
-                    return False, body
-                count = min(len(body["userIds"]), len(self.allow_list))
-                chosen = (rng or random).sample(list(self.allow_list), count)
-                body = dict(body, userIds=chosen)
-            self.sent += 1
-            return True, body
-
-    def record_created(self, request_id: str, body: dict[str, Any]) -> None:
-        # The body may be one the contract rejects, acknowledged by a broken
-        # deployment: log what was sent, whatever its shape.
+    def record(self, request_id: str, operation_id: str, body: bytes | None, erasing: bool) -> None:
+        value = _json(body)
         entry = {
             "requestId": request_id,
-            "userIds": body.get("userIds"),
-            "RemoveDataFromAllBots": body.get("RemoveDataFromAllBots", False),
-            "botIds": body.get("botIds"),
-            "body": body,
-            "target": self.target.base_url,
+            "operation": operation_id,
+            "body": value if value is not _NOT_JSON else None,
+            "mayErase": erasing,
+            "target": self.target,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         with self._lock:
             self.created.append(entry)
-            if self.audit_log is not None:
-                self.audit_log.parent.mkdir(parents=True, exist_ok=True)
-                with self.audit_log.open("a", encoding="utf-8") as log:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as log:
                     log.write(json.dumps(entry) + "\n")
+
+
+class _NotJson:
+    pass
+
+
+_NOT_JSON: Any = _NotJson()
+
+
+def _json(body: bytes | None) -> Any:
+    if body is None:
+        return _NOT_JSON
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return _NOT_JSON
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()

@@ -102,3 +102,77 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.05)
+
+
+# -- contract runs against a deployment in this process -------------------------------------------
+
+ACME = ("cs-7fc99739-c463-4006-8e64-d6c844a8b67f", "acme-admin-secret-do-not-use-in-production")
+ACME_STRICT = ("cs-239dc0d1-b58f-43c0-bf2f-ca9d13a7ec60", "acme-jti-secret-do-not-use-in-production")
+GLOBEX = ("cs-9cf9cc09-3579-404d-b568-c88b209076a2", "globex-admin-secret-do-not-use-in-production")
+UNSCOPED = ("cs-9ce8b318-b267-483c-883f-b1672510b9e3", "acme-unscoped-secret-do-not-use-in-production")
+SECRETS = [ACME[1], GLOBEX[1], UNSCOPED[1], ACME_STRICT[1]]
+REFUSED = ("owner@acme.example",)
+IN_PROCESS_URL = "http://deployment.test"
+
+
+def credential_args() -> list[str]:
+    return [
+        "--client-id", ACME[0], "--client-secret", ACME[1],
+        "--other-tenant-client-id", GLOBEX[0], "--other-tenant-client-secret", GLOBEX[1],
+        "--unscoped-client-id", UNSCOPED[0], "--unscoped-client-secret", UNSCOPED[1],
+    ]
+
+
+def run_config(base_url: str = IN_PROCESS_URL, **overrides: Any) -> Any:
+    """A contract run against the default fixtures' apps."""
+    from contracts.config import Credentials, RunConfig
+
+    values: dict[str, Any] = dict(
+        base_url=base_url,
+        credentials=Credentials(*ACME),
+        other_tenant=Credentials(*GLOBEX),
+        unscoped=Credentials(*UNSCOPED),
+        refused_user_ids=REFUSED,
+        max_examples=5,
+        seed=7,
+        target_kind="local",
+        audit_log=None,
+    )
+    values.update(overrides)
+    return RunConfig(**values)
+
+
+class Recording(httpx.BaseTransport):
+    """An httpx transport that records every request on its way to another transport."""
+
+    def __init__(self, inner: httpx.BaseTransport):
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return self.inner.handle_request(request)
+
+
+@contextlib.contextmanager
+def deployment(app: Any) -> Iterator[Recording]:
+    """An ASGI app (a mock, a broken one) as the target of a contract run in this
+    process: the runner's httpx transport calls it directly."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from starlette.testclient import TestClient
+
+    with TestClient(app, base_url=IN_PROCESS_URL, client=("127.0.0.1", 50000)) as http:
+        yield Recording(http._transport)
+
+
+def run_against(app: Any, config: Any = None, *, sleep: Any = None, **overrides: Any) -> tuple[Any, Recording]:
+    """A contract run against `app` in this process: its report and every request it sent."""
+    from contracts.runner import run
+
+    with deployment(app) as wire:
+        report = run(config or run_config(**overrides), transport=wire, sleep=sleep or time.sleep)
+    return report, wire

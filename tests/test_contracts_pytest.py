@@ -7,12 +7,18 @@ import sys
 from pathlib import Path
 
 from mockserver import MockServer
-from tests.test_contracts_run import ACME, SECRETS
+from tests.support import ACME, GLOBEX, SECRETS, UNSCOPED
 
 TEST_FILE = '''
 def test_deployment_honours_the_contract(contract_report):
     assert contract_report.ok, contract_report.text
 '''
+
+
+def _identities() -> list[str]:
+    return ["--contract-client-id", ACME[0], "--contract-client-secret", ACME[1],
+            "--contract-other-tenant-client-id", GLOBEX[0], "--contract-other-tenant-client-secret", GLOBEX[1],
+            "--contract-unscoped-client-id", UNSCOPED[0], "--contract-unscoped-client-secret", UNSCOPED[1]]
 
 
 def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -25,8 +31,8 @@ def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_plugin_runs_the_suite_against_the_mock(tmp_path: Path) -> None:
     with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=0.3) as server:
-        result = _pytest(tmp_path, "--contract-base-url", server.base_url, "--contract-client-id", ACME[0],
-                         "--contract-client-secret", ACME[1], "--contract-max-examples", "5")
+        result = _pytest(tmp_path, "--contract-base-url", server.base_url, *_identities(),
+                         "--contract-max-examples", "5")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
 
@@ -34,8 +40,8 @@ def test_plugin_runs_the_suite_against_the_mock(tmp_path: Path) -> None:
 def test_plugin_reports_violations_as_a_failing_test(tmp_path: Path) -> None:
     with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=0.3) as server:
         server.inject("status", status=500, operationId="getEraseRequestStatus", fraction=1.0)
-        result = _pytest(tmp_path, "--contract-base-url", server.base_url, "--contract-client-id", ACME[0],
-                         "--contract-client-secret", ACME[1], "--contract-max-examples", "5")
+        result = _pytest(tmp_path, "--contract-base-url", server.base_url, *_identities(),
+                         "--contract-max-examples", "5")
     assert result.returncode == 1
     assert "[not_a_server_error]" in result.stdout and "1 failed" in result.stdout
     assert not any(secret in result.stdout for secret in SECRETS)

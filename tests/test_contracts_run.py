@@ -1,41 +1,21 @@
-"""`contracts run` against the live mock and against deliberately broken
-variants of it: it passes the mock and names the right check for each defect."""
+"""`contracts run` against the mock and against deliberately broken variants of
+it: it passes the mock and names the right check for each defect."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from junitparser import JUnitXml
 
-from contracts.cli import main
+from contracts import report as reports
 from mockserver import MockServer
-from tests.broken_mock import DEFECTS
-
-ACME = ("cs-7fc99739-c463-4006-8e64-d6c844a8b67f", "acme-admin-secret-do-not-use-in-production")
-GLOBEX = ("cs-9cf9cc09-3579-404d-b568-c88b209076a2", "globex-admin-secret-do-not-use-in-production")
-UNSCOPED = ("cs-9ce8b318-b267-483c-883f-b1672510b9e3", "acme-unscoped-secret-do-not-use-in-production")
-SECRETS = [ACME[1], GLOBEX[1], UNSCOPED[1]]
-
-
-def credential_args() -> list[str]:
-    return [
-        "--client-id", ACME[0], "--client-secret", ACME[1],
-        "--other-tenant-client-id", GLOBEX[0], "--other-tenant-client-secret", GLOBEX[1],
-        "--unscoped-client-id", UNSCOPED[0], "--unscoped-client-secret", UNSCOPED[1],
-    ]
-
-
-def contracts(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["run", *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+from mockserver.inprocess import MockApp
+from tests import broken_mock
+from tests.support import SECRETS, credential_args, run_against, run_config
 
 
 @pytest.fixture(scope="module")
@@ -45,33 +25,32 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockServer]:
         yield server
 
 
-def test_full_default_run_against_the_mock_passes(live: MockServer, tmp_path: Path) -> None:
+def test_full_default_run_against_a_real_mock_process_passes(live: MockServer, tmp_path: Path) -> None:
     junit, report, audit = tmp_path / "junit.xml", tmp_path / "report.html", tmp_path / "audit.jsonl"
     result = subprocess.run(
         [sys.executable, "-m", "contracts.cli", "run", "--base-url", live.base_url, *credential_args(),
-         "--junit-xml", str(junit), "--report", str(report), "--audit-log", str(audit),
-         "--wait-for-completion", "30"],
+         "--refused-user-id", "owner@acme.example",
+         "--junit-xml", str(junit), "--report", str(report), "--audit-log", str(audit)],
         capture_output=True, text=True, timeout=600,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "Result: PASSED (0 violations, 0 suites skipped)" in output
-    for suite in ("conformance", "stateful", "auth: broken tokens", "auth: app without the scope",
-                  "auth: tenant isolation", "request-ids: malformed ids rejected", "lifecycle"):
-        assert f"PASS  {suite}" in output
+    assert "Result: PASSED (0 violations; every selected check ran)" in output
+    for suite in ("conformance", "stateful", "auth", "request-ids", "lifecycle"):
+        assert f"PASS  {suite}  (" in output
+    assert "UserEraseStatus" not in output  # every documented status value was observed
     parsed = JUnitXml.fromfile(str(junit))
-    assert parsed.tests >= 9 and parsed.failures == 0
+    assert parsed.tests >= 40 and parsed.failures == 0 and parsed.skipped == 0
     created = audit.read_text().splitlines()
     assert created and all('"requestId": "eud-' in line for line in created)
     for text in (output, junit.read_text(), report.read_text(), audit.read_text()):
         assert not any(secret in text for secret in SECRETS) and "eyJ" not in text
 
 
-def test_parallel_run_with_workers_passes(live: MockServer, tmp_path: Path) -> None:
-    code, output = contracts("--base-url", live.base_url, *credential_args(), "--workers", "3",
-                             "--max-examples", "10", "--audit-log", str(tmp_path / "audit.jsonl"))
-    assert code == 0, output
-    assert "Result: PASSED (0 violations, 0 suites skipped)" in output
+def test_parallel_run_with_workers_passes() -> None:
+    with MockApp(clock="manual") as mock:
+        report, _ = run_against(mock.asgi, workers=3, sleep=mock.advance)
+    assert report.verdict == "PASSED", reports.terminal(report)
 
 
 EXPECTED_CHECK = {
@@ -87,60 +66,57 @@ EXPECTED_CHECK = {
 }
 
 
-@pytest.fixture(params=DEFECTS)
-def broken(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.broken_mock", request.param, str(tmp_path / "state.db")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        assert line.startswith("listening on "), line
-        yield request.param, line.split()[-1]
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
-def test_each_defect_fails_the_run_and_names_its_check(broken: tuple[str, str], tmp_path: Path) -> None:
-    defect, base_url = broken
+@pytest.mark.parametrize("defect", broken_mock.DEFECTS)
+def test_each_defect_fails_the_run_and_names_its_check(defect: str, tmp_path: Path) -> None:
+    app = broken_mock.build(defect, str(tmp_path / "state.db"))
     junit = tmp_path / "junit.xml"
-    code, output = contracts("--base-url", base_url, *credential_args(), "--max-examples", "10",
-                             "--seed", "7", "--audit-log", str(tmp_path / "audit.jsonl"),
-                             "--junit-xml", str(junit))
-    assert code == 1, output
+    report, _ = run_against(app, run_config(junit_xml=junit))
+    reports.write(report)
+    output = reports.terminal(report)
+    assert report.exit_code == 1, output
     assert f"[{EXPECTED_CHECK[defect]}]" in output, output
     assert "reproduce: curl " in output and "$CONTRACTS_TOKEN" in output
     assert "Result: FAILED" in output
-    failing = {case.name for suite in JUnitXml.fromfile(str(junit)) for case in suite if case.result}
+    failing = {case.name.split(" [")[0] for suite in JUnitXml.fromfile(str(junit)) for case in suite if case.result
+               and case.result[0]._tag == "failure"}
     assert EXPECTED_CHECK[defect] in failing
     assert not any(secret in output + junit.read_text() for secret in SECRETS) and "eyJ" not in output
 
 
-def test_wait_for_completion_fails_when_erasure_never_completes(tmp_path: Path) -> None:
-    with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=3600) as server:
-        code, output = contracts("--base-url", server.base_url, *credential_args(), "--suite", "request-ids",
-                                 "--suite", "lifecycle", "--wait-for-completion", "1", "--max-examples", "5",
-                                 "--audit-log", str(tmp_path / "audit.jsonl"))
-    assert code == 1, output
-    assert "[completion]" in output and "erase request not complete within 1 s" in output
-    assert "FAIL  lifecycle" in output
+def test_a_request_that_never_completes_makes_the_run_incomplete() -> None:
+    with MockApp(clock="manual", progress_delay=3600) as mock:
+        report, _ = run_against(mock.asgi, suites=("request-ids", "lifecycle"), wait_for_completion=30,
+                                sleep=mock.advance)
+    output = reports.terminal(report)
+    assert report.verdict == "INCOMPLETE" and report.exit_code == 4, output
+    assert "lifecycle: completion on getEraseRequestStatus" in output
+    assert "still in the initial status after" in output and "--wait-for-completion 30" in output
 
 
-def test_retry_after_is_honoured_not_hammered(tmp_path: Path) -> None:
-    with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=0.2) as server:
-        server.inject("status", status=429, retryAfter=1, count=2, operationId="getEraseRequestStatus")
-        code, output = contracts("--base-url", server.base_url, *credential_args(), "--suite", "request-ids",
-                                 "--max-examples", "5", "--audit-log", str(tmp_path / "audit.jsonl"))
-        journal = server.journal(limit=10_000)
-    assert code == 0, output
-    limited = [e for e in journal if e["status"] == 429]
-    assert len(limited) == 2
-    # The reachability probe takes any answer; every later 429 is waited for and retried.
-    waited = float(re.search(r"waited ([0-9.]+) s for Retry-After", output).group(1))
-    assert waited == sum(1.0 for entry in limited if entry is not journal[0])
-    for entry in limited:
-        if entry is not journal[0]:
-            retry = journal[journal.index(entry) + 1]
-            assert (retry["method"], retry["path"]) == (entry["method"], entry["path"])
-            assert retry["status"] != 429
+def test_allow_incomplete_accepts_an_incomplete_run() -> None:
+    with MockApp(clock="manual", progress_delay=3600) as mock:
+        report, _ = run_against(mock.asgi, suites=("request-ids", "lifecycle"), wait_for_completion=5,
+                                allow_incomplete=True, sleep=mock.advance)
+    assert report.verdict == "INCOMPLETE" and report.exit_code == 0
+    assert "accepted by --allow-incomplete" in reports.terminal(report)
+
+
+def test_retry_after_is_honoured_not_hammered() -> None:
+    waits: list[float] = []
+    with MockApp(clock="manual") as mock:
+        mock.inject("status", status=429, retryAfter=2, count=2, operationId="getEraseRequestStatus")
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            mock.advance(seconds)
+
+        report, wire = run_against(mock.asgi, suites=("request-ids",), sleep=sleep)
+        journal = mock.journal(limit=10_000)
+    assert report.verdict == "PASSED", reports.terminal(report)
+    limited = [i for i, entry in enumerate(journal) if entry["status"] == 429]
+    assert len(limited) == 2 and waits.count(2.0) == 2
+    for index in limited:  # each 429 was waited for, then the same request sent again, until it passed
+        retry = journal[index + 1]
+        assert (retry["method"], retry["path"]) == (journal[index]["method"], journal[index]["path"])
+    assert journal[limited[-1] + 1]["status"] != 429
+    assert "waited 4.0 s for Retry-After" in reports.terminal(report)

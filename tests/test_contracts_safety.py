@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,17 +15,22 @@ import pytest
 from click.testing import CliRunner
 
 from contracts.cli import main
-from contracts.config import RunConfig
-from contracts.safety import EraseGuard, Target
-from tests.support import spec
-from tests.test_contracts_run import ACME, SECRETS, credential_args
+from contracts.core.spec import load_spec
+from contracts.core.vocabulary import Vocabulary
+from contracts.redaction import Redactor
+from contracts.safety import BodyPolicy
+from contracts.target import Target
+from tests.support import ACME, SECRETS, credential_args
 
-CREATE = "/api/public/bot/eraseUsersData"
+VOCABULARY = Vocabulary.of(load_spec())
+CREATE = VOCABULARY.create[0].path
+STATUS_PREFIX = VOCABULARY.status[0].path.split("{")[0]
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """A loopback stand-in for a remote deployment: records every request and
-    acknowledges creates like the vendor does."""
+class Lenient(BaseHTTPRequestHandler):
+    """A loopback stand-in for a remote deployment that acknowledges every create,
+    whatever its body (a lenient deployment would erase what it names), and
+    records every request."""
 
     calls: list[dict] = []
 
@@ -33,8 +40,10 @@ class Recorder(BaseHTTPRequestHandler):
         self.calls.append({"method": self.command, "path": self.path, "body": body})
         if self.path == CREATE and self.command in ("DELETE", "POST"):
             status, payload = 200, {"requestId": f"eud-{uuid.uuid4()}", "status": "in-progress"}
+        elif self.path.startswith(STATUS_PREFIX) and not VOCABULARY.request_id.matches(self.path[len(STATUS_PREFIX):]):
+            status, payload = 400, VOCABULARY.error_body(400, "Malformed request id")
         else:
-            status, payload = 404, {"errors": [{"msg": "Not found", "code": 404}]}
+            status, payload = 404, VOCABULARY.error_body(404, "Not found")
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -49,12 +58,10 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def recorder() -> Iterator[tuple[str, list[dict]]]:
+def lenient() -> Iterator[tuple[str, list[dict]]]:
     calls: list[dict] = []
-    handler = type("Handler", (Recorder,), {"calls": calls})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Lenient,), {"calls": calls}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", calls
     finally:
@@ -62,96 +69,88 @@ def recorder() -> Iterator[tuple[str, list[dict]]]:
         server.server_close()
 
 
-def _guard() -> EraseGuard:
-    config = RunConfig(base_url="http://127.0.0.1:1", target_kind="remote")
-    return EraseGuard.of(config, spec(), Target.of(config))
+def erasing_creates(calls: list[dict]) -> list[dict]:
+    policy = BodyPolicy(VOCABULARY, True, ())
+    return [json.loads(c["body"]) for c in calls
+            if c["path"] == CREATE and c["method"] in ("DELETE", "POST") and policy.may_erase(c["body"])]
 
 
-def _erasing_creates(calls: list[dict]) -> list[dict]:
-    guard = _guard()
-    found = []
+def user_strings(calls: list[dict]) -> set[str]:
+    """Every string of every create body, bot ids in their place excepted."""
+    found: set[str] = set()
+
+    def walk(value: object, key: str = "") -> None:
+        if isinstance(value, str) and not (key == VOCABULARY.fields.bot_ids and VOCABULARY.bot_id.matches(value)):
+            found.add(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+
     for call in calls:
-        if call["path"] == CREATE and call["method"] in ("DELETE", "POST"):
-            try:
-                body = json.loads(call["body"])
-            except ValueError:
-                continue
-            if guard.would_erase(body):
-                found.append(body)
-    return found
+        if call["path"] == CREATE and call["body"]:
+            walk(json.loads(call["body"]))
+    return found - {""}
 
 
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["run", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
     return result.exit_code, result.output
 
 
-def test_remote_target_without_allow_list_sends_no_erasing_create(recorder, tmp_path: Path) -> None:
-    base_url, calls = recorder
-    code, output = run("--base-url", base_url, "--target-kind", "remote", *credential_args(),
-                       "--max-examples", "15", "--audit-log", str(tmp_path / "audit.jsonl"))
-    creates = [c for c in calls if c["path"] == CREATE]
-    assert creates, "negative create calls (bodies the contract rejects) are still sent"
-    assert _erasing_creates(calls) == []
-    assert "erase requests sent: 0 (skipped for safety:" in output
-    # The stand-in acknowledges even rejected bodies; those are audited, none could erase.
-    audit = tmp_path / "audit.jsonl"
-    logged = [json.loads(line) for line in audit.read_text().splitlines()] if audit.exists() else []
-    guard = _guard()
-    for entry in logged:
-        assert not guard.would_erase(entry["body"]), entry
-    assert code in (0, 1)  # the stand-in is no full deployment; safety is what is tested
+def test_remote_target_without_allow_list_names_no_user_and_erases_nothing(lenient, tmp_path: Path) -> None:
+    base_url, calls = lenient
+    code, output = run("--base-url", base_url, "--target-kind", "remote", *credential_args(), "--max-examples", "15",
+                       "--audit-log", str(tmp_path / "audit.jsonl"))
+    assert [c for c in calls if c["path"] == CREATE], "create calls whose bodies the contract rejects are still sent"
+    assert erasing_creates(calls) == []
+    assert user_strings(calls) == set()  # no body names anybody, valid or not
+    assert "erasing requests sent: 0 (budget 5;" in output
+    assert code in (1, 4)  # the stand-in is no full deployment; what it was sent is what is tested
 
 
-def test_remote_target_with_allow_list_erases_only_those_users_up_to_the_cap(recorder, tmp_path: Path) -> None:
-    base_url, calls = recorder
+def test_remote_target_with_allow_list_names_only_those_users_up_to_the_cap(lenient, tmp_path: Path) -> None:
+    base_url, calls = lenient
     allowed = {"qa-user-1@example.com", "qa-user-2@example.com"}
     audit = tmp_path / "audit.jsonl"
     run("--base-url", base_url, "--target-kind", "remote", *credential_args(), "--max-examples", "15",
         "--erase-user-id", "qa-user-1@example.com", "--erase-user-id", "qa-user-2@example.com",
         "--max-erase-requests", "3", "--audit-log", str(audit))
-    erasing = _erasing_creates(calls)
+    erasing = erasing_creates(calls)
     assert 1 <= len(erasing) <= 3
-    assert all(set(body["userIds"]) <= allowed for body in erasing)
+    assert user_strings(calls) <= allowed
     logged = [json.loads(line) for line in audit.read_text().splitlines()]
     assert all(entry["requestId"].startswith("eud-") for entry in logged)
-    guard = _guard()
-    logged_erasing = [entry for entry in logged if guard.would_erase(entry["body"])]
-    assert len(logged_erasing) == len(erasing)
-    assert all(set(entry["userIds"]) <= allowed for entry in logged_erasing)
+    assert len([e for e in logged if e["mayErase"]]) == len(erasing)
 
 
 def test_localhost_is_local_by_default_and_remote_on_request() -> None:
-    assert not Target.of(RunConfig(base_url="http://localhost:8080")).remote
-    assert not Target.of(RunConfig(base_url="http://127.0.0.1:8080")).remote
-    assert Target.of(RunConfig(base_url="http://127.0.0.1:8080", target_kind="remote")).remote
-    assert Target.of(RunConfig(base_url="https://staging.example.com")).remote
-    assert Target.of(RunConfig(base_url="http://10.0.0.5:8080")).remote
+    def of(url: str, kind: str = "auto") -> Target:
+        return Target.of(url, kind=kind, denied_hosts=VOCABULARY.production_hosts, allow_denied=False)
+
+    assert not of("http://localhost:8080").remote
+    assert not of("http://127.0.0.1:8080").remote
+    assert not of("http://[::1]:8080").remote
+    assert of("http://127.0.0.1:8080", "remote").remote
+    assert of("https://staging.example.com").remote
+    assert of("http://10.0.0.5:8080").remote
 
 
-def test_guard_rewrites_valid_bodies_and_passes_invalid_ones() -> None:
-    guard = _guard()
-    assert guard.admit({"userIds": ["victim"], "RemoveDataFromAllBots": True}) == (False, {
-        "userIds": ["victim"], "RemoveDataFromAllBots": True})
-    invalid = {"userIds": [], "RemoveDataFromAllBots": True}
-    assert guard.admit(invalid) == (True, invalid)
-    assert guard.admit("not json") == (True, "not json")
-
-
-def test_dry_run_prints_planned_calls_for_a_real_remote_url() -> None:
-    code, output = run("--base-url", "https://staging.kore.example", *credential_args(), "--dry-run")
-    assert code == 0
-    assert output.startswith("Dry run: nothing is sent to https://staging.kore.example\n")
-    assert "no create call that could erase is sent (no --erase-user-id allow-list)" in output
-    assert "conformance  DELETE /api/public/bot/eraseUsersData" in output
-    assert "GET /api/public/bot/eraseUsersData/status/<malformed>" in output
-    assert not any(secret in output for secret in SECRETS)
-
-
-def test_dry_run_with_allow_list_shows_the_cap() -> None:
-    code, output = run("--base-url", "https://staging.kore.example", *credential_args(), "--dry-run",
-                       "--erase-user-id", "qa@example.com")
-    assert code == 0 and "allow-list ['qa@example.com'], at most 5" in output
+def test_body_policy_rewrites_every_string_of_a_remote_create_body() -> None:
+    policy = BodyPolicy(VOCABULARY, True, ("qa@example.com",))
+    bot = "st-7b0e3c1a-2f4d-4e8b-8a6c-5d9f1e2b3c4d"
+    body = json.dumps({"userIds": ["victim", 0, "victim2", False], "botIds": [bot, "nope"], "extra": ["x"]}).encode()
+    safe = json.loads(policy.safe(body, "application/json") or b"")
+    assert safe == {"userIds": ["qa@example.com", 0, False], "botIds": [bot, "qa@example.com"],
+                    "extra": ["qa@example.com"]}
+    assert policy.safe(b"userIds=victim", "application/x-www-form-urlencoded") == b"{}"
+    assert json.loads(policy.without_users(body) or b"") == {"botIds": [bot, "nope"], "extra": ["x"]}
+    assert policy.may_erase(b'{"userIds": ["a"]}') and not policy.may_erase(b'{"userIds": []}')
+    assert BodyPolicy(VOCABULARY, False, ()).safe(body, "application/json") == body  # locally, as generated
 
 
 @pytest.mark.parametrize("host", ["platform.kore.ai", "bots.kore.ai", "PLATFORM.KORE.AI"])
@@ -161,9 +160,12 @@ def test_production_hosts_are_refused(host: str) -> None:
     assert "production host of the vendor (deny-list)" in output and output.count("\n") == 1
 
 
-def test_unreachable_target_exits_3() -> None:
-    import socket
+def test_trailing_dot_does_not_dodge_the_deny_list() -> None:
+    code, output = run("--base-url", "https://platform.kore.ai./", *credential_args(), "--dry-run")
+    assert code == 2 and "deny-list" in output
 
+
+def test_unreachable_target_exits_3() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -175,6 +177,7 @@ def test_unreachable_target_exits_3() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--base-url", "http://127.0.0.1:1"], "credentials are required"),
     (["--base-url", "ftp://example.com", "--token", "x"], "is not an http(s) URL"),
+    (["--base-url", "http://user:pw@example.com", "--token", "x"], "must not carry credentials"),
     (["--base-url", "http://127.0.0.1:1", "--token", "x", "--include", "nope"], "unknown operation 'nope'"),
     (["--client-id", ACME[0]], "Missing option '--base-url'"),
 ])
@@ -184,15 +187,10 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> Non
     assert message in output and output.count("\n") == 1
 
 
-def test_trailing_dot_does_not_dodge_the_deny_list() -> None:
-    code, output = run("--base-url", "https://platform.kore.ai./", *credential_args(), "--dry-run")
-    assert code == 2 and "deny-list" in output
-
-
 def test_redirects_are_never_followed(tmp_path: Path) -> None:
     """A target that redirects must not lead the runner (its creates, its token) elsewhere."""
     elsewhere_calls: list[dict] = []
-    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), type("E", (Recorder,), {"calls": elsewhere_calls}))
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), type("E", (Lenient,), {"calls": elsewhere_calls}))
 
     class Redirect(BaseHTTPRequestHandler):
         def _answer(self) -> None:
@@ -210,10 +208,32 @@ def test_redirects_are_never_followed(tmp_path: Path) -> None:
     for server in (elsewhere, redirecting):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        run("--base-url", f"http://127.0.0.1:{redirecting.server_address[1]}", *credential_args(),
-            "--max-examples", "3", "--audit-log", str(tmp_path / "audit.jsonl"))
+        code, output = run("--base-url", f"http://127.0.0.1:{redirecting.server_address[1]}", *credential_args(),
+                           "--max-examples", "3", "--audit-log", str(tmp_path / "audit.jsonl"))
     finally:
         for server in (elsewhere, redirecting):
             server.shutdown()
             server.server_close()
-    assert [(c["method"], c["path"]) for c in elsewhere_calls] == []
+    assert elsewhere_calls == []
+    assert code == 2 and "does not serve the contract's paths" in output
+
+
+def test_redaction_catches_any_cut_of_a_token_and_every_secret() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJhcHBJZCI6ImNzLTEyMyIsImp0aSI6IjEyMyJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
+    redact = Redactor(["acme-admin-secret-do-not-use-in-production", "s3"])
+    redact.remember(token)
+    assert redact(f"echo {token[5:40]}…") == "echo <redacted>…"
+    assert redact(f"x{token[30:47]}y") == "x<redacted>y"
+    assert "acme" not in redact("secret acme-admin-secret-do-not-use-in-prod cut short")
+    assert redact("s3 stands alone, not in its3lf") == "<redacted> stands alone, not in its3lf"
+    assert redact("a harmless sentence stays as it was") == "a harmless sentence stays as it was"
+
+
+def test_no_secret_appears_in_a_failing_run(lenient, tmp_path: Path) -> None:
+    base_url, _ = lenient
+    code, output = run("--base-url", base_url, *credential_args(), "--max-examples", "3", "--audit-log",
+                       str(tmp_path / "a.jsonl"), "--junit-xml", str(tmp_path / "j.xml"))
+    assert code == 1
+    for text in (output, (tmp_path / "j.xml").read_text(), (tmp_path / "a.jsonl").read_text()):
+        assert not any(secret in text for secret in SECRETS)
+        assert not re.search(r"eyJ[\w-]{10,}\.", text)

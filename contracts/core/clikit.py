@@ -1,4 +1,9 @@
-"""What both command-line tools share: one-line errors with exit code 2."""
+"""What both command-line tools share: one-line errors, each with its exit code.
+
+A command raises `Fail("message", exit_code)` (or lets a click usage error
+through); `OneLineErrors` prints `Error: message` on one line and exits
+with the code, never a traceback or click's three-line usage banner.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,14 @@ import sys
 from typing import Any
 
 import click
+
+
+class Fail(click.ClickException):
+    """A one-line error with its exit code (2 unless told otherwise)."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(" ".join(str(message).split()) if "\n" in str(message) else str(message))
+        setattr(self, "exit_code", exit_code)  # noqa: B010 - click declares it a class variable
 
 
 class OneLineErrors(click.Group):

@@ -102,12 +102,16 @@ class IdFormat:
         UUID4 where the format is a prefixed UUID (as the vendor's request ids
         are), else random characters position by position (the pattern must
         then be literals and character classes with fixed counts)."""
-        prefix = "".join(choices for choices in itertools.takewhile(lambda c: len(c) == 1, self._positions))
-        candidate = prefix + str(uuid.UUID(int=(rng or _SYSTEM_RANDOM).getrandbits(128), version=4))
+        candidate = self.prefix + str(uuid.UUID(int=(rng or _SYSTEM_RANDOM).getrandbits(128), version=4))
         if self.matches(candidate):
             return candidate
         chooser = rng or _SYSTEM_RANDOM
         return "".join(chooser.choice(choices) for choices in self._positions)
+
+    @cached_property
+    def prefix(self) -> str:
+        """The literal characters every id starts with (e.g. `eud-`)."""
+        return "".join(choices for choices in itertools.takewhile(lambda c: len(c) == 1, self._positions))
 
     @cached_property
     def _positions(self) -> tuple[str, ...]:
@@ -169,7 +173,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "user_id": ("UserEraseResult", "userId"),
     "user_status": ("UserEraseResult", "status"),
     "reason": ("UserEraseResult", "reason"),
+    "errors": ("Error", "errors"),
 }
+#: The fields of each item of the error body's list.
+ERROR_ITEM_FIELDS = ("msg", "code")
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,7 @@ class Fields:
     user_id: str
     user_status: str
     reason: str
+    errors: str
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,18 @@ class Vocabulary:
 
     def schema(self, name: str) -> dict[str, Any]:
         return self.spec.schema(name)
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        """The contract's error body: one error whose code is the HTTP status."""
+        message_field, code_field = ERROR_ITEM_FIELDS
+        return {self.fields.errors: [{message_field: message, code_field: status}]}
+
+    def error_message(self, body: Any) -> str | None:
+        """The first error's message of an error body, if it is one."""
+        try:
+            return str(body[self.fields.errors][0][ERROR_ITEM_FIELDS[0]])
+        except (KeyError, IndexError, TypeError):
+            return None
 
     def _with_role(self, role: str) -> tuple[Operation, ...]:
         chosen = [op for op in self.operations.values() if op.role == role]
@@ -377,6 +397,10 @@ def _fields(spec: Spec, link: Link) -> Fields:
         if prop not in spec.schema(schema_name).get("properties", {}):
             raise SpecError(f"{spec.path}: schema {schema_name} has no property {prop!r}, which the toolkit reads")
         names[key] = prop
+    items = spec.schema("Error")["properties"][names["errors"]].get("items", {})
+    missing = [name for name in ERROR_ITEM_FIELDS if name not in spec.resolve(items).get("properties", {})]
+    if missing:
+        raise SpecError(f"{spec.path}: the error body's items lack {', '.join(missing)}, which the toolkit reads")
     if len(link.response_pointer) != 1:
         raise SpecError(f"{spec.path}: the create -> status link must name a top-level field of the answer")
     return Fields(request_id=link.response_pointer[0], **names)

@@ -1,0 +1,148 @@
+"""One plan, shown and executed: what `--dry-run` prints is what the run
+sends, bounded per suite and operation; `--plan-out`/`--plan` approve and
+apply exactly those calls."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from contracts import report as reports
+from contracts.cli import main
+from contracts.core.spec import load_spec
+from contracts.core.vocabulary import Vocabulary
+from contracts.runner import run
+from contracts.safety import BodyPolicy
+from mockserver.inprocess import MockApp
+from tests.support import IN_PROCESS_URL, credential_args, deployment, run_against, run_config
+
+VOCABULARY = Vocabulary.of(load_spec())
+POLICY = BodyPolicy(VOCABULARY, False, ())
+
+
+def dry(**overrides: object) -> dict:
+    report = run(run_config(dry_run=True, **overrides))
+    return json.loads(reports.dry_run_json(report))
+
+
+def test_the_run_never_exceeds_what_the_dry_run_announced() -> None:
+    plan = dry(max_examples=10)
+    with MockApp(clock="manual") as mock:
+        report, wire = run_against(mock.asgi, max_examples=10, sleep=mock.advance)
+    assert report.verdict == "PASSED", reports.terminal(report)
+    sent: Counter[str] = Counter()
+    erasing: Counter[str] = Counter()
+    for request in wire.requests:
+        raw_path = request.url.raw_path.decode().split("?")[0]
+        operation = VOCABULARY.operation_for(request.method, raw_path)
+        # An undocumented method on a documented path: counted against every operation of the path.
+        key = operation.operation_id if operation else "|".join(
+            op.operation_id for op in (VOCABULARY.operations_at(raw_path) or {}).values())
+        sent[key] += 1
+        if operation is not None and operation.role == "create" and POLICY.may_erase(request.content):
+            erasing[key] += 1
+    announced: Counter[str] = Counter()
+    announced_erasing: Counter[str] = Counter()
+    for row in plan["summary"]:
+        announced[row["operation"]] += row["maxRequests"]
+        announced_erasing[row["operation"]] += row["maxErasing"]
+    for key, count in sent.items():
+        operations = key.split("|")
+        assert operations and all(op in announced for op in operations), key
+        assert count <= sum(announced[op] for op in operations), key
+        assert erasing[key] <= sum(announced_erasing[op] for op in operations), key
+    assert sum(sent.values()) <= plan["totals"]["maxRequests"]
+    planned_once = sum(1 for call in plan["calls"] if not call.get("cut") and "repeat" not in call)
+    assert planned_once <= sum(sent.values())  # every call planned once was sent
+
+
+def test_the_plan_depends_on_the_target_and_the_allow_list() -> None:
+    local = dry()
+    remote = dry(target_kind="remote")
+    allowed = dry(target_kind="remote", erase_user_ids=("qa@example.com",))
+    assert local["totals"]["erasingCalls"] > allowed["totals"]["erasingCalls"] > 0
+    assert remote["totals"]["erasingCalls"] == 0 and remote["willNotRun"]
+    assert allowed["totals"]["maxErasing"] == allowed["eraseBudget"] == 5
+    assert {w["check"] for w in remote["willNotRun"]} >= {"completion"}
+
+
+def test_a_plan_file_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    for path in (first, second):
+        run(run_config(dry_run=True, plan_out=path, target_kind="remote", erase_user_ids=("qa@example.com",)))
+    assert first.read_bytes() == second.read_bytes()
+    data = json.loads(first.read_text())
+    assert data["calls"] and all("auth" not in call["headers"] or call["headers"]["auth"].startswith("<fresh token")
+                                 or call["check"] == "conformance" for call in data["calls"])
+    assert any(call["mayErase"] for call in data["calls"])
+
+
+def test_applying_a_plan_sends_exactly_its_calls(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    run(run_config(dry_run=True, plan_out=path))
+    planned = json.loads(path.read_text())["calls"]
+    with MockApp(clock="manual") as mock, deployment(mock.asgi) as wire:
+        report = run(run_config(plan_in=path), transport=wire, sleep=mock.advance)
+    assert report.verdict == "PASSED", reports.terminal(report)
+
+    def key(method: str, path: str, body: bytes | None) -> tuple[str, str, str]:
+        return method, path, (body or b"").decode("utf-8", "replace")[:100]
+
+    on_the_wire = Counter(key(r.method, r.url.raw_path.decode().split("?")[0], r.content) for r in wire.requests)
+    once = [c for c in planned if "repeat" not in c and "{call" not in c["path"]]
+    for call in once:
+        body = call["body"]
+        raw = (json.dumps(body["json"], ensure_ascii=False).encode() if body and "json" in body else
+               body["text"].encode() if body and "text" in body else b"")
+        assert on_the_wire[key(call["method"], call["path"], raw)] >= 1, call
+    assert sum(on_the_wire.values()) <= json.loads(path.read_text())["totals"]["maxRequests"]
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["run", *args])
+    return result.exit_code, result.output
+
+
+def test_an_edited_plan_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    code, _ = cli("--base-url", "https://staging.example.com", *credential_args(), "--dry-run", "--plan-out",
+                  str(path), "--erase-user-id", "qa@example.com")
+    assert code == 0
+    data = json.loads(path.read_text())
+    data["calls"][5]["path"] = "/somewhere/else"
+    path.write_text(json.dumps(data))
+    code, output = cli("--plan", str(path), *credential_args())
+    assert code == 2 and "was edited after it was written" in output and output.count("\n") == 1
+
+
+def test_a_plan_for_another_target_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    cli("--base-url", "https://staging.example.com", *credential_args(), "--dry-run", "--plan-out", str(path))
+    code, output = cli("--plan", str(path), "--base-url", "https://other.example.com", *credential_args())
+    assert code == 2 and "names another target (https://staging.example.com)" in output
+
+
+def test_a_plan_that_this_run_would_not_send_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    cli("--base-url", IN_PROCESS_URL, *credential_args(), "--dry-run", "--plan-out", str(path), "--target-kind",
+        "local")
+    code, output = cli("--plan", str(path), "--client-id", "cs-00000000-0000-4000-8000-000000000000",
+                       "--client-secret", "x" * 20)
+    assert code == 2 and "would not send exactly the approved calls" in output
+
+
+def test_dry_run_prints_the_plan_as_text_and_json() -> None:
+    code, output = cli("--base-url", "https://staging.kore.example", *credential_args(), "--dry-run")
+    assert code == 0
+    assert output.startswith("Dry run: nothing is sent to https://staging.kore.example\n")
+    assert "no create call that could erase is sent (no --erase-user-id allow-list)" in output
+    assert "conformance  DELETE  createEraseRequest" in output
+    assert "Will not run fully:" in output and "completion" in output
+    code, output = cli("--base-url", "https://staging.kore.example", *credential_args(), "--dry-run", "--json",
+                       "--erase-user-id", "qa@example.com")
+    data = json.loads(output)
+    assert code == 0 and data["eraseBudget"] == 5 and data["totals"]["maxErasing"] == 5
+    assert {row["suite"] for row in data["summary"]} >= {"preflight", "conformance", "auth", "request-ids"}
