@@ -53,6 +53,7 @@ DESCRIPTIONS = {
     "lifecycle_status": "a user's status only moves forward; a final status never changes",
     "completion": "every created request reaches a final status",
     "valid_traffic_accepted": "valid tokens with valid data are not refused",
+    "documented_responses": "every documented success answer was observed",
 }
 
 

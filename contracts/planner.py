@@ -28,6 +28,8 @@ from contracts.safety import BodyPolicy
 from contracts.target import Target
 
 APP = Auth("app")
+#: How many positive create bodies the runner's own creates are drawn from.
+POSITIVE_POOL = 10
 #: Headers schemathesis sets that say nothing about the call (the client sets its own).
 _DROPPED_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "x-schemathesis-testcaseid"}
 
@@ -122,17 +124,23 @@ class Planner:
     def positive_body(self, label: str, users: list[str] | None = None) -> bytes:
         """A create body the contract accepts, its users chosen for this target:
         allow-listed ones on a remote target, made-up ones otherwise; plus the
-        --refused-user-id ones when `users` is not given."""
-        from schemathesis import GenerationMode
-
-        create = self.with_role(CREATE)[0] if self.with_role(CREATE) else self.vocabulary.create[0]
-        cases = self.generated(create.operation_id, GenerationMode.POSITIVE, 1, f"body:{label}")
-        raw = _wire_body(cases[0]) if cases else None
+        --refused-user-id ones when `users` is not given. The rest of the body is
+        one of a few positive bodies schemathesis generated, picked by `label`."""
+        pool = self._positive_bodies
+        raw = pool[self.seed_for(f"pick:{label}") % len(pool)] if pool else None
         chosen = users if users is not None else self.users(label)
         body = self.policy.with_users(raw, chosen)
         if not self.policy.may_erase(body):  # a generated oddity: fall back to the simplest valid body
             body = self.policy.with_users(None, chosen)
         return body
+
+    @cached_property
+    def _positive_bodies(self) -> list[bytes | None]:
+        from schemathesis import GenerationMode
+
+        creates = self.with_role(CREATE) or list(self.vocabulary.create)
+        cases = self.generated(creates[0].operation_id, GenerationMode.POSITIVE, POSITIVE_POOL, "bodies")
+        return [_wire_body(case) for case in cases]
 
     def users(self, label: str, *, refused: bool = True) -> list[str]:
         allowed = list(self.config.erase_user_ids[:2])

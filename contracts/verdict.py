@@ -214,7 +214,7 @@ def _coverage(outcome: Outcome) -> tuple[list[tuple[str, str]], list[Missing]]:
             if status in NOT_PROVOKABLE:
                 unobserved.append((label, NOT_PROVOKABLE[status]))
             elif 200 <= status < 300 and any(r.call.operation_id == operation_id and r.call.positive for r in sent):
-                missing.append(Missing("conformance", "positive_data_acceptance", operation_id,
+                missing.append(Missing("conformance", "documented_responses", operation_id,
                                        f"no valid call got {status}"))
             else:
                 unobserved.append((label, "no call of this run provoked it"))

@@ -13,17 +13,13 @@ from typing import Any
 
 import click
 
-from contracts.core.clikit import OneLineErrors
+from contracts.core.clikit import Fail, OneLineErrors
 from contracts.core.errors import SpecError
 from contracts.core.identities import REFUSED_USER_IDS_ENV
 from mockserver.documents import load_documents
 from mockserver.errors import FixturesError, MockserverError, SettingsError
 from mockserver.fixtures import Fixtures, load_fixtures
 from mockserver.settings import SETTINGS, Setting, Settings, from_env
-
-
-class UsageError(click.ClickException):
-    exit_code = 2
 
 
 def _option(setting: Setting) -> Callable[[Any], Any]:
@@ -52,14 +48,14 @@ def _settings(**flags: Any) -> Settings:
     try:
         return from_env().with_overrides(**flags)
     except SettingsError as exc:
-        raise UsageError(str(exc)) from None
+        raise Fail(str(exc)) from None
 
 
 def _fixtures(settings: Settings) -> Fixtures:
     try:
         return load_fixtures(settings.fixtures, load_documents(settings.spec))
     except (FixturesError, SpecError) as exc:
-        raise UsageError(_one_line(exc)) from None
+        raise Fail(_one_line(exc)) from None
 
 
 def _one_line(exc: Exception) -> str:
@@ -85,7 +81,7 @@ def run(**flags: Any) -> None:
     try:
         serve(settings)
     except (MockserverError, SpecError) as exc:
-        raise UsageError(_one_line(exc)) from None
+        raise Fail(_one_line(exc)) from None
 
 
 @main.command()
@@ -100,7 +96,7 @@ def token(app_id: str | None, expires_in: int, no_jti: bool, **flags: Any) -> No
     try:
         app = fixtures.app(app_id)
     except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
+        raise Fail(exc.args[0]) from None
     click.echo(fixtures.token(app, expires_in=expires_in, jti=not no_jti))
 
 
@@ -151,11 +147,11 @@ def fixtures_check(path: str, **flags: Any) -> None:
     try:
         loaded = load_fixtures(path, load_documents(settings.spec))
     except SpecError as exc:
-        raise UsageError(str(exc)) from None
+        raise Fail(str(exc)) from None
     except FixturesError as exc:
         for problem in exc.problems:
             click.echo(f"{exc.source}: {problem}", err=True)
-        raise UsageError(f"{exc.source}: {len(exc.problems)} problem(s)") from None
+        raise Fail(f"{exc.source}: {len(exc.problems)} problem(s)") from None
     click.echo(
         f"{path}: OK ({len(loaded.accounts)} accounts, {len(loaded.apps)} apps,"
         f" {len(loaded.requests)} preloaded requests)"

@@ -11,7 +11,7 @@
     └── AuthError            a request's token is refused (answered 401 or 403,
                              never raised out of the server)
 
-A contract that cannot be served raises `contracts.core.SpecError`, the
+A contract that cannot be served raises `contracts.core.errors.SpecError`, the
 shared core's exception. The CLI maps all of them to one-line errors.
 """
 

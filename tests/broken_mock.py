@@ -114,8 +114,12 @@ def build(defect: str, state: str) -> ASGIApp:
             return status, headers, body
         return rewrite
 
-    is_status_ok = lambda scope, status: status == 200 and scope["path"].startswith(STATUS_PREFIX)  # noqa: E731
-    is_create_ok = lambda scope, status: status == 200 and not scope["path"].startswith(STATUS_PREFIX)  # noqa: E731
+    def role(scope: Scope) -> str | None:
+        operation = service.vocabulary.operation_for(scope["method"], scope["path"])
+        return operation.role if operation else None
+
+    is_status_ok = lambda scope, status: status == 200 and role(scope) == "status"  # noqa: E731
+    is_create_ok = lambda scope, status: status == 200 and role(scope) == "create"  # noqa: E731
 
     def drop_last_updated(scope: Scope, body: dict) -> dict:
         body.pop("lastUpdatedOn", None)
@@ -135,7 +139,7 @@ def build(defect: str, state: str) -> ASGIApp:
         return status, headers, body
 
     def text_plain(scope: Scope, status: int, headers: dict, body: bytes):
-        if status == 200:
+        if status == 200 and role(scope) is not None:
             headers["content-type"] = "text/plain"
         return status, headers, body
 

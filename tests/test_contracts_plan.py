@@ -102,7 +102,7 @@ def test_applying_a_plan_sends_exactly_its_calls(tmp_path: Path) -> None:
 
 
 def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["run", *args])
+    result = CliRunner().invoke(main, ["run", "--max-examples", "5", *args])
     return result.exit_code, result.output
 
 

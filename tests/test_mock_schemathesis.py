@@ -3,6 +3,7 @@ in the live mock."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -51,3 +52,39 @@ def test_stateful_phase_follows_the_create_to_status_link(server: MockServer, tm
     output = _run(server, tmp_path, "--phases", "stateful", "--exclude-deprecated",
                   "--max-examples", "30")
     assert re.search(r"API Links:\s+1 covered / 1 selected", output), output
+
+
+def _st_with_our_checks(base_url: str, token: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "contracts.st_checks"}
+    return subprocess.run(
+        [*SCHEMATHESIS, "run", f"{base_url}/openapi.json", "--checks", "all", "--seed", "20261128",
+         "--header", f"auth: {token}", "--exclude-deprecated", "--max-examples", "20"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+    )
+
+
+def test_st_run_loads_the_runners_checks_and_the_mock_passes_them(server: MockServer, tmp_path: Path) -> None:
+    result = _st_with_our_checks(server.base_url, server.token(expires_in=24 * 3600), tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+
+
+def test_st_run_with_the_runners_checks_catches_a_wrong_request_id_format(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "tests.broken_mock", "request-id-format",
+                                str(tmp_path / "s.db")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().split()[-1]
+        from contracts.core import tokens
+        from contracts.core.spec import load_spec
+        from contracts.core.vocabulary import Vocabulary
+        from tests.support import ACME
+
+        token = tokens.mint(Vocabulary.of(load_spec()).token, *ACME, expires_in=24 * 3600)
+        result = _st_with_our_checks(base_url, token, tmp_path)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "request_id_format" in output and "does not match the documented pattern" in output, output

@@ -110,8 +110,12 @@ class IdFormat:
 
     @cached_property
     def prefix(self) -> str:
-        """The literal characters every id starts with (e.g. `eud-`)."""
-        return "".join(choices for choices in itertools.takewhile(lambda c: len(c) == 1, self._positions))
+        """The literal characters every id starts with (e.g. `eud-`; empty for a free-form id)."""
+        try:
+            positions = self._positions
+        except SpecError:
+            return ""
+        return "".join(choices for choices in itertools.takewhile(lambda c: len(c) == 1, positions))
 
     @cached_property
     def _positions(self) -> tuple[str, ...]:
@@ -408,12 +412,16 @@ def _fields(spec: Spec, link: Link) -> Fields:
 
 def _error_schema(spec: Spec, operations: Any) -> str:
     """The one schema every documented error answer uses."""
+    components = spec.document.get("components", {}).get("schemas", {})
     names = set()
     for op in operations:
         for code, response in op.definition.get("responses", {}).items():
             if str(code)[:1] in ("4", "5"):
                 schema = spec.resolve(response).get("content", {}).get("application/json", {}).get("schema", {})
-                names.add(schema.get("$ref", "").rpartition("/")[2] or "(inline)")
+                name = schema.get("$ref", "").rpartition("/")[2]
+                # A bundled copy may have the reference inlined: find the component it equals.
+                name = name or next((n for n, s in components.items() if s == schema), "(inline)")
+                names.add(name)
     if len(names) != 1 or "(inline)" in names:
         raise SpecError(f"{spec.path}: every error answer must use one error schema by $ref, found {sorted(names)}")
     return names.pop()
