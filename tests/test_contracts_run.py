@@ -120,3 +120,30 @@ def test_retry_after_is_honoured_not_hammered() -> None:
         assert (retry["method"], retry["path"]) == (journal[index]["method"], journal[index]["path"])
     assert journal[limited[-1] + 1]["status"] != 429
     assert "waited 4.0 s for Retry-After" in reports.terminal(report)
+
+
+def test_a_terminal_sees_progress_while_the_run_sends(live: MockServer, tmp_path: Path) -> None:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "contracts.cli", "run", "--base-url", live.base_url, *credential_args(),
+         "--suite", "request-ids", "--max-examples", "5", "--audit-log", str(tmp_path / "a.jsonl")],
+        stdout=subprocess.PIPE, stderr=slave, text=True,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = process.communicate(timeout=120)
+    os.close(master)
+    assert process.returncode == 0, stdout
+    assert b"request-ids" in seen and b"\x1b[" in seen  # a live display, drawn on the terminal
+    assert "\x1b[" not in stdout  # the report itself stays plain

@@ -72,3 +72,39 @@ def test_ci_doc_mock_job_wiring_works(tmp_path) -> None:
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: PASSED (0 violations; every selected check ran)" in result.stdout
+
+
+def test_ci_doc_staging_job_runs_as_written(tmp_path) -> None:
+    """docs/ci.md's staging job, step by step, against a mock standing in for staging."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from mockserver import MockServer
+
+    text = (ROOT / "docs" / "ci.md").read_text()
+    job = next(yaml.safe_load(block) for block in re.findall(r"```yaml\n(.+?)```", text, re.S)
+               if "contract-staging" in block)["jobs"]["contract-staging"]
+    steps = [step["run"] for step in job["steps"] if "contracts run" in step.get("run", "")]
+    assert len(steps) == 2 and "--dry-run" in steps[0]
+    bin_dir = Path(sys.executable).parent
+    with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=0.2) as server:
+        apps = subprocess.run([bin_dir / "mockserver", "apps", "--contracts-env"], capture_output=True, text=True,
+                              check=True).stdout
+        values = dict(re.findall(r"export (\w+)=(\S+)", apps.replace("'", "")))
+        env = dict(os.environ)
+        for name in job["env"]:
+            env[name] = values.get(name, "")
+        env["CONTRACTS_BASE_URL"] = server.base_url
+        env["CONTRACTS_ERASE_USER_IDS"] = "qa-user@example.com"
+        env["CONTRACTS_REFUSED_USER_IDS"] = values["CONTRACTS_REFUSED_USER_IDS"].split()[0]
+        for step in steps:
+            script = step.strip().replace(".venv/bin/", f"{bin_dir}/") + " --max-examples 5"
+            result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=600, env=env,
+                                    cwd=tmp_path)
+            assert result.returncode == 0, result.stdout + result.stderr
+    assert "Result: PASSED" in result.stdout
+    assert (tmp_path / "reports" / "contract.html").exists() and (tmp_path / "reports" / "erase-audit.jsonl").exists()
