@@ -244,5 +244,67 @@ def run_command(**options: Any) -> None:
     sys.exit(result.exit_code)
 
 
+def _reference_options(command: Any) -> Any:
+    options = [
+        click.option("--reference-url", required=True, envvar="CONTRACTS_REFERENCE_URL",
+                     help="The deployment to compare with, e.g. a mockserver [env CONTRACTS_REFERENCE_URL]."),
+        click.option("--ignore", "ignore", multiple=True, metavar="RULE",
+                     help="Accept a known, reviewed difference (its rule as the report prints it; * matches"
+                          " anything); it is listed as accepted (repeatable)."),
+    ]
+    for identity in IDENTITIES:
+        flag = f"reference-{identity.flag}" if identity.flag else "reference"
+        dest = f"reference_{identity.key}_"
+        options.append(click.option(f"--{flag}-client-id", dest + "client_id",
+                                    help=f"On the reference: {identity.purpose} [default: a mockserver's own apps,"
+                                         " read through its control API]."))
+        options.append(click.option(f"--{flag}-client-secret", dest + "client_secret",
+                                    help="Its client secret."))
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.command("diff")
+@run_options
+@_reference_options
+def diff_command(**options: Any) -> None:
+    """Compare a deployment (--base-url) with a reference (--reference-url), call by call."""
+    from contracts import drift_report
+    from contracts.diff import DiffConfig, diff
+    from contracts.redaction import Redactor
+
+    real = config_from(options)
+    reference = RunConfig(
+        base_url=options["reference_url"],
+        credentials=Credentials(options["reference_credentials_client_id"],
+                                options["reference_credentials_client_secret"]),
+        other_tenant=Credentials(options["reference_other_tenant_client_id"],
+                                 options["reference_other_tenant_client_secret"]),
+        unscoped=Credentials(options["reference_unscoped_client_id"], options["reference_unscoped_client_secret"]),
+        spec_path=real.spec_path, timeout=real.timeout, target_kind="auto", audit_log=None,
+        refused_user_ids=real.refused_user_ids, erase_user_ids=real.erase_user_ids,
+        max_erase_requests=None, allow_denied_host=real.allow_denied_host,
+    )
+    secrets = real.secrets() + reference.secrets()
+    try:
+        result = diff(DiffConfig(real, reference, tuple(options["ignore"])))
+    except ContractsError as exc:
+        raise Fail(Redactor(secrets)(str(exc)), exc.exit_code) from None
+    if real.dry_run:
+        from contracts import report as reports
+        from contracts.verdict import judge
+
+        dry = judge(result.real, dry_run=True)
+        click.echo(reports.dry_run_json(dry) if options["as_json"] else reports.terminal(dry), nl=False)
+        return
+    drift_report.write(result, real.report, None)
+    if real.junit_xml:
+        real.junit_xml.parent.mkdir(parents=True, exist_ok=True)
+        real.junit_xml.write_text(drift_report.junit_xml(result), encoding="utf-8")
+    click.echo(drift_report.as_json(result) if options["as_json"] else drift_report.terminal(result), nl=False)
+    sys.exit(result.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

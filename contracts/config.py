@@ -60,6 +60,9 @@ class RunConfig:
     report: Path | None = None
     audit_log: Path | None = Path("contracts-audit.jsonl")
     progress: bool = False
+    #: "run": the suites as `contracts run` sends them; "diff": one example of each kind, for comparing
+    #: two deployments call by call (`contracts diff`).
+    profile: str = "run"
 
     def secrets(self) -> list[str]:
         """Everything that must never appear in any output."""

@@ -71,9 +71,14 @@ class Planner:
         return self.plan.budget is not None
 
     @property
+    def comparing(self) -> bool:
+        """Planning calls for `contracts diff`: each kind once, every call sent to two deployments."""
+        return self.config.profile == "diff"
+
+    @property
     def examples_per_kind(self) -> int:
         """Hypothesis examples for each defect kind of the auth and request-id suites."""
-        return max(2, self.config.max_examples // 10)
+        return 1 if self.comparing else max(2, self.config.max_examples // 10)
 
     def cut(self, suite: str, check: str, operation_id: str, reason: str) -> None:
         self.plan.cuts.append(Cut(suite, check, operation_id, reason))

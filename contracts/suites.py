@@ -64,7 +64,11 @@ def _plan_conformance(planner: Planner) -> None:
         op_id = operation.operation_id
         for case in planner.coverage(op_id):
             planner.from_case("conformance", "conformance", case)
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        if planner.comparing:
+            modes: tuple[GenerationMode, ...] = ()  # the coverage cases: each boundary and wrong input once
+        else:
+            modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        for mode in modes:
             for case in planner.generated(op_id, mode, planner.config.max_examples, "conformance"):
                 planner.from_case("conformance", "conformance", case)
         if operation.role == CREATE:
@@ -93,7 +97,7 @@ def _plan_stateful(planner: Planner) -> None:
         planner.cut("stateful", "resource_available", "(run)", f"no {missing} operation selected (--include/--exclude)")
         return
     scenarios = [planner.anchor("stateful")]
-    for index in range(max(1, planner.config.max_examples // 10)):
+    for index in range(0 if planner.comparing else max(1, planner.config.max_examples // 10)):
         scenarios.append(planner.call("stateful", "resource_available", creates[index % len(creates)],
                                       body=planner.positive_body(f"stateful {index}"),
                                       group="stateful/resource_available/creates",
@@ -223,7 +227,8 @@ def _plan_request_ids(planner: Planner) -> None:
                              expect=Expect(CLIENT_ERRORS, why=f"malformed request id ({kind})"),
                              group=f"request-ids/request_id_rejected/{operation.operation_id}/{kind}",
                              description=f"malformed id: {kind}")
-        for request_id in planner.unknown_ids(max(5, planner.config.max_examples // 3), operation.operation_id):
+        unknown = 2 if planner.comparing else max(5, planner.config.max_examples // 3)
+        for request_id in planner.unknown_ids(unknown, operation.operation_id):
             planner.call("request-ids", "request_id_unknown", operation, path_value=request_id,
                          expect=Expect((404,), why="a well-formed id that was never created"))
 

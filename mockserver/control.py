@@ -76,6 +76,18 @@ class ControlHandlers:
         self.service.store.clear_faults()
         return Response(status_code=204)
 
+    async def listApps(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        fixtures = self.service.fixtures
+        chosen = fixtures.contract_apps()
+        roles = {identity.key: app.public(show_secret=True) for identity, app in chosen.items()}
+        main = next(iter(chosen.values()))
+        return JSONResponse({
+            "apps": [app.public(show_secret=True) for app in fixtures.apps.values()],
+            "contractApps": {"app": roles.get("credentials"), "otherTenant": roles.get("other_tenant"),
+                             "unscoped": roles.get("unscoped")},
+            "refusedUsers": fixtures.refused_users(main.account_id),
+        })
+
     async def getStoredRequest(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         stored = self.service.store.get_request(params["requestId"])
         if stored is None:

@@ -1,0 +1,171 @@
+"""`contracts diff`: two deployments, the same calls in lockstep, and only the
+differences that matter, each naming its contract decision and its fix."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from contracts import drift_report
+from contracts.cli import main
+from contracts.config import Credentials
+from contracts.diff import DiffConfig, DiffReport, diff
+from contracts.drift import spec_notes
+from mockserver import MockServer
+from mockserver.inprocess import MockApp
+from tests import broken_mock
+from tests.support import ROOT, SECRETS, credential_args, deployment, run_config
+
+NOBODY = Credentials()
+
+
+def reference_config(**overrides: Any) -> Any:
+    """The reference: a mockserver whose identities the diff reads from its control API."""
+    return run_config(credentials=NOBODY, other_tenant=NOBODY, unscoped=NOBODY, refused_user_ids=(), **overrides)
+
+
+@contextmanager
+def compared(real_app: Any, reference_app: Any, ignore: tuple[str, ...] = (), **real: Any) -> Iterator[DiffReport]:
+    with ExitStack() as stack:
+        real_wire = stack.enter_context(deployment(real_app))
+        reference_wire = stack.enter_context(deployment(reference_app))
+        config = DiffConfig(run_config(refused_user_ids=(), **real), reference_config(), ignore)
+        yield diff(config, real_transport=real_wire, reference_transport=reference_wire)
+
+
+def other_fixtures(tmp_path: Path) -> Path:
+    """The default fixtures with every id changed (accounts, apps, bots, preloaded
+    request) and the same users and roles."""
+    document = yaml.safe_load((ROOT / "mockserver" / "default_fixtures.yaml").read_text())
+    for n, account in enumerate(document["accounts"]):
+        account["id"] = f"tenant-{n}"
+        for app in account["apps"]:
+            app["clientId"] = app["clientId"][:-4] + "beef"
+            app["clientSecret"] = "another-" + app["clientSecret"]
+        for bot in account.get("bots", []):
+            bot["id"] = bot["id"][:-4] + "cafe"
+    for request in document.get("requests", []):
+        request["account"] = "tenant-0"
+        request["requestId"] = request["requestId"][:-4] + "f00d"
+    path = tmp_path / "other-fixtures.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_two_clean_mocks_with_other_seeds_and_fixture_ids_show_no_drift(seed: int, tmp_path: Path) -> None:
+    with MockApp(clock="real", progress_delay=0.2) as real, \
+            MockApp(clock="real", progress_delay=0.2, fixtures=other_fixtures(tmp_path)) as reference:
+        with compared(real.asgi, reference.asgi, seed=seed) as report:
+            output = drift_report.terminal(report)
+    assert report.verdict == "NO DRIFT" and report.exit_code == 0, output
+    assert report.compared > 150
+
+
+EXPECTED = {
+    "request-id-format": "row 9, request id format",
+    "undocumented-status-value": "row 8, per-user status values",
+    "auth-disabled": "row 21, security scheme",
+    "other-tenant-readable": "row 20, tenant isolation",
+    "500-on-malformed-reqid": "row 9, request id format",
+    "missing-required-field": "documented by the vendor (fields)",
+    "wrong-content-type": "documented by the vendor",
+}
+
+
+@pytest.mark.parametrize("defect", sorted(EXPECTED))
+def test_a_deployment_unlike_the_mock_is_drift_naming_its_decision(defect: str, tmp_path: Path) -> None:
+    with MockApp(clock="real", progress_delay=0.2) as reference:
+        with compared(broken_mock.build(defect, str(tmp_path / "s.db")), reference.asgi) as report:
+            output = drift_report.terminal(report)
+    assert report.verdict == "DRIFT" and report.exit_code == 1, output
+    assert any(d.decision.startswith(EXPECTED[defect]) for d in report.drift.open), output
+    assert not any(secret in output for secret in SECRETS)
+
+
+def test_the_request_id_format_drift_says_what_each_side_answered(tmp_path: Path) -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    spec["components"]["schemas"]["RequestId"].update(
+        pattern="^eud-[0-9a-f]{24}$", minLength=28, maxLength=28)
+    spec_path = tmp_path / "openapi-24hex.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    fixtures = yaml.safe_load((ROOT / "mockserver" / "default_fixtures.yaml").read_text())
+    fixtures["requests"] = []  # its preloaded request has an id of the other format
+    (tmp_path / "fixtures.yaml").write_text(yaml.safe_dump(fixtures))
+    with MockApp(clock="real", progress_delay=0.2, spec=str(spec_path), fixtures=tmp_path / "fixtures.yaml") as real, \
+            MockApp(clock="real", progress_delay=0.2) as reference:
+        with compared(real.asgi, reference.asgi) as report:
+            output = drift_report.terminal(report)
+    assert report.exit_code == 1, output
+    ids = [d for d in report.drift.open if d.where.endswith(".requestId")]
+    assert ids and ids[0].real == "<eud- + 24 hex characters>" and ids[0].reference == "<request id>"
+    assert ids[0].decision == "row 9, request id format"
+    assert "the contract" in ids[0].fix  # the deployment follows its own format: the decision looks wrong
+    assert all(d.decision.startswith("row 9") for d in report.drift.open), output
+
+
+def test_accepted_differences_are_listed_not_counted(tmp_path: Path) -> None:
+    with MockApp(clock="real", progress_delay=0.2) as reference:
+        with compared(broken_mock.build("wrong-content-type", str(tmp_path / "s.db")), reference.asgi,
+                      ignore=("header/*",)) as report:
+            output = drift_report.terminal(report)
+    assert report.exit_code == 0 and report.drift.accepted and not report.drift.open, output
+    assert "[accepted]" in output and "accepted by --ignore" in output
+
+
+def test_the_real_side_keeps_the_safety_rules_of_a_remote_target(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    with MockApp(clock="real", progress_delay=0.2) as real, MockApp(clock="real", progress_delay=0.2) as reference:
+        with ExitStack() as stack:
+            real_wire = stack.enter_context(deployment(real.asgi))
+            reference_wire = stack.enter_context(deployment(reference.asgi))
+            config = DiffConfig(run_config(target_kind="remote", erase_user_ids=("qa@example.com",),
+                                           refused_user_ids=(), audit_log=audit), reference_config())
+            report = diff(config, real_transport=real_wire, reference_transport=reference_wire)
+    assert report.exit_code == 0, drift_report.terminal(report)
+    creates = [json.loads(r.content) for r in real_wire.requests
+               if r.url.path == "/api/public/bot/eraseUsersData" and r.content]
+    for body in creates:
+        users = body.get("userIds", []) if isinstance(body, dict) else []
+        users = users if isinstance(users, list) else [users]
+        assert all(u in ("qa@example.com", "") for u in users if isinstance(u, str)), body
+    assert report.real.budget.sent <= 5
+    logged = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert logged and all(entry["target"] == "http://deployment.test" for entry in logged)
+
+
+def test_every_decision_the_diff_can_name_is_a_row_of_the_spec_notes() -> None:
+    from contracts.drift import ROWS
+
+    notes = spec_notes(str(ROOT / "docs" / "spec-notes.md"))
+    for topic, row in ROWS.items():
+        assert row in notes, topic
+    assert notes[9] == "request id format" and notes[19] == "error body" and notes[8] == "per-user status values"
+
+
+def test_the_cli_compares_two_mock_processes_and_writes_every_report(tmp_path: Path) -> None:
+    with MockServer(clock="real", progress_delay=0.2, state=":memory:") as real, \
+            MockServer(clock="real", progress_delay=0.2, state=":memory:") as reference:
+        real.inject("status", status=418, operationId="getEraseRequestStatus", count=1)
+        result = CliRunner().invoke(main, [
+            "diff", "--base-url", real.base_url, "--reference-url", reference.base_url, *credential_args(),
+            "--report", str(tmp_path / "drift.html"), "--junit-xml", str(tmp_path / "drift.xml"),
+            "--audit-log", str(tmp_path / "a.jsonl")])
+    assert result.exit_code in (0, 1), result.output
+    assert (tmp_path / "drift.html").read_text().startswith("<!doctype html>")
+    assert "<testsuite name=\"drift\"" in (tmp_path / "drift.xml").read_text()
+    assert "Result: " in result.output and not any(s in result.output for s in SECRETS)
+
+
+def test_a_reference_without_identities_is_a_one_line_error() -> None:
+    result = CliRunner().invoke(main, ["diff", "--base-url", "http://127.0.0.1:1", "--reference-url",
+                                       "http://127.0.0.1:1", *credential_args()])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "the reference needs --reference-client-id/--reference-client-secret" in result.output
