@@ -174,6 +174,8 @@ class Plan:
     settings: dict[str, Any]  # what the plan was computed from, for --plan to recompute it
     calls: list[PlannedCall] = field(default_factory=list)
     cuts: list[Cut] = field(default_factory=list)
+    #: Generated cases left out of the plan, and why: "suite: check on operation: reason" -> how many.
+    left_out: Counter[str] = field(default_factory=Counter)
 
     def add(self, call: PlannedCall) -> PlannedCall:
         call.index = len(self.calls)
@@ -193,10 +195,6 @@ class Plan:
 
     def sendable(self) -> Iterator[PlannedCall]:
         return (c for c in self.calls if not c.cut)
-
-    @property
-    def erasing_calls(self) -> int:
-        return sum(1 for c in self.sendable() if c.erasing)
 
     def summary(self) -> list[dict[str, Any]]:
         """Per suite and operation: planned calls, the most requests and erasing
@@ -245,6 +243,7 @@ class Plan:
             "summary": self.summary(),
             "cuts": [{"suite": c.suite, "check": c.check, "operation": c.operation_id, "reason": c.reason}
                      for c in self.cuts],
+            "leftOut": dict(self.left_out),
         }
         if calls:
             data["calls"] = [call.as_json(auth_header) for call in self.calls]

@@ -42,7 +42,6 @@ class Planner:
         self.plan = Plan(target.base_url, seed, budget, target.remote, settings_record)
         self.policy = BodyPolicy(vocabulary, target.remote, config.erase_user_ids)
         self._anchor: PlannedCall | None = None
-        self.skipped_unsafe = 0  # negative cases that sanitising made valid: not sent
 
     @cached_property
     def schema(self) -> Any:
@@ -185,7 +184,8 @@ class Planner:
             erasing = self.policy.may_erase(body)
             if erasing and not positive:
                 if "body" in negated:
-                    self.skipped_unsafe += 1  # sanitising the ids made a negative body valid
+                    self.plan.left_out[f"{suite}: {check} on {operation.operation_id}: a negative body that"
+                                       " naming only allow-listed users made valid"] += 1
                     return None
                 if self.budget_limited or self.target.remote:
                     body = self.policy.without_users(body)  # the check is not about the body

@@ -17,7 +17,6 @@ from xml.etree import ElementTree
 from contracts.checks import DESCRIPTIONS, Finding
 from contracts.verdict import Report, Row
 
-MARKS = {"passed": "PASS", "failed": "FAIL", "cut": "CUT "}
 CREATED_SHOWN = 20
 
 

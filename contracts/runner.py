@@ -157,9 +157,6 @@ class Runner:
                     finish(planner)
         return planner.plan
 
-    def make_plan(self) -> Any:
-        return self.plan_suites(self.planner())
-
     def preflight(self, plan: Any) -> None:
         from contracts.preflight import run_preflight
 

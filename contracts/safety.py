@@ -32,8 +32,6 @@ from openapi_schema_validator import OAS30Validator
 
 from contracts.core.vocabulary import Vocabulary
 
-NO_USERS: dict[str, Any] = {}
-
 
 @dataclass
 class BodyPolicy:

@@ -192,8 +192,9 @@ def _reduced(outcome: Outcome) -> list[str]:
             reason = re.sub(r"the request call \d+ creates", "the request its create makes", record.reason)
             reason = reason.split(" (this call:")[0]
             notes[(call.suite, call.check, call.operation_id, reason)] += 1
+    left_out = [f"{what} (x{count}, not sent)" for what, count in sorted(outcome.plan.left_out.items())]
     return [f"{suite}: {check} on {op}: {count} of its calls not sent: {reason}"
-            for (suite, check, op, reason), count in sorted(notes.items())]
+            for (suite, check, op, reason), count in sorted(notes.items())] + left_out
 
 
 def _coverage(outcome: Outcome) -> tuple[list[tuple[str, str]], list[Missing]]:
