@@ -52,6 +52,8 @@ class Settings:
     admin_token: str | None = _setting(None, str, "Token that opens the control API to non-loopback clients.")
     max_body_bytes: int | None = _setting(None, int, "Largest accepted request body, 413 beyond"
                                           " [default: the contract's x-max-body-bytes].")
+    max_control_body_bytes: int = _setting(8 * 1024 * 1024, int, "Largest accepted control API body (a fixtures"
+                                           " document), 413 beyond.")
     journal: bool = _setting(True, bool, "Record each request (never its token) in the journal.")
 
     def with_overrides(self, **values: Any) -> Settings:

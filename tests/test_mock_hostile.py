@@ -95,7 +95,6 @@ def test_the_store_escapes_unencodable_text_and_keeps_the_rows_around_a_failing_
 # -- 2. chunked bodies -----------------------------------------------------------------------------
 
 
-@pending(2)
 @pytest.mark.parametrize("method", ["DELETE", "POST"])
 def test_a_chunked_create_is_accepted(mock: MockApp, method: str) -> None:
     def chunks() -> Iterator[bytes]:  # no length known: httpx sends Transfer-Encoding: chunked
@@ -111,7 +110,6 @@ def test_a_chunked_create_is_accepted(mock: MockApp, method: str) -> None:
 # -- 3. ambiguous framing ------------------------------------------------------------------------------
 
 
-@pending(3)
 @pytest.mark.parametrize("name", ["content-type", "content-encoding"])
 def test_two_framing_headers_are_refused(mock: MockApp, name: str) -> None:
     values = {"content-type": ("application/json", "text/plain"), "content-encoding": ("identity", "gzip")}[name]
@@ -121,7 +119,6 @@ def test_two_framing_headers_are_refused(mock: MockApp, name: str) -> None:
     assert_error(response, 400, f"2 '{name}' headers")
 
 
-@pending(3)
 def test_two_content_types_on_a_control_body_are_refused(mock: MockApp) -> None:
     headers = [("content-type", "application/json"), ("content-type", "application/json")]
     assert_error(_send(mock, "POST", "/__mockserver/clock/advance", b'{"seconds": 1}', headers), 400)
@@ -147,8 +144,8 @@ def test_any_claim_holding_a_lone_surrogate_is_401(mock: MockApp, claim: str) ->
 
 
 @pytest.mark.parametrize("raw", [
-    pytest.param(b'{"userIds": ["\\ud800"]}', marks=pending(4)),
-    pytest.param(b'{"userIds": ["a\\udfff b"]}', marks=pending(4)),
+    b'{"userIds": ["\\ud800"]}',
+    b'{"userIds": ["a\\udfff b"]}',
     b'{"userIds": ["a"], "\\ud800": 1}',
     # Python's `$` matches before a final newline; ECMA-262's does not
     pytest.param(b'{"userIds": ["a\\n"]}', marks=pending(4)),
@@ -209,8 +206,7 @@ def test_control_api_sees_mapped_loopback_as_loopback(mock: MockApp, address: st
 # -- 9. every control input is bounded -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [pytest.param(b'{"kind": "drop", "fraction": NaN}', marks=pending(9)),
-                                 b'{"kind": "drop", "fraction": Infinity}',
+@pytest.mark.parametrize("raw", [b'{"kind": "drop", "fraction": NaN}', b'{"kind": "drop", "fraction": Infinity}',
                                  b'{"kind": "drop", "fraction": -Infinity}', b'{"kind": "drop", "fraction": 1e400}'])
 def test_non_finite_numbers_are_refused_and_faults_stay_listable(mock: MockApp, raw: bytes) -> None:
     assert_error(_send(mock, "POST", "/__mockserver/faults", raw, JSON), 400)
@@ -218,19 +214,17 @@ def test_non_finite_numbers_are_refused_and_faults_stay_listable(mock: MockApp, 
         assert http.get("/__mockserver/faults").json() == {"faults": []}
 
 
-@pytest.mark.parametrize("raw", [pytest.param(b'{"seconds": NaN}', marks=pending(9)), b'{"seconds": 1e999}'])
+@pytest.mark.parametrize("raw", [b'{"seconds": NaN}', b'{"seconds": 1e999}'])
 def test_non_finite_clock_steps_are_refused(mock: MockApp, raw: bytes) -> None:
     assert_error(_send(mock, "POST", "/__mockserver/clock/advance", raw, JSON), 400)
 
 
-@pending(9)
 def test_deeply_nested_fixtures_are_400(mock: MockApp) -> None:
     for depth in (100, 5_000):
         raw = b'{"accounts": ' + b"[" * depth + b"]" * depth + b"}"
         assert_error(_send(mock, "PUT", "/__mockserver/fixtures", raw, JSON), 400, "nested")
 
 
-@pending(9)
 def test_a_huge_fixtures_document_is_413(mock: MockApp) -> None:
     raw = json.dumps({"accounts": [{"id": "x" * (9 * 1024 * 1024), "apps": []}]}).encode()
     assert_error(_send(mock, "PUT", "/__mockserver/fixtures", raw, JSON), 413)
