@@ -148,7 +148,7 @@ def test_any_claim_holding_a_lone_surrogate_is_401(mock: MockApp, claim: str) ->
     b'{"userIds": ["a\\udfff b"]}',
     b'{"userIds": ["a"], "\\ud800": 1}',
     # Python's `$` matches before a final newline; ECMA-262's does not
-    pytest.param(b'{"userIds": ["a\\n"]}', marks=pending(4)),
+    b'{"userIds": ["a\\n"]}',
     b'{"userIds": ["\\n"]}',
 ])
 @pytest.mark.parametrize("method", ["DELETE", "POST"])
@@ -156,15 +156,13 @@ def test_user_ids_that_are_not_scalar_text_or_end_in_a_newline_are_400(mock: Moc
     assert_error(_send(mock, method, CREATE, raw), 400)
 
 
-@pending(4)
 def test_fixtures_user_ids_are_matched_as_whole_strings(mock: MockApp) -> None:
     document = json.loads(json.dumps(mock.fixtures.document))
     document["accounts"][0]["users"].append({"id": "a\n", "role": "end_user"})
     response = _send(mock, "PUT", "/__mockserver/fixtures", json.dumps(document).encode(), JSON)
-    assert_error(response, 400, "users[1].id")
+    assert_error(response, 400, "does not match")
 
 
-@pending(4)
 def test_a_query_parameter_pattern_matches_the_whole_string() -> None:
     from jsonschema import ValidationError
 
