@@ -2,6 +2,11 @@
 worker process opens, so they all see the same erase requests, clock, faults,
 used JTIs and journal.
 
+Text: UTF-8 cannot encode a lone surrogate (`"\ud800"`), which Python strings
+may hold, so every text value is stored through `storable()`, which escapes
+such characters (`\ud800`, literally): a value the checks upstream let by
+can never make a write fail.
+
 Durability: a create is committed before it is acknowledged. In WAL mode
 with `synchronous=NORMAL` a committed transaction survives the process being
 killed (`kill -9`); only a power loss can drop the last commits.
@@ -10,6 +15,7 @@ killed (`kill -9`); only a power loss can drop the last commits.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -17,6 +23,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger("mockserver")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS control (
@@ -55,6 +63,22 @@ CREATE TABLE IF NOT EXISTS journal (
     worker INTEGER
 );
 """
+
+
+def storable(value: Any) -> Any:
+    """`value`, with any text UTF-8 cannot encode (lone surrogates) escaped."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+JOURNAL_INSERT = (
+    "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id, request_id, worker)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -181,8 +205,8 @@ class Store:
                 f"{verb} INTO requests (id, account, created_ms, remove_all, bot_ids, users)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    request.request_id,
-                    request.account_id,
+                    storable(request.request_id),
+                    storable(request.account_id),
                     request.created_ms,
                     int(request.remove_from_all_bots),
                     json.dumps(list(request.bot_ids)),
@@ -196,7 +220,7 @@ class Store:
             row = self._db.execute(
                 "SELECT id, account, created_ms, remove_all, bot_ids, users FROM requests"
                 " WHERE id = ?",
-                (request_id,),
+                (storable(request_id),),
             ).fetchone()
         if row is None:
             return None
@@ -219,7 +243,7 @@ class Store:
         """Record a JTI as used. False if this app has used it before (a replay)."""
         with self._lock:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO used_jti (app, jti) VALUES (?, ?)", (app_id, jti)
+                "INSERT OR IGNORE INTO used_jti (app, jti) VALUES (?, ?)", (storable(app_id), storable(jti))
             )
             return cursor.rowcount == 1
 
@@ -257,14 +281,26 @@ class Store:
     def record(
         self, rows: Iterable[tuple[int, str, str, int, str | None, str | None, str | None]]
     ) -> None:
-        """Append journal rows, tagged with this worker's process id."""
+        """Append journal rows, tagged with this worker's process id: in one
+        transaction, or, if that fails, row by row, so that a row SQLite refuses
+        is the only one lost (logged by its place in the batch, never its content)."""
         worker = os.getpid()
+        values = [tuple(storable(value) for value in (*row, worker)) for row in rows]
         with self._lock:
-            self._db.executemany(
-                "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id,"
-                " request_id, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*row, worker) for row in rows],
-            )
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(JOURNAL_INSERT, values)
+                self._db.execute("COMMIT")
+                return
+            except Exception:  # noqa: BLE001 - any refused row: retry one by one
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+            for index, row in enumerate(values):
+                try:
+                    self._db.execute(JOURNAL_INSERT, row)
+                except Exception as exc:  # noqa: BLE001 - the journal must never break an answer
+                    log.error("journal row %d of %d could not be written (%s); the others were",
+                              index + 1, len(values), type(exc).__name__)
 
     def journal(self, since_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self._lock:
