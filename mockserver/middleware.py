@@ -41,13 +41,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _is_loopback(scope: Scope) -> bool:
+    """A loopback peer. A server listening on `::` sees IPv4 clients as
+    IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`), which `is_loopback` does
+    not recognise: the mapped IPv4 address is what counts."""
     client = scope.get("client")
     if not client:
         return False
     try:
-        return ipaddress.ip_address(client[0]).is_loopback
+        address = ipaddress.ip_address(client[0])
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 class FrontDoor:
