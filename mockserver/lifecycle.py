@@ -107,6 +107,10 @@ def stable_window(request: StoredRequest, now_ms: int) -> tuple[int, float]:
     return start, end
 
 
+#: The latest moment `iso()` can show (the year 9999 ends there).
+LATEST_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC).timestamp() * 1000)
+
+
 @lru_cache(maxsize=65_536)
 def iso(ms: int) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, as the vendor sends timestamps.

@@ -12,9 +12,10 @@ from typing import Any
 
 from mockserver.auth import Authenticator
 from mockserver.documents import Documents
+from mockserver.errors import SettingsError
 from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
 from mockserver.journal import Journal
-from mockserver.lifecycle import Lifecycle, stable_window
+from mockserver.lifecycle import LATEST_MS, Lifecycle, stable_window
 from mockserver.settings import Settings
 from mockserver.store import Store, StoredRequest, now_ms
 
@@ -59,6 +60,22 @@ class Fault:
         )
 
 
+def longest_span_ms(documents: Documents) -> int:
+    """The longest span of time the control API takes (its `Seconds` schema):
+    how far past the clock a due time can be."""
+    return int(documents.control.schema("Seconds")["maximum"] * 1000)
+
+
+def check_times(settings: Settings, documents: Documents) -> None:
+    """Refuse settings whose times could not be stored or shown. Raises `SettingsError`."""
+    longest = longest_span_ms(documents) / 1000
+    for name in ("progress_delay", "leeway"):
+        value = getattr(settings, name)
+        if not 0 <= value <= longest:  # NaN fails too
+            flag = "--" + name.replace("_", "-")
+            raise SettingsError(f"{flag} must be between 0 and {longest:.0f} seconds, not {value}")
+
+
 class Service:
     """What handlers and middlewares of one worker share."""
 
@@ -84,6 +101,12 @@ class Service:
         )
 
     @property
+    def latest_clock_ms(self) -> int:
+        """The manual clock stops here, so that every time it leads to (the clock
+        plus any span) can still be shown: `iso()` ends with the year 9999."""
+        return LATEST_MS - longest_span_ms(self.documents)
+
+    @property
     def max_body_bytes(self) -> int:
         """The body limit: the setting, else the contract's documented one."""
         return self.settings.max_body_bytes or self.vocabulary.max_body_bytes
@@ -99,6 +122,7 @@ class Service:
         state is only read: a worker that starts or restarts late must not
         undo fixtures a test loaded through the control API meanwhile.
         """
+        check_times(settings, documents)
         if not install:
             store = Store(settings.state)
             fixtures = parse_fixtures(store.control().fixtures, documents, settings.state)
