@@ -111,6 +111,7 @@ class FrontDoor:
         finally:
             if self.service.settings.journal:
                 self._journal(scope, status_holder[0], context)
+            self.service.maybe_housekeep()
 
     def _control_allowed(self, scope: Scope) -> bool:
         token = self.service.settings.admin_token

@@ -55,6 +55,11 @@ class Settings:
     max_control_body_bytes: int = _setting(8 * 1024 * 1024, int, "Largest accepted control API body (a fixtures"
                                            " document), 413 beyond.")
     journal: bool = _setting(True, bool, "Record each request (never its token) in the journal.")
+    retain_journal_rows: int = _setting(100_000, int, "Journal rows kept; the oldest go first (0: no limit).")
+    retain_finished_seconds: float | None = _setting(None, float, "Forget a created erase request this many seconds"
+                                                     " after its last user reached a final status [default: never].")
+    retain_finished_requests: int | None = _setting(None, int, "Keep at most this many finished created requests,"
+                                                    " forgetting those that finished first [default: all].")
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with every value that is not None applied."""
