@@ -30,6 +30,8 @@ CONTROL_PREFIX = "/__mockserver"
 ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
 DOCS_PREFIXES = ("/openapi.json", "/ui")
 #: Headers that say how to read a body: more than one of a kind is ambiguous.
+#: After an answer that leaves a request's body unread, the connection cannot be reused.
+CLOSE = {"Connection": "close"}
 FRAMING_HEADERS = (b"content-type", b"content-encoding", b"content-length", b"transfer-encoding")
 
 
@@ -190,6 +192,26 @@ def _media_type_problem(scope: Scope) -> str | None:
     return None
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body (None if the client disconnects). Raises `BodyTooLarge` past `limit` bytes."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 def _with_length(scope: Scope, body: bytes) -> Scope:
     """The scope of a request whose body has been read whole: its length stated,
     whatever framing it came in (Connexion reads a body only when
@@ -245,19 +267,18 @@ class Guard:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_error(send, 413, f"Request body exceeds {limit} bytes")
             return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await send_error(send, 413, f"Request body exceeds {limit} bytes")
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        timeout = self.service.settings.body_timeout
+        try:
+            async with asyncio.timeout(timeout):  # for the whole body: trickling does not extend it
+                body = await _read_body(receive, limit)
+        except TimeoutError:
+            await send_error(send, 408, f"Request body not received within {timeout:g} seconds", CLOSE)
+            return
+        except BodyTooLarge:
+            await send_error(send, 413, f"Request body exceeds {limit} bytes")
+            return
+        if body is None:  # the client went away
+            return
         problem = _framing_problem(scope)
         if problem:
             await send_error(send, 400, problem)

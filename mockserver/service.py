@@ -76,6 +76,10 @@ def check_bounds(settings: Settings, documents: Documents) -> None:
         value = getattr(settings, name)
         if value is not None and not 0 <= value <= longest:  # NaN fails too
             raise SettingsError(f"{_flag(name)} must be between 0 and {longest:.0f} seconds, not {value}")
+    for name in ("header_timeout", "body_timeout"):
+        value = getattr(settings, name)
+        if not 0 < value <= longest:
+            raise SettingsError(f"{_flag(name)} must be more than 0 and at most {longest:.0f} seconds, not {value}")
     for name in ("retain_journal_rows", "retain_finished_requests"):
         value = getattr(settings, name)
         if value is not None and value < 0:

@@ -38,11 +38,6 @@ with warnings.catch_warnings():
 BODY = {"userIds": ["u-hostile"], "RemoveDataFromAllBots": True}
 
 
-def pending(finding: int) -> pytest.MarkDecorator:
-    """A reproduction of one of issue 10's findings, not fixed yet: it must fail."""
-    return pytest.mark.xfail(strict=True, reason=f"issue 10, finding {finding}: not fixed yet")
-
-
 JSON = {"content-type": "application/json"}
 LONE_SURROGATE = "\ud800"
 
@@ -298,6 +293,8 @@ def test_the_manual_clock_stops_before_year_9999_and_never_answers_500(mock: Moc
     ({"retain_finished_seconds": -1.0}, "between 0 and 315360000 seconds"),
     ({"retain_finished_requests": -1}, "cannot be negative"),
     ({"retain_journal_rows": -1}, "cannot be negative"),
+    ({"header_timeout": 0.0}, "more than 0"),
+    ({"body_timeout": float("inf")}, "more than 0"),
 ])
 def test_settings_out_of_bounds_are_refused(settings: dict[str, float], message: str) -> None:
     from mockserver.errors import SettingsError

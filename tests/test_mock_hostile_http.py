@@ -112,6 +112,8 @@ MALFORMED = {
     "lower-case method": (request(b"get", STATUS.format(PRELOADED).encode()), 400),
     "raw non-ASCII path": (request(b"GET", "/api/public/bot/é".encode()), 400),
     "bad HTTP version": (b"GET / HTTP/1.x\r\nHost: mock.test\r\n\r\n", 400),
+    "CONNECT to an authority": (request(b"CONNECT", b"mock.test:443"), 400),
+    "absolute URL to a proxy": (request(b"GET", b"http://[::1"), 400),
     "space in a header name": (request(b"GET", b"/", b"Bad Header: x"), 400),
     "NUL in a header value": (request(b"GET", b"/", b"X-Thing: a\x00b"), 400),
     "not HTTP at all": (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400),
@@ -164,6 +166,21 @@ def test_an_unread_body_does_not_hold_the_connection(server: MockServer) -> None
                   b"Content-Length: 1000000", body=b"x")
     answer = exchange(server, raw)
     assert answer.status == 200 and answer.closed
+
+
+def test_a_body_that_arrives_after_an_early_answer_keeps_the_connection_usable(server: MockServer) -> None:
+    host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+    read = request(b"GET", STATUS.format(PRELOADED).encode(), b"auth: " + server.token().encode())
+    with socket.create_connection((host, int(port)), timeout=15) as sock:
+        sock.sendall(read.replace(b"\r\n\r\n", b"\r\nContent-Length: 5\r\n\r\n"))
+        first = sock.recv(65536)
+        sock.sendall(b"12345" + read)  # the body the answer did not wait for, then the next request
+        second = b""
+        while second.count(b"HTTP/1.1 ") < 1 or not second.endswith(b"]}"):
+            chunk = sock.recv(65536)
+            assert chunk, "the connection was closed"
+            second += chunk
+    assert first.startswith(b"HTTP/1.1 200 ") and second.startswith(b"HTTP/1.1 200 "), (first, second)
 
 
 def test_a_trickled_body_cannot_outlive_the_body_timeout(server: MockServer) -> None:
