@@ -240,11 +240,13 @@ def answers_request(status: int, body: bytes) -> bool:
     return isinstance(data, dict) and data.get("_id") == REQUEST_ID
 
 
-def start_mockserver(name: str, workers: int, workdir: Path, journal: bool) -> Target:
+def start_mockserver(name: str, workers: int, workdir: Path, journal: bool, extra: tuple[str, ...] = ()) -> Target:
+    """`mockserver run` on a free loopback port with its own state file in `workdir`
+    (and `extra` options), once it answers its health check."""
     workdir.mkdir()
     log = workdir / "mockserver.log"
     command = [str(MOCKSERVER), "run", "--host", HOST, "--port", "0", "--state", str(workdir / "state.db"),
-               "--workers", str(workers), "--log-level", "warning"]
+               "--workers", str(workers), "--log-level", "warning", *extra]
     if not journal:
         command.append("--no-journal")
     process = spawn(command, log)

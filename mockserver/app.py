@@ -91,18 +91,23 @@ def create_app(
             validator_map=VALIDATOR_MAP,
         )
     _register_error_handlers(app, service)
-    return FrontDoor(app, service, docs=_docs_app(spec))
+    return FrontDoor(app, service, docs=_docs_app(spec, service))
 
 
-def _docs_app(spec: Spec) -> ConnexionMiddleware:
+def _docs_app(spec: Spec, service: Service) -> ConnexionMiddleware:
     """The contract at /openapi.json and Swagger UI at /ui, kept off the API's
-    own stack (whose every request would otherwise pass their router first)."""
-    docs = ConnexionMiddleware(_not_found, middlewares=[ServerErrorMiddleware, SwaggerUIMiddleware])
+    own stack (whose every request would otherwise pass their router first).
+    Its errors (a missing UI file, a wrong method) use the contract's error
+    body too: without the exception layer they were text/plain 500s."""
+    docs = ConnexionMiddleware(
+        _not_found, middlewares=[ServerErrorMiddleware, ExceptionMiddleware, SwaggerUIMiddleware]
+    )
     docs.add_api(
         spec.document,
         resolver=Resolver(lambda operation_id: _not_found),
         swagger_ui_options=SwaggerUIOptions(spec_path="/openapi.json", swagger_ui_path="/ui"),
     )
+    _register_error_handlers(docs, service)
     return docs
 
 

@@ -5,6 +5,13 @@
 PyJWT does the JWT work; the rules here are only the vendor's: which app,
 which algorithm, which scope, JTI enforcement.
 
+A token must be a compact JWS in canonical form: three parts in unpadded
+base64url that re-encode to themselves. PyJWT also accepts `=` padding and,
+in some versions, standard-base64 characters or stray bits in the last
+character, so one signature had several spellings (issue 10). Its claims and
+header must be Unicode text: a lone surrogate (`"\ud800"`) is refused, as
+in request bodies (`mockserver.jsontext`).
+
 A token whose signature was verified once is remembered (by its exact text,
 per worker, until the fixtures change), so a client that reuses a token
 costs one HMAC, not one per request. Time claims, scope and JTI are checked
@@ -14,18 +21,23 @@ never remembered: each of them may be used once only.
 
 from __future__ import annotations
 
+import binascii
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
+from jwt.utils import base64url_decode, base64url_encode
 
 from contracts.core.vocabulary import TokenRecipe
+from mockserver import jsontext
 from mockserver.errors import AuthError
 from mockserver.fixtures import ADMIN_CONSOLE, App
 
 VERIFIED_CACHE_SIZE = 4096
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _DECODE_OPTIONS: Any = {
     # exp and nbf are checked against the server's clock, which a test may
     # drive by hand; PyJWT would read the wall clock.
@@ -73,11 +85,17 @@ class Authenticator:
         return app
 
     def _verify(self, token: str) -> tuple[App, dict[str, Any]]:
+        if not _canonical(token):
+            raise AuthError(401, f"Invalid token: the '{self.recipe.header}' header is not a JWT in compact JWS"
+                                 " form (three parts of unpadded base64url)")
         try:
             header = jwt.get_unverified_header(token)
             claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise AuthError(401, f"Invalid token: the '{self.recipe.header}' header is not a JWT") from None
+        problem = jsontext.unscalar(header) or jsontext.unscalar(claims)
+        if problem:
+            raise AuthError(401, f"Invalid token: a claim is {problem}")
         claim = self.recipe.app_id_claim
         app_id = claims.get(claim)
         if not isinstance(app_id, str) or not app_id:
@@ -101,6 +119,22 @@ class Authenticator:
         self._verified[token] = (app, claims)
         if len(self._verified) > VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)
+
+
+def _canonical(token: str) -> bool:
+    """True for three parts, each the one unpadded base64url spelling of its bytes."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    for part in parts:
+        if not _BASE64URL.fullmatch(part):
+            return False
+        try:
+            if base64url_encode(base64url_decode(part)).decode() != part:
+                return False
+        except (binascii.Error, ValueError):
+            return False
+    return True
 
 
 def _check_times(claims: Mapping[str, object], now: float, leeway: float) -> None:

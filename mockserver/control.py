@@ -55,7 +55,11 @@ class ControlHandlers:
     async def advanceClock(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         if self.service.settings.clock != "manual":
             return error_response(409, "The clock is real; start the server with --clock manual")
-        self.service.store.advance_manual_clock(int(round(body["seconds"] * 1000)))
+        step, latest = int(round(body["seconds"] * 1000)), self.service.latest_clock_ms
+        if self.service.now_ms() + step > latest:
+            return error_response(409, f"The manual clock cannot pass {iso(latest)}: the times it leads to"
+                                       " (due times, up to ten years later) must fall before the year 9999 ends")
+        self.service.store.advance_manual_clock(step)
         self.service.refresh()
         return JSONResponse(self._clock())
 

@@ -23,6 +23,7 @@ from contracts.core.identities import APP_UNDER_TEST, OTHER_TENANT, UNSCOPED, Id
 from contracts.core.vocabulary import TokenRecipe
 from mockserver.documents import Documents
 from mockserver.errors import FixturesError
+from mockserver.validation import with_ecma_patterns
 
 ADMIN_CONSOLE = "admin_console"
 #: Roles whose deletion the documented business rule forbids, with the reason shown.
@@ -32,6 +33,8 @@ FORBIDDEN_ROLES = {
     "bot_codeveloper": "The user is a co-developer of one or more bots.",
 }
 DEFAULT_FIXTURES = "default_fixtures.yaml"
+#: The contract's patterns (user ids, bot ids) read as ECMA-262 reads them.
+FixturesValidator = with_ecma_patterns(OAS30Validator)
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def parse_fixtures(document: Any, documents: Documents, source: str = "<fixtures
     schema = dict(control.schema("Fixtures"), components=control.document["components"])
     problems = [
         f"{_location(error.absolute_path)}: {error.message}"
-        for error in sorted(OAS30Validator(schema).iter_errors(document), key=lambda e: list(e.absolute_path))
+        for error in sorted(FixturesValidator(schema).iter_errors(document), key=lambda e: list(e.absolute_path))
     ]
     recipe = documents.vocabulary.token
     accounts: dict[str, Account] = {}

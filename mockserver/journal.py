@@ -24,8 +24,9 @@ log = logging.getLogger("mockserver")
 
 
 class Journal:
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, store: Store, *, keep: int = 0):
+        """`keep`: the journal's row cap (0: none), applied as each batch is written."""
+        self.store, self.keep = store, keep
         self._rows: list[JournalRow] = []
         self._scheduled: asyncio.TimerHandle | None = None
 
@@ -49,7 +50,7 @@ class Journal:
         if not rows:
             return
         try:
-            self.store.record(rows)
+            self.store.record(rows, keep=self.keep)
         except Exception:  # noqa: BLE001 - the journal must never break an answer
             log.exception("could not write %d journal rows", len(rows))
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import json
 import random
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.core.tokens import claimed_app_id
+from mockserver import jsontext
 from mockserver.errors import AuthError
 from mockserver.fixtures import App
 from mockserver.responses import send_error
@@ -29,7 +29,10 @@ from mockserver.service import Fault, Service
 CONTROL_PREFIX = "/__mockserver"
 ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
 DOCS_PREFIXES = ("/openapi.json", "/ui")
-
+#: Headers that say how to read a body: more than one of a kind is ambiguous.
+#: After an answer that leaves a request's body unread, the connection cannot be reused.
+CLOSE = {"Connection": "close"}
+FRAMING_HEADERS = (b"content-type", b"content-encoding", b"content-length", b"transfer-encoding")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -40,13 +43,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _is_loopback(scope: Scope) -> bool:
+    """A loopback peer. A server listening on `::` sees IPv4 clients as
+    IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`), which `is_loopback` does
+    not recognise: the mapped IPv4 address is what counts."""
     client = scope.get("client")
     if not client:
         return False
     try:
-        return ipaddress.ip_address(client[0]).is_loopback
+        address = ipaddress.ip_address(client[0])
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 class FrontDoor:
@@ -104,6 +113,7 @@ class FrontDoor:
         finally:
             if self.service.settings.journal:
                 self._journal(scope, status_holder[0], context)
+            self.service.maybe_housekeep()
 
     def _control_allowed(self, scope: Scope) -> bool:
         token = self.service.settings.admin_token
@@ -153,6 +163,17 @@ class FrontDoor:
         )
 
 
+def _framing_problem(scope: Scope) -> str | None:
+    """Why the headers that say how to read a body are ambiguous (400), if they are.
+    (Two Content-Lengths, or one beside chunked encoding, never get this far:
+    the HTTP layer refuses them.)"""
+    for name in FRAMING_HEADERS:
+        count = sum(1 for key, _ in scope["headers"] if key == name)
+        if count > 1:
+            return f"Ambiguous request: {count} '{name.decode()}' headers"
+    return None
+
+
 def _media_type_problem(scope: Scope) -> str | None:
     """Why a request body is not `application/json` in UTF-8, unencoded (415), if it is not."""
     raw = _header(scope, b"content-type")
@@ -171,17 +192,57 @@ def _media_type_problem(scope: Scope) -> str | None:
     return None
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body (None if the client disconnects). Raises `BodyTooLarge` past `limit` bytes."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _with_length(scope: Scope, body: bytes) -> Scope:
+    """The scope of a request whose body has been read whole: its length stated,
+    whatever framing it came in (Connexion reads a body only when
+    `Content-Length` says there is one, so a chunked body looked missing)."""
+    headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", b"transfer-encoding")]
+    return dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
+
+
 class Guard:
+    """Authenticates vendor requests, and reads and checks every request body
+    (vendor and control API alike) before Connexion validates it."""
+
     def __init__(self, app: ASGIApp, service: Service):
         self.app, self.service = app, service
         self.header = service.vocabulary.auth_header.lower().encode()
         self.body_operations = {op.operation_id for op in service.vocabulary.operations.values() if op.has_body}
+        self.control_body_operations = {
+            op.operation_id for op in service.documents.control.operations() if "requestBody" in op.definition
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = scope.get("extensions", {}).get("mockserver")
         routing = scope.get("extensions", {}).get("connexion_routing", {})
         operation_id = routing.get("operation_id")
-        if scope["type"] != "http" or context is None or operation_id is None:
+        if scope["type"] != "http" or operation_id is None:
+            await self.app(scope, receive, send)
+            return
+        if context is None:  # the control API (FrontDoor has checked who may call it)
+            if operation_id in self.control_body_operations:
+                await self._checked_body(scope, receive, send, self.service.settings.max_control_body_bytes)
+                return
             await self.app(scope, receive, send)
             return
         service = self.service
@@ -197,44 +258,43 @@ class Guard:
             await send_error(send, exc.status, exc.message)
             return
         if operation_id in self.body_operations:
-            await self._checked_body(scope, receive, send)
+            await self._checked_body(scope, receive, send, service.max_body_bytes)
             return
         await self.app(scope, receive, send)
 
-    async def _checked_body(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.service.max_body_bytes
+    async def _checked_body(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_error(send, 413, f"Request body exceeds {limit} bytes")
             return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await send_error(send, 413, f"Request body exceeds {limit} bytes")
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        timeout = self.service.settings.body_timeout
+        try:
+            async with asyncio.timeout(timeout):  # for the whole body: trickling does not extend it
+                body = await _read_body(receive, limit)
+        except TimeoutError:
+            await send_error(send, 408, f"Request body not received within {timeout:g} seconds", CLOSE)
+            return
+        except BodyTooLarge:
+            await send_error(send, 413, f"Request body exceeds {limit} bytes")
+            return
+        if body is None:  # the client went away
+            return
+        problem = _framing_problem(scope)
+        if problem:
+            await send_error(send, 400, problem)
+            return
         problem = _media_type_problem(scope) if body else None
         if problem:
             await send_error(send, 415, problem)
             return
         if body:
             try:
-                json.loads(body.decode("utf-8"))
+                jsontext.loads(body.decode("utf-8"))
             except UnicodeDecodeError:
                 await send_error(send, 400, "Request body is not valid UTF-8")
                 return
-            except RecursionError:
-                await send_error(send, 400, "Request body is nested too deeply")
-                return
-            except ValueError as exc:
-                await send_error(send, 400, f"Request body is not valid JSON: {exc}")
+            except jsontext.JsonTextError as exc:
+                await send_error(send, 400, f"Request body is {exc}")
                 return
 
         replayed = False
@@ -246,5 +306,4 @@ class Guard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
-
+        await self.app(_with_length(scope, body), replay, send)

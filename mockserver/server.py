@@ -28,6 +28,7 @@ from mockserver.documents import Documents, load_documents
 from mockserver.errors import StartupError
 from mockserver.fixtures import Fixtures
 from mockserver.middleware import CONTROL_PREFIX
+from mockserver.protocol import http_protocol
 from mockserver.service import Service
 from mockserver.settings import Settings
 
@@ -126,6 +127,10 @@ def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
         # (the control API's loopback check must see the real peer).
         proxy_headers=False,
         server_header=False,
+        # The HTTP layer answers malformed requests with the contract's error
+        # body and cuts off slow clients (mockserver.protocol); no WebSocket.
+        http=http_protocol(settings),
+        ws="none",
     )
     server = uvicorn.Server(config)
     if settings.workers == 1:

@@ -12,13 +12,16 @@ from typing import Any
 
 from mockserver.auth import Authenticator
 from mockserver.documents import Documents
+from mockserver.errors import SettingsError
 from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
 from mockserver.journal import Journal
-from mockserver.lifecycle import Lifecycle, stable_window
+from mockserver.lifecycle import LATEST_MS, Lifecycle, stable_window
 from mockserver.settings import Settings
 from mockserver.store import Store, StoredRequest, now_ms
 
 STATUS_CACHE_SIZE = 10_000
+#: Seconds (of real time) between two housekeeping runs of a worker.
+HOUSEKEEPING_INTERVAL = 1.0
 
 
 @dataclass
@@ -59,6 +62,34 @@ class Fault:
         )
 
 
+def longest_span_ms(documents: Documents) -> int:
+    """The longest span of time the control API takes (its `Seconds` schema):
+    how far past the clock a due time can be."""
+    return int(documents.control.schema("Seconds")["maximum"] * 1000)
+
+
+def check_bounds(settings: Settings, documents: Documents) -> None:
+    """Refuse settings whose times could not be stored or shown, and negative
+    retention limits. Raises `SettingsError`."""
+    longest = longest_span_ms(documents) / 1000
+    for name in ("progress_delay", "leeway", "retain_finished_seconds"):
+        value = getattr(settings, name)
+        if value is not None and not 0 <= value <= longest:  # NaN fails too
+            raise SettingsError(f"{_flag(name)} must be between 0 and {longest:.0f} seconds, not {value}")
+    for name in ("header_timeout", "body_timeout"):
+        value = getattr(settings, name)
+        if not 0 < value <= longest:
+            raise SettingsError(f"{_flag(name)} must be more than 0 and at most {longest:.0f} seconds, not {value}")
+    for name in ("retain_journal_rows", "retain_finished_requests"):
+        value = getattr(settings, name)
+        if value is not None and value < 0:
+            raise SettingsError(f"{_flag(name)} cannot be negative")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 class Service:
     """What handlers and middlewares of one worker share."""
 
@@ -68,7 +99,8 @@ class Service:
         self.lifecycle = Lifecycle(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
-        self.journal = Journal(store)
+        self.journal = Journal(store, keep=settings.retain_journal_rows)
+        self._next_housekeeping = 0.0
         # request id -> (stored request, rendered status body, window it is valid in)
         self._status_cache: dict[str, tuple[StoredRequest, bytes, int, float]] = {}
         self.faults: list[Fault] = []
@@ -82,6 +114,12 @@ class Service:
             leeway=self.settings.leeway,
             use_jti=lambda app, jti: self.store.use_jti(app.client_id, jti),
         )
+
+    @property
+    def latest_clock_ms(self) -> int:
+        """The manual clock stops here, so that every time it leads to (the clock
+        plus any span) can still be shown: `iso()` ends with the year 9999."""
+        return LATEST_MS - longest_span_ms(self.documents)
 
     @property
     def max_body_bytes(self) -> int:
@@ -99,6 +137,7 @@ class Service:
         state is only read: a worker that starts or restarts late must not
         undo fixtures a test loaded through the control API meanwhile.
         """
+        check_bounds(settings, documents)
         if not install:
             store = Store(settings.state)
             fixtures = parse_fixtures(store.control().fixtures, documents, settings.state)
@@ -158,13 +197,33 @@ class Service:
         self._status_cache[request_id] = (stored, body, *stable_window(stored, now))
         return stored, body
 
+    # -- retention -------------------------------------------------------------------------------
+
+    def maybe_housekeep(self) -> None:
+        """`housekeep()`, at most once per `HOUSEKEEPING_INTERVAL` (called after each request)."""
+        if time.monotonic() >= self._next_housekeeping:
+            self.housekeep()
+
+    def housekeep(self) -> None:
+        """Apply the retention settings now: forget finished requests past their
+        age or count limit, and give free space back to the file system. (The
+        journal's row cap is applied as each batch is written.)"""
+        self._next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
+        age, count = self.settings.retain_finished_seconds, self.settings.retain_finished_requests
+        if age is not None or count is not None:
+            older_than = None if age is None else int(age * 1000)
+            self.store.forget_finished(self.now_ms(), older_than_ms=older_than, keep=count)
+            # Any worker may have forgotten a request this one has cached.
+            self._status_cache.clear()
+        self.store.reclaim()
+
     def preload(self, *, replace: bool = False) -> int:
         """Store the fixtures' preloaded requests, relative to the current time."""
         stored = 0
         for request in self.fixtures.requests:
             account = self.fixtures.accounts[request.account_id]
             planned = self.lifecycle.preloaded(request, account, self.now_ms())
-            stored += self.store.insert_request(planned, replace=replace)
+            stored += self.store.insert_request(planned, replace=replace, preloaded=True)
         return stored
 
     def reset(self, fixtures: Fixtures | None = None) -> None:

@@ -52,7 +52,18 @@ class Settings:
     admin_token: str | None = _setting(None, str, "Token that opens the control API to non-loopback clients.")
     max_body_bytes: int | None = _setting(None, int, "Largest accepted request body, 413 beyond"
                                           " [default: the contract's x-max-body-bytes].")
+    max_control_body_bytes: int = _setting(8 * 1024 * 1024, int, "Largest accepted control API body (a fixtures"
+                                           " document), 413 beyond.")
+    header_timeout: float = _setting(10.0, float, "Seconds a client has to send a request's headers; 408 and the"
+                                     " connection closed after.")
+    body_timeout: float = _setting(30.0, float, "Seconds a client has to send a request's body once its headers"
+                                   " are in; 408 and the connection closed after.")
     journal: bool = _setting(True, bool, "Record each request (never its token) in the journal.")
+    retain_journal_rows: int = _setting(100_000, int, "Journal rows kept; the oldest go first (0: no limit).")
+    retain_finished_seconds: float | None = _setting(None, float, "Forget a created erase request this many seconds"
+                                                     " after its last user reached a final status [default: never].")
+    retain_finished_requests: int | None = _setting(None, int, "Keep at most this many finished created requests,"
+                                                    " forgetting those that finished first [default: all].")
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with every value that is not None applied."""

@@ -2,6 +2,16 @@
 worker process opens, so they all see the same erase requests, clock, faults,
 used JTIs and journal.
 
+Text: UTF-8 cannot encode a lone surrogate (`"\ud800"`), which Python strings
+may hold, so every text value is stored through `storable()`, which escapes
+such characters (`\ud800`, literally): a value the checks upstream let by
+can never make a write fail.
+
+Space: the file is in incremental auto-vacuum mode, so that what retention
+(`forget_finished`, the journal's row cap) and a reset delete is given back
+to the file system by `reclaim()`, not only kept for reuse; the WAL is
+truncated to `WAL_SIZE_LIMIT` after each checkpoint.
+
 Durability: a create is committed before it is acknowledged. In WAL mode
 with `synchronous=NORMAL` a committed transaction survives the process being
 killed (`kill -9`); only a power loss can drop the last commits.
@@ -10,6 +20,7 @@ killed (`kill -9`); only a power loss can drop the last commits.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -17,6 +28,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger("mockserver")
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+#: Free pages (4 KiB each) left in the file before `reclaim()` gives them back.
+RECLAIM_AFTER_PAGES = 256
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS control (
@@ -31,7 +47,8 @@ CREATE TABLE IF NOT EXISTS requests (
     created_ms INTEGER NOT NULL,
     remove_all INTEGER NOT NULL,
     bot_ids TEXT NOT NULL,
-    users TEXT NOT NULL
+    users TEXT NOT NULL,
+    done_ms INTEGER  -- when its last user reaches a final status; NULL: never forgotten (preloaded)
 );
 CREATE TABLE IF NOT EXISTS used_jti (
     app TEXT NOT NULL,
@@ -55,6 +72,23 @@ CREATE TABLE IF NOT EXISTS journal (
     worker INTEGER
 );
 """
+
+
+def storable(value: Any) -> Any:
+    """`value`, with any text UTF-8 cannot encode (lone surrogates) escaped."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+INCREMENTAL = 2  # PRAGMA auto_vacuum
+JOURNAL_INSERT = (
+    "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id, request_id, worker)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -95,10 +129,26 @@ class Store:
         )
         self._db.execute("PRAGMA busy_timeout = 30000")
         if path != ":memory:":
+            if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+                # Takes effect at once on a new file; an older file is rebuilt once.
+                self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                self._db.execute("VACUUM")
             self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         self._db.execute("PRAGMA synchronous = NORMAL")
         with self._lock:
             self._db.executescript(SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a state file written by an older version up to this schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
+        if "done_ms" not in columns:
+            self._db.execute("ALTER TABLE requests ADD COLUMN done_ms INTEGER")
+            self._db.execute(
+                "UPDATE requests SET done_ms = (SELECT max(json_extract(value, '$[2]')) FROM json_each(users))"
+            )
+        self._db.execute("CREATE INDEX IF NOT EXISTS requests_done ON requests (done_ms)")
 
     def close(self) -> None:
         with self._lock:
@@ -169,24 +219,28 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        self.reclaim(at_least_pages=1)  # a reset is a good time to give all the space back
 
     # -- erase requests ------------------------------------------------------------------------
 
-    def insert_request(self, request: StoredRequest, *, replace: bool = False) -> bool:
-        """Store a request (committed on return). False if the id exists and not `replace`."""
+    def insert_request(self, request: StoredRequest, *, replace: bool = False, preloaded: bool = False) -> bool:
+        """Store a request (committed on return). False if the id exists and not `replace`.
+        A `preloaded` request belongs to the fixtures: retention never forgets it."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         users = [[u.user_id, u.final_status, u.due_ms, u.reason] for u in request.users]
+        done_ms = None if preloaded else max(u.due_ms for u in request.users)
         with self._lock:
             cursor = self._db.execute(
-                f"{verb} INTO requests (id, account, created_ms, remove_all, bot_ids, users)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                f"{verb} INTO requests (id, account, created_ms, remove_all, bot_ids, users, done_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    request.request_id,
-                    request.account_id,
+                    storable(request.request_id),
+                    storable(request.account_id),
                     request.created_ms,
                     int(request.remove_from_all_bots),
                     json.dumps(list(request.bot_ids)),
                     json.dumps(users),
+                    done_ms,
                 ),
             )
             return cursor.rowcount == 1
@@ -196,7 +250,7 @@ class Store:
             row = self._db.execute(
                 "SELECT id, account, created_ms, remove_all, bot_ids, users FROM requests"
                 " WHERE id = ?",
-                (request_id,),
+                (storable(request_id),),
             ).fetchone()
         if row is None:
             return None
@@ -209,6 +263,35 @@ class Store:
             tuple(UserPlan(*user) for user in json.loads(row[5])),
         )
 
+    def forget_finished(self, now_ms: int, *, older_than_ms: int | None, keep: int | None) -> int:
+        """Delete finished requests (not preloaded ones): those finished more than
+        `older_than_ms` before `now_ms`, and all but the `keep` most recently
+        finished. Returns how many were deleted."""
+        deleted = 0
+        with self._lock:
+            if older_than_ms is not None:
+                deleted += self._db.execute(
+                    "DELETE FROM requests WHERE done_ms <= ?", (now_ms - older_than_ms,)
+                ).rowcount
+            if keep is not None:
+                deleted += self._db.execute(
+                    "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE done_ms <= ?"
+                    " ORDER BY done_ms DESC LIMIT -1 OFFSET ?)",
+                    (now_ms, keep),
+                ).rowcount
+        return deleted
+
+    def reclaim(self, *, at_least_pages: int = RECLAIM_AFTER_PAGES) -> None:
+        """Give free pages back to the file system once there are `at_least_pages`
+        of them, and truncate the WAL (as far as readers in other workers allow)."""
+        if self.path == ":memory:":
+            return
+        with self._lock:
+            if self._db.execute("PRAGMA freelist_count").fetchone()[0] < at_least_pages:
+                return
+            self._db.execute("PRAGMA incremental_vacuum").fetchall()
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def count_requests(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM requests").fetchone()[0]
@@ -219,7 +302,7 @@ class Store:
         """Record a JTI as used. False if this app has used it before (a replay)."""
         with self._lock:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO used_jti (app, jti) VALUES (?, ?)", (app_id, jti)
+                "INSERT OR IGNORE INTO used_jti (app, jti) VALUES (?, ?)", (storable(app_id), storable(jti))
             )
             return cursor.rowcount == 1
 
@@ -255,16 +338,37 @@ class Store:
     # -- journal ---------------------------------------------------------------------------------
 
     def record(
-        self, rows: Iterable[tuple[int, str, str, int, str | None, str | None, str | None]]
+        self, rows: Iterable[tuple[int, str, str, int, str | None, str | None, str | None]], *, keep: int = 0
     ) -> None:
-        """Append journal rows, tagged with this worker's process id."""
+        """Append journal rows, tagged with this worker's process id, and keep the
+        newest `keep` rows only (0: all). In one transaction, or, if that fails,
+        row by row, so that a row SQLite refuses is the only one lost (logged by
+        its place in the batch, never its content)."""
         worker = os.getpid()
+        values = [tuple(storable(value) for value in (*row, worker)) for row in rows]
         with self._lock:
-            self._db.executemany(
-                "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id,"
-                " request_id, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*row, worker) for row in rows],
-            )
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(JOURNAL_INSERT, values)
+                self._trim_journal(keep)
+                self._db.execute("COMMIT")
+                return
+            except Exception:  # noqa: BLE001 - any refused row: retry one by one
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+            for index, row in enumerate(values):
+                try:
+                    self._db.execute(JOURNAL_INSERT, row)
+                except Exception as exc:  # noqa: BLE001 - the journal must never break an answer
+                    log.error("journal row %d of %d could not be written (%s); the others were",
+                              index + 1, len(values), type(exc).__name__)
+            self._trim_journal(keep)
+
+    def _trim_journal(self, keep: int) -> None:
+        # Ids only grow (rows leave oldest first, or all at once), so the newest
+        # `keep` rows are those above max(id) - keep: one indexed delete.
+        if keep > 0:
+            self._db.execute("DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (keep,))
 
     def journal(self, since_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self._lock:

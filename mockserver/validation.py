@@ -1,27 +1,101 @@
-"""Connexion's request validation, without its per-request waste.
+"""Connexion's request validation, without its per-request waste, and with the
+contract's regular expressions read as ECMA-262 reads them.
 
 Connexion's `ParameterValidator` deep-copies each parameter and builds a
 new jsonschema validator for it on every request; a py-spy profile of the
 status call put a quarter of the server's time there. This subclass builds
-each parameter's validator once and validates exactly as Connexion does
-(same Draft 4 validator, same format checker, same error text). It is
-plugged in through Connexion's own `validator_map` option.
+each parameter's validator once and validates as Connexion does (same Draft 4
+validator, same format checker, same error text). It is plugged in through
+Connexion's own `validator_map` option, with a JSON body validator.
+
+`pattern`: OpenAPI and JSON Schema patterns are ECMA-262 regular
+expressions, and jsonschema runs them with Python's `re.search`, where `$`
+also matches before a final newline and `\\d`, `\\w` match non-ASCII digits
+and letters. So `"a\\n"` passed the contract's UserId pattern
+`^[^\\u0000-\\u001f\\u007f]+$` here (issue 10). `ecma()` translates a pattern
+to Python with ECMA-262's meaning of `$`, `\\d` and `\\w`; a pattern anchored
+at both ends (all of the contract's are) then matches whole strings only, as
+`IdFormat.matches` (a fullmatch) does. Every validator the mock builds, for
+parameters, bodies and fixtures, uses it.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
+from connexion.datastructures import MediaTypeDict
+from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
+from connexion.validators import VALIDATOR_MAP as CONNEXION_VALIDATORS
+from connexion.validators import JSONRequestBodyValidator
 from connexion.validators.parameter import ParameterValidator, draft4_format_checker
 from jsonschema import Draft4Validator, ValidationError
+from jsonschema.protocols import Validator
+from jsonschema.validators import extend
+
+#: ECMA-262's character classes, outside and inside a bracket expression.
+_CLASSES = {"d": ("[0-9]", "0-9"), "w": ("[A-Za-z0-9_]", "A-Za-z0-9_"), "D": ("[^0-9]", None),
+            "W": ("[^A-Za-z0-9_]", None)}
+
+
+@lru_cache(maxsize=256)
+def ecma(pattern: str) -> re.Pattern[str]:
+    """`pattern` compiled for Python with ECMA-262's `$` (the end of the input
+    only) and ASCII `\\d`, `\\w`, `\\D`, `\\W`."""
+    out: list[str] = []
+    in_class, index = False, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            escaped = pattern[index + 1]
+            outside, inside = _CLASSES.get(escaped, (None, None))
+            replacement = inside if in_class else outside
+            out.append(replacement or pattern[index:index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern.startswith("]", index + 1) or pattern.startswith("^]", index + 1):  # a literal ] first
+                close = pattern.index("]", index + 1) + 1
+                out.append(pattern[index:close])
+                index = close
+                continue
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+        index += 1
+    return re.compile("".join(out))
+
+
+def _pattern(validator: Validator, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def with_ecma_patterns(validator_class: Any) -> Any:
+    """A jsonschema validator class like `validator_class`, its `pattern` read as ECMA-262."""
+    return extend(validator_class, {"pattern": _pattern})
+
+
+EcmaDraft4Validator = with_ecma_patterns(Draft4Validator)
+EcmaDraft4RequestValidator = with_ecma_patterns(Draft4RequestValidator)
+
+
+def ecma_validator(schema: dict[str, Any]) -> Any:
+    """A Draft 4 validator for `schema`, with Connexion's format checker and ECMA-262 patterns."""
+    return EcmaDraft4Validator(schema, format_checker=draft4_format_checker)
 
 
 class CachedParameterValidator(ParameterValidator):
     # Connexion makes a new ParameterValidator per request, so the cache is the
     # class's: parameter definition (kept alive here, so its id stays unique)
     # and its compiled validator, keyed by the definition's id.
-    _validators: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
+    _validators: dict[int, tuple[dict[str, Any], Any]] = {}
 
     def validate_parameter(
         self, parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
@@ -30,8 +104,7 @@ class CachedParameterValidator(ParameterValidator):
             return ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         cached = self._validators.get(id(param))
         if cached is None:
-            schema = param.get("schema", param)
-            cached = (param, Draft4Validator(schema, format_checker=draft4_format_checker))
+            cached = (param, ecma_validator(param.get("schema", param)))
             self._validators[id(param)] = cached
         validator = cached[1]
         try:
@@ -41,4 +114,15 @@ class CachedParameterValidator(ParameterValidator):
         return None
 
 
-VALIDATOR_MAP = {"parameter": CachedParameterValidator}
+class EcmaJSONRequestBodyValidator(JSONRequestBodyValidator):
+    """Connexion's JSON body validator, with ECMA-262 patterns."""
+
+    @property
+    def _validator(self) -> Any:
+        return EcmaDraft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+
+
+VALIDATOR_MAP = {
+    "parameter": CachedParameterValidator,
+    "body": MediaTypeDict({**CONNEXION_VALIDATORS["body"], "*/*json": EcmaJSONRequestBodyValidator}),
+}

@@ -8,11 +8,21 @@ import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 
 from mockserver import MockServer
 from tests.support import CREATE, STATUS, create, status, vocabulary, wait_until
 
 BODY = {"userIds": ["u-durable"], "RemoveDataFromAllBots": True}
+#: Retention switched on hard: a small journal cap, finished requests forgotten at once,
+#: housekeeping running during the test. Nothing acknowledged and unfinished may go.
+JOURNAL_CAP = 150
+RETENTION = {
+    "off": [],
+    "on": ["--retain-journal-rows", str(JOURNAL_CAP), "--retain-finished-seconds", "0",
+           "--retain-finished-requests", "0"],
+}
+retention = pytest.mark.parametrize("retention", sorted(RETENTION))
 
 
 def test_state_file_uses_wal(tmp_path: Path) -> None:
@@ -30,8 +40,9 @@ def test_requests_survive_a_restart(tmp_path: Path) -> None:
         assert status(server, request_id).json()["response"][0]["userId"] == "u-durable"
 
 
-def test_requests_survive_kill_minus_9(tmp_path: Path) -> None:
-    with MockServer(state=tmp_path / "state.db") as server:
+@retention
+def test_requests_survive_kill_minus_9(tmp_path: Path, retention: str) -> None:
+    with MockServer(state=tmp_path / "state.db", extra_args=RETENTION[retention]) as server:
         ids = [create(server, BODY).json()["requestId"] for _ in range(20)]
         server.kill()
         server.start()
@@ -59,8 +70,9 @@ def _read(server: MockServer, request_id: str) -> int:
         return http.get(STATUS.format(request_id), headers={"auth": server.token()}).status_code
 
 
-def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path) -> None:
-    with MockServer(state=tmp_path / "state.db", workers=2) as server:
+@retention
+def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path, retention: str) -> None:
+    with MockServer(state=tmp_path / "state.db", workers=2, extra_args=RETENTION[retention]) as server:
         with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
             ids = list(pool.map(lambda _: _create_one(server), range(200)))
         assert len(set(ids)) == 200
@@ -70,6 +82,11 @@ def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path) -> 
 
         journal = server.journal(limit=10_000)
         created_by = {e["requestId"]: e["worker"] for e in journal if e["operationId"] == "createEraseRequest"}
+        if retention == "on":  # only the newest rows are kept, oldest first out
+            assert len(journal) == JOURNAL_CAP
+            assert [e["id"] for e in journal] == list(range(journal[0]["id"], journal[0]["id"] + JOURNAL_CAP))
+            assert set(created_by) <= set(ids)
+            return
         assert set(created_by) == set(ids)
         assert len(set(created_by.values())) == 2, "both workers created requests"
         read_by_other = [
@@ -89,8 +106,9 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def test_kill_takes_every_worker_down_and_nothing_acknowledged_is_lost(tmp_path: Path) -> None:
-    with MockServer(state=tmp_path / "state.db", workers=2) as server:
+@retention
+def test_kill_takes_every_worker_down_and_nothing_acknowledged_is_lost(tmp_path: Path, retention: str) -> None:
+    with MockServer(state=tmp_path / "state.db", workers=2, extra_args=RETENTION[retention]) as server:
         ids = [create(server, BODY).json()["requestId"] for _ in range(10)]
         assert server.process is not None
         group = server.process.pid
