@@ -8,8 +8,11 @@
     │                        cannot work together, an unusable state file (exit 2)
     ├── ControlError         `MockServer`/`MockApp`: the control API refused a call;
     │                        carries the server's status and message
-    └── AuthError            a request's token is refused (answered 401 or 403,
-                             never raised out of the server)
+    └── Refused              a request the mock answers with a 4xx and the error body
+        │                    (never raised out of the server): `status` and `message`
+        ├── AuthError        the token: 401 or 403
+        ├── InvalidJson      a body that is not strict JSON (also a ValueError): 400
+        └── BodyTooLarge     a body over its limit: 413
 
 A contract that cannot be served raises `contracts.core.errors.SpecError`, the
 shared core's exception. The CLI maps all of them to one-line errors.
@@ -46,9 +49,28 @@ class ControlError(MockserverError):
         super().__init__(f"{method} {path}: HTTP {status}: {message}")
 
 
-class AuthError(MockserverError):
-    """A refused token: the status (401 or 403) and the message of the error body."""
+class Refused(MockserverError):
+    """A request the mock answers with `status` and the error body saying `message`."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
+
+
+class AuthError(Refused):
+    """A refused token: 401 or 403."""
+
+
+class InvalidJson(Refused, ValueError):
+    """JSON text the mock refuses; the message says why, as a phrase that follows
+    "is" (`f"Request body is {exc}"`)."""
+
+    def __init__(self, message: str):
+        super().__init__(400, message)
+
+
+class BodyTooLarge(Refused):
+    """A body over its limit."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"Request body exceeds {limit} bytes")

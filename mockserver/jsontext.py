@@ -18,6 +18,8 @@ import math
 import re
 from typing import Any
 
+from mockserver.errors import InvalidJson
+
 #: Deeper than any body the contract or the control API accepts (a fixtures
 #: document is 5 levels deep): deeper JSON is refused before any validator
 #: recurses into it.
@@ -25,9 +27,7 @@ MAX_DEPTH = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class JsonTextError(ValueError):
-    """JSON text the mock refuses; the message says why, as a phrase that
-    follows "is" (`f"Request body is {exc}"`)."""
+JsonTextError = InvalidJson  # the name this module's callers use
 
 
 def _no_constant(name: str) -> Any:

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.core.tokens import claimed_app_id
 from mockserver import jsontext
-from mockserver.errors import AuthError
+from mockserver.errors import AuthError, BodyTooLarge
 from mockserver.fixtures import App
 from mockserver.responses import send_error
 from mockserver.service import Fault, Service
@@ -192,10 +192,6 @@ def _media_type_problem(scope: Scope) -> str | None:
     return None
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body (None if the client disconnects). Raises `BodyTooLarge` past `limit` bytes."""
     chunks, size, more = [], 0, True
@@ -206,7 +202,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
@@ -274,8 +270,8 @@ class Guard:
         except TimeoutError:
             await send_error(send, 408, f"Request body not received within {timeout:g} seconds", CLOSE)
             return
-        except BodyTooLarge:
-            await send_error(send, 413, f"Request body exceeds {limit} bytes")
+        except BodyTooLarge as exc:
+            await send_error(send, exc.status, exc.message)
             return
         if body is None:  # the client went away
             return

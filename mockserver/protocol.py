@@ -43,6 +43,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from mockserver.errors import Refused
 from mockserver.responses import error_body
 from mockserver.settings import Settings
 
@@ -59,13 +60,6 @@ class Limits:
     max_header_bytes: int = MAX_HEADER_BYTES
     max_headers: int = MAX_HEADERS
 
-
-class Refused(Exception):
-    """Raised in a parser callback: the request is answered `status` and the connection closed."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 def http_protocol(settings: Settings) -> Any:
