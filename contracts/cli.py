@@ -248,6 +248,9 @@ def _reference_options(command: Any) -> Any:
     options = [
         click.option("--reference-url", required=True, envvar="CONTRACTS_REFERENCE_URL",
                      help="The deployment to compare with, e.g. a mockserver [env CONTRACTS_REFERENCE_URL]."),
+        click.option("--slower-by", type=click.FloatRange(0), default=1.0, show_default=True, metavar="SECONDS",
+                     help="Report a side whose median response time per operation is this much (and 5 times)"
+                          " slower."),
         click.option("--ignore", "ignore", multiple=True, metavar="RULE",
                      help="Accept a known, reviewed difference (its rule as the report prints it; * matches"
                           " anything); it is listed as accepted (repeatable)."),
@@ -288,7 +291,7 @@ def diff_command(**options: Any) -> None:
     )
     secrets = real.secrets() + reference.secrets()
     try:
-        result = diff(DiffConfig(real, reference, tuple(options["ignore"])))
+        result = diff(DiffConfig(real, reference, tuple(options["ignore"]), options["slower_by"]))
     except ContractsError as exc:
         raise Fail(Redactor(secrets)(str(exc)), exc.exit_code) from None
     if real.dry_run:

@@ -200,25 +200,6 @@ def _timestamp_form(value: str) -> str:
     return re.sub(r"\d", "9", value)
 
 
-def flatten(value: Any, path: str = "$") -> dict[str, Any]:
-    """`{"$.a.b": leaf}` for every leaf (and `{}`/`[]` for empty containers)."""
-    if isinstance(value, dict):
-        if not value:
-            return {path: {}}
-        found: dict[str, Any] = {}
-        for key, item in value.items():
-            found.update(flatten(item, f"{path}.{key}"))
-        return found
-    if isinstance(value, list):
-        if not value:
-            return {path: []}
-        found = {}
-        for index, item in enumerate(value):
-            found.update(flatten(item, f"{path}[{index}]"))
-        return found
-    return {path: value}
-
-
 # -- comparing ----------------------------------------------------------------------------------
 
 
@@ -227,6 +208,8 @@ def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: str, where: str,
     """Which kind of decision a difference touches."""
     f = vocabulary.fields
     operation = vocabulary.operation(call.operation_id)
+    if aspect in ("status", "accepts") and max(statuses) >= 500:
+        return "error status codes"  # a server-side failure, whatever the call was about
     if aspect in ("status", "accepts") and operation.role == STATUS and (400 in statuses) and \
             statuses[0] != statuses[1] and not {401, 403} & set(statuses):
         return "request id format"  # the two sides disagree on whether the id in the path is well-formed
@@ -305,12 +288,34 @@ def compare(call: PlannedCall, real: Observation, reference: Observation, vocabu
             add("body", "$", _kind(real, real_body), _kind(reference, reference_body))
         elif real_body is not _NOT_JSON:
             schema = normaliser.response_schema(call.operation_id, real.status)
-            mine, theirs = flatten(normaliser.shape(real_body, schema)), flatten(normaliser.shape(reference_body,
-                                                                                                 schema))
-            for path in sorted(set(mine) | set(theirs)):
-                if mine.get(path, _MISSING) != theirs.get(path, _MISSING):
-                    add("body", path, mine.get(path, _MISSING), theirs.get(path, _MISSING))
+            for path, mine, theirs in differences(normaliser.shape(real_body, schema),
+                                                  normaliser.shape(reference_body, schema)):
+                add("body", path, mine, theirs)
     return found
+
+
+def differences(mine: Any, theirs: Any, path: str = "$") -> Iterator[tuple[str, Any, Any]]:
+    """Where two shapes differ: a key one side lacks is one difference at that key
+    (not one per leaf below it); lists are compared item by item."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for key in sorted(set(mine) | set(theirs)):
+            if key not in mine or key not in theirs:
+                yield f"{path}.{key}", _summary(mine.get(key, _MISSING)), _summary(theirs.get(key, _MISSING))
+            else:
+                yield from differences(mine[key], theirs[key], f"{path}.{key}")
+    elif isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
+        for index, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            yield from differences(a, b, f"{path}[{index}]")
+    elif mine != theirs:
+        yield path, _summary(mine), _summary(theirs)
+
+
+def _summary(value: Any) -> Any:
+    if isinstance(value, dict):
+        return "<object with " + (", ".join(sorted(value)) or "no keys") + ">"
+    if isinstance(value, list):
+        return f"<list of {len(value)}>"
+    return value
 
 
 class _Missing:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from contracts.runner import Runner
 
 SUITE = "preflight"
+#: Answers that say the deployment is not there now (a rate limit, a gateway without its upstream).
+UNAVAILABLE = (429, 502, 503, 504)
 
 
 def plan_preflight(planner: Planner) -> None:
@@ -52,30 +54,26 @@ def run_preflight(runner: Runner, calls: list) -> None:
     """Send the pre-flight calls; raise `ConfigError` (exit 2) or `UnreachableError`
     (exit 3) with one line that says what to fix."""
     config = runner.config
+    answers: dict[str, Observation] = {}
     for call in calls:
         observation = runner.send(call)
         assert observation is not None
-        who = call.auth.identity
-        judged_later = call.check == "contract paths served" and observation.status != 404
-        if judged_later:
-            continue  # a malformed id: only a 404 (an unknown path) says something about the configuration
-        if observation.status in (429, 503):
+        answers[call.check] = observation
+        if observation.status in UNAVAILABLE:
             raise UnreachableError(f"{runner.target.base_url} answered the pre-flight with HTTP {observation.status}"
                                    f" ({_message(runner.vocabulary, observation)}); try again later")
-        if who == "app":
-            _check_app(runner, call.check, observation)
-        elif who == "other_tenant":
+        if call.auth.identity == "app" and call.check == "token accepted":
+            _check_token(runner, observation)
+        elif call.auth.identity == "other_tenant":
             _check_identity(runner.vocabulary, observation, config.other_tenant.client_id, "--other-tenant",
                             expected=404)
-        elif who == "unscoped":
+        elif call.auth.identity == "unscoped":
             _check_identity(runner.vocabulary, observation, config.unscoped.client_id, "--unscoped", expected=403)
+    _check_paths(answers.get("token accepted"), answers.get("contract paths served"))
 
 
-def _check_app(runner: Runner, check: str, observation: Observation) -> None:
+def _check_token(runner: Runner, observation: Observation) -> None:
     config, status, vocabulary = runner.config, observation.status, runner.vocabulary
-    scope = runner.vocabulary.token.scope
-    content_type = observation.headers.get("content-type", "(none)")
-    where = f"{observation.exchange.method} {observation.exchange.url}"
     if status == 401:
         if config.credentials.can_sign:
             raise ConfigError(f"the deployment refused the token of --client-id {config.credentials.client_id}:"
@@ -85,14 +83,24 @@ def _check_app(runner: Runner, check: str, observation: Observation) -> None:
     if status == 403:
         raise ConfigError(f"the deployment refused the app --client-id {config.credentials.client_id}: 403"
                           f" {_message(vocabulary, observation)!r}; it must be a Bot Admin Console app with the"
-                          f" {scope!r} scope")
-    if status >= 500:
-        return  # a server error is the deployment's fault, not the configuration's: the suites report it
-    json_answer = content_type.startswith("application/json")
-    if (status == 404 and runner.context.schemas.error_body_problem(observation)) or not json_answer:
-        raise ConfigError(f"the base URL does not serve the contract's paths: {where} answered {status}"
-                          f" {content_type}, not the contract's error body; check --base-url")
-    if check == "contract paths served" and status == 404:
+                          f" {vocabulary.token.scope!r} scope")
+
+
+def _check_paths(unknown: Observation | None, malformed: Observation | None) -> None:
+    """Does the base URL serve the contract's paths? Not when it answers with a web
+    page, or when a malformed id gets the 404 an unknown id gets (as every path of
+    a server that does not have the contract's paths does). An answer that merely
+    breaks the contract (another error body, a 500) is the suites' to report."""
+    if unknown is None or malformed is None:
+        return
+    for observation in (unknown, malformed):
+        content_type = observation.headers.get("content-type", "(none)")
+        if content_type.startswith("text/html") or 300 <= observation.status < 400:
+            where = f"{observation.exchange.method} {observation.exchange.url}"
+            raise ConfigError(f"the base URL does not serve the contract's paths: {where} answered"
+                              f" {observation.status} {content_type}, not the contract's error body; check --base-url")
+    if unknown.status == 404 and malformed.status == 404:
+        where = f"{malformed.exchange.method} {malformed.exchange.url}"
         raise ConfigError(f"the base URL does not serve the contract's paths: a malformed request id got 404, as"
                           f" an unknown path does ({where}); check --base-url (a missing or extra path prefix?)")
 

@@ -39,6 +39,7 @@ from mockserver.dispatch import Dispatcher, routes_for
 from mockserver.documents import Documents, load_documents
 from mockserver.handlers import Handlers
 from mockserver.middleware import CONTROL_PREFIX, FrontDoor, Guard
+from mockserver.prefer import Preferences
 from mockserver.responses import error_body, send_error
 from mockserver.service import Service
 from mockserver.settings import Settings
@@ -70,6 +71,7 @@ def create_app(
             **routes_for(control_spec, control.resolve),
         },
         on_shutdown=service.journal.flush,
+        preferences=Preferences(vocabulary),
     )
     middlewares = [
         ServerErrorMiddleware,

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
+from mockserver import faults
 from mockserver.errors import FixturesError
 from mockserver.fixtures import parse_fixtures
 from mockserver.lifecycle import iso
@@ -73,6 +74,8 @@ class ControlHandlers:
         known = set(self.service.vocabulary.operations)
         if operation_id is not None and operation_id not in known:
             return error_response(400, f"Unknown operationId {operation_id!r}; known: {sorted(known)}")
+        if problem := faults.problem(spec):
+            return error_response(400, problem)
         fault_id = self.service.store.add_fault(spec, body.get("count"))
         return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count")), 201)
 

@@ -21,6 +21,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from contracts.core.spec import Spec
+from mockserver.errors import Refused
+from mockserver.prefer import Preferences, as_headers
 from mockserver.responses import send_error
 
 Handler = Callable[..., Awaitable[Response]]
@@ -54,8 +56,11 @@ def routes_for(spec: Spec, resolve: Callable[[str], Handler]) -> dict[str, Route
 
 
 class Dispatcher:
-    def __init__(self, routes: dict[str, Route], on_shutdown: Callable[[], None] = lambda: None):
-        self.routes, self.on_shutdown = routes, on_shutdown
+    def __init__(self, routes: dict[str, Route], on_shutdown: Callable[[], None] = lambda: None,
+                 preferences: Preferences | None = None):
+        """`preferences` answers a `Prefer` header where the handler would run (the
+        request passed auth and validation), for the operations it knows."""
+        self.routes, self.on_shutdown, self.preferences = routes, on_shutdown, preferences
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -71,8 +76,21 @@ class Dispatcher:
             for name, raw in parse_qsl(scope["query_string"].decode("latin-1")):
                 if name in route.query:
                     params[name] = route.query[name](raw)
-        body = json.loads(await _read_body(receive)) if route.has_body else None
-        response = await route.handler(scope, params, body)
+        raw = await _read_body(receive) if route.has_body else b""
+        prefer = next((v for k, v in scope["headers"] if k == b"prefer"), None) if self.preferences else None
+        if prefer is not None and self.preferences is not None:
+            try:
+                chosen = self.preferences.answer(operation_id, prefer.decode("latin-1"))
+            except Refused as exc:
+                await send_error(send, exc.status, exc.message)
+                return
+            if chosen is not None:
+                canned, applied = chosen
+                await send({"type": "http.response.start", "status": canned.status,
+                            "headers": as_headers(canned, applied)})
+                await send({"type": "http.response.body", "body": canned.body})
+                return
+        response = await route.handler(scope, params, json.loads(raw) if route.has_body else None)
         await response(scope, receive, send)
 
 

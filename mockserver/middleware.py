@@ -22,9 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.core.tokens import claimed_app_id
 from mockserver import jsontext
 from mockserver.errors import AuthError, BodyTooLarge
+from mockserver.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault
 from mockserver.fixtures import App
 from mockserver.responses import send_error
-from mockserver.service import Fault, Service
+from mockserver.service import Service
 
 CONTROL_PREFIX = "/__mockserver"
 ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
@@ -83,6 +84,11 @@ class FrontDoor:
         context: dict[str, Any] = {"app": None}
         scope.setdefault("extensions", {})["mockserver"] = context
         status_holder = [0]
+        if self.service.faults and any(f.kind == "requestIdFormat" for f in self.service.faults):
+            canonical = self.service.drift.canonical_path(path)
+            if canonical is not None:  # an id the requestIdFormat fault handed out: read it as the mock's own
+                scope = dict(scope, path=canonical, raw_path=canonical.encode())
+                path = canonical
 
         async def send_recording(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -103,10 +109,14 @@ class FrontDoor:
                 if fault is not None:
                     await asyncio.sleep(fault.latency_ms / 1000)
                 await self.app(scope, receive, send_recording)
+            elif fault.kind in RESPONSE_FAULTS:
+                await self.app(scope, receive, self._drifting(send_recording, fault))
             elif fault.kind == "status":
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 message = fault.message or f"Injected fault: HTTP {fault.status}"
                 await send_error(send_recording, fault.status, message, headers)
+            elif fault.kind == "gateway":
+                await _send_raw(send_recording, 502, b"text/html", GATEWAY_PAGE)
             else:
                 status_holder[0] = 0  # dropped: the client gets no answer at all
                 self._drop(receive)
@@ -137,6 +147,28 @@ class FrontDoor:
             return fault
         return None
 
+    def _drifting(self, send: Send, fault: Fault) -> Send:
+        """A `send` that holds the mock's answer back, changes it as `fault` says
+        (`mockserver.faults.Drift`), then sends it (after `delayMs` for a slow first byte)."""
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def drifting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            if fault.kind == "slowFirstByte":
+                await asyncio.sleep(int(fault.params.get("delayMs", 1000)) / 1000)
+            status, headers, body = self.service.drift.apply(fault, start["status"], list(start["headers"]),
+                                                             b"".join(chunks))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        return drifting
+
     @staticmethod
     def _drop(receive: Receive) -> None:
         """Close the connection without a response. Uvicorn's `receive` is a bound
@@ -161,6 +193,12 @@ class FrontDoor:
                 context.get("request_id"),
             )
         )
+
+
+async def _send_raw(send: Send, status: int, content_type: bytes, body: bytes) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _framing_problem(scope: Scope) -> str | None:

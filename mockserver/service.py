@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from mockserver.auth import Authenticator
 from mockserver.documents import Documents
 from mockserver.errors import SettingsError
+from mockserver.faults import Drift, Fault
 from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
 from mockserver.journal import Journal
 from mockserver.lifecycle import LATEST_MS, Lifecycle, stable_window
@@ -22,44 +21,6 @@ from mockserver.store import Store, StoredRequest, now_ms
 STATUS_CACHE_SIZE = 10_000
 #: Seconds (of real time) between two housekeeping runs of a worker.
 HOUSEKEEPING_INTERVAL = 1.0
-
-
-@dataclass
-class Fault:
-    id: int
-    kind: str  # status | latency | drop
-    remaining: int | None
-    fraction: float
-    method: str | None
-    path: str | None
-    operation_id: str | None
-    status: int = 503
-    retry_after: int | None = None
-    latency_ms: int = 0
-    message: str | None = None
-
-    @classmethod
-    def from_row(cls, fault_id: int, spec: dict[str, Any], remaining: int | None) -> Fault:
-        return cls(
-            id=fault_id,
-            kind=spec["kind"],
-            remaining=remaining,
-            fraction=spec.get("fraction", 1.0),
-            method=spec.get("method"),
-            path=spec.get("path"),
-            operation_id=spec.get("operationId"),
-            status=spec.get("status", 503),
-            retry_after=spec.get("retryAfter"),
-            latency_ms=spec.get("latencyMs", 0),
-            message=spec.get("message"),
-        )
-
-    def matches(self, method: str, path: str, operation_id: str | None) -> bool:
-        return (
-            (self.method is None or self.method.upper() == method)
-            and (self.path is None or path.startswith(self.path))
-            and (self.operation_id is None or self.operation_id == operation_id)
-        )
 
 
 def longest_span_ms(documents: Documents) -> int:
@@ -104,6 +65,7 @@ class Service:
         # request id -> (stored request, rendered status body, window it is valid in)
         self._status_cache: dict[str, tuple[StoredRequest, bytes, int, float]] = {}
         self.faults: list[Fault] = []
+        self.drift = Drift(documents.vocabulary)
         self._generation = -1
         self._manual_now_ms: int | None = None
 

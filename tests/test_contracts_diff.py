@@ -32,11 +32,12 @@ def reference_config(**overrides: Any) -> Any:
 
 
 @contextmanager
-def compared(real_app: Any, reference_app: Any, ignore: tuple[str, ...] = (), **real: Any) -> Iterator[DiffReport]:
+def compared(real_app: Any, reference_app: Any, ignore: tuple[str, ...] = (), slower_by: float = 1.0,
+             **real: Any) -> Iterator[DiffReport]:
     with ExitStack() as stack:
         real_wire = stack.enter_context(deployment(real_app))
         reference_wire = stack.enter_context(deployment(reference_app))
-        config = DiffConfig(run_config(refused_user_ids=(), **real), reference_config(), ignore)
+        config = DiffConfig(run_config(refused_user_ids=(), **real), reference_config(), ignore, slower_by)
         yield diff(config, real_transport=real_wire, reference_transport=reference_wire)
 
 
@@ -74,7 +75,7 @@ EXPECTED = {
     "undocumented-status-value": "row 8, per-user status values",
     "auth-disabled": "row 21, security scheme",
     "other-tenant-readable": "row 20, tenant isolation",
-    "500-on-malformed-reqid": "row 9, request id format",
+    "500-on-malformed-reqid": "row 18, error status codes",
     "missing-required-field": "documented by the vendor (fields)",
     "wrong-content-type": "documented by the vendor",
 }
@@ -169,3 +170,34 @@ def test_a_reference_without_identities_is_a_one_line_error() -> None:
                                        "http://127.0.0.1:1", *credential_args()])
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "the reference needs --reference-client-id/--reference-client-secret" in result.output
+
+
+STATUS_OP = "getEraseRequestStatus"
+DRIFT_FAULTS = {
+    "an undocumented status value": ({"kind": "statusValue", "operationId": STATUS_OP},
+                                     "row 8, per-user status values"),
+    "a missing field": ({"kind": "missingField", "field": "lastUpdatedOn", "operationId": STATUS_OP},
+                        "documented by the vendor (fields)"),
+    "a renamed field": ({"kind": "renamedField", "field": "response", "renameTo": "results",
+                         "operationId": STATUS_OP}, "documented by the vendor (fields)"),
+    "an extra field": ({"kind": "extraField", "field": "region", "value": "eu"}, "documented by the vendor (fields)"),
+    "another request-id format": ({"kind": "requestIdFormat"}, "row 9, request id format"),
+    "another error body shape": ({"kind": "errorShape"}, "row 19, error body"),
+    "a gateway page": ({"kind": "gateway", "operationId": STATUS_OP + "ViaPost"}, "row 1"),  # rows 18 and 19
+    # The content type of answers: the vendor's JSON (2xx), the contract's error body (4xx).
+    "a wrong content type": ({"kind": "contentType", "operationId": STATUS_OP}, ("documented by the vendor",
+                                                                                "row 19, error body")),
+    "a slow first byte": ({"kind": "slowFirstByte", "delayMs": 150, "operationId": STATUS_OP},
+                          "documented by the vendor (response times"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRIFT_FAULTS))
+def test_each_drift_fault_of_the_mock_is_reported_as_that_difference(name: str) -> None:
+    fault, decision = DRIFT_FAULTS[name]
+    with MockApp(clock="real", progress_delay=0.2) as real, MockApp(clock="real", progress_delay=0.2) as reference:
+        real.inject(**fault)
+        with compared(real.asgi, reference.asgi, slower_by=0.1) as report:
+            output = drift_report.terminal(report)
+    assert report.exit_code == 1, output
+    assert report.drift.open and all(d.decision.startswith(decision) for d in report.drift.open), output

@@ -1,0 +1,159 @@
+"""Faults injected through the control API: what they match, and what they do.
+
+Request faults answer instead of the mock: `status` (an error status with the
+contract's body, `Retry-After` when asked), `latency` (wait, then answer
+normally), `drop` (close the connection without an answer), `gateway` (a
+`text/html` 502, as a proxy in front of the vendor sends).
+
+Vendor drift faults let the mock answer, then change the answer the way a
+deployment that drifted from the contract would, for testing a client's
+resilience:
+
+| kind | the answer becomes |
+|---|---|
+| `statusValue` | every per-user status is `value` (default `QUEUED`: undocumented) |
+| `missingField` | the top-level `field` is left out |
+| `renamedField` | the top-level `field` is called `renameTo` |
+| `extraField` | a top-level `field` with `value` is added |
+| `requestIdFormat` | request ids as the prefix and 32 hex digits, no dashes (readable while the fault exists) |
+| `errorShape` | error bodies as `{"error": {"message": ..., "status": ...}}` |
+| `contentType` | the `Content-Type` is `contentType` (default `text/plain`) |
+| `slowFirstByte` | the answer starts after `delayMs` |
+
+Every fault can be narrowed by `method`, `path` (a prefix), `operationId`,
+`count` (the next N matching requests) and `fraction` (at random).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.core.vocabulary import Vocabulary
+
+REQUEST_FAULTS = ("status", "latency", "drop", "gateway")
+RESPONSE_FAULTS = ("statusValue", "missingField", "renamedField", "extraField", "requestIdFormat", "errorShape",
+                   "contentType", "slowFirstByte")
+#: The parameter each kind needs (checked when the fault is injected).
+REQUIRED = {"missingField": ("field",), "renamedField": ("field", "renameTo"), "extraField": ("field",)}
+GATEWAY_PAGE = (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+                b"</center></body></html>\n")
+UNDOCUMENTED_STATUS = "QUEUED"
+
+
+@dataclass
+class Fault:
+    id: int
+    kind: str
+    remaining: int | None
+    fraction: float
+    method: str | None
+    path: str | None
+    operation_id: str | None
+    status: int = 503
+    retry_after: int | None = None
+    latency_ms: int = 0
+    message: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # the drift kinds' parameters
+
+    @classmethod
+    def from_row(cls, fault_id: int, spec: dict[str, Any], remaining: int | None) -> Fault:
+        return cls(
+            id=fault_id,
+            kind=spec["kind"],
+            remaining=remaining,
+            fraction=spec.get("fraction", 1.0),
+            method=spec.get("method"),
+            path=spec.get("path"),
+            operation_id=spec.get("operationId"),
+            status=spec.get("status", 503),
+            retry_after=spec.get("retryAfter"),
+            latency_ms=spec.get("latencyMs", 0),
+            message=spec.get("message"),
+            params={k: spec[k] for k in ("value", "field", "renameTo", "contentType", "delayMs") if k in spec},
+        )
+
+    def matches(self, method: str, path: str, operation_id: str | None) -> bool:
+        return (
+            (self.method is None or self.method.upper() == method)
+            and (self.path is None or path.startswith(self.path))
+            and (self.operation_id is None or self.operation_id == operation_id)
+        )
+
+
+def problem(spec: dict[str, Any]) -> str | None:
+    """Why an injected fault cannot work, if it cannot (a parameter its kind needs)."""
+    missing = [name for name in REQUIRED.get(spec["kind"], ()) if name not in spec]
+    return f"a {spec['kind']} fault needs {', '.join(missing)}" if missing else None
+
+
+class Drift:
+    """The vendor drift faults' changes to an answer, in the contract's vocabulary."""
+
+    def __init__(self, vocabulary: Vocabulary):
+        self.vocabulary = vocabulary
+        fmt = vocabulary.request_id
+        self.alternate_id = re.compile(re.escape(fmt.prefix) + "([0-9a-f]{32})$")
+
+    # -- request ids in another format, both ways -----------------------------------------------
+
+    def other_id(self, request_id: str) -> str:
+        return self.vocabulary.request_id.prefix + request_id.removeprefix(self.vocabulary.request_id.prefix).replace(
+            "-", "")
+
+    def canonical_path(self, path: str) -> str | None:
+        """The path with an id in the alternate format put back in the contract's, if it has one."""
+        head, _, last = path.rpartition("/")
+        match = self.alternate_id.match(last)
+        if not head or match is None:
+            return None
+        return f"{head}/{self.vocabulary.request_id.prefix}{uuid.UUID(hex=match.group(1))}"
+
+    # -- answers ----------------------------------------------------------------------------------
+
+    def apply(self, fault: Fault, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+              ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        kind, params = fault.kind, fault.params
+        if kind == "contentType":
+            value = str(params.get("contentType", "text/plain")).encode()
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-type"] + [(b"content-type", value)]
+            return status, headers, body
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return status, headers, body
+        changed = self._change(kind, params, status, document)
+        if changed is document:
+            return status, headers, body
+        data = json.dumps(changed).encode()
+        headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        return status, headers + [(b"content-length", str(len(data)).encode())], data
+
+    def _change(self, kind: str, params: dict[str, Any], status: int, document: Any) -> Any:
+        f = self.vocabulary.fields
+        if not isinstance(document, dict):
+            return document
+        if kind == "errorShape" and status >= 400:
+            message = self.vocabulary.error_message(document) or ""
+            return {"error": {"message": message, "status": status}}
+        if status >= 400:
+            return document
+        if kind == "statusValue" and isinstance(document.get(f.results), list):
+            value = params.get("value", UNDOCUMENTED_STATUS)
+            return dict(document, **{f.results: [dict(r, **{f.user_status: value}) for r in document[f.results]]})
+        if kind == "missingField" and params["field"] in document:
+            return {k: v for k, v in document.items() if k != params["field"]}
+        if kind == "renamedField" and params["field"] in document:
+            return {(params["renameTo"] if k == params["field"] else k): v for k, v in document.items()}
+        if kind == "extraField":
+            return dict(document, **{params["field"]: params.get("value")})
+        if kind == "requestIdFormat":
+            changed = dict(document)
+            for name in (f.request_id, f.id):
+                if isinstance(changed.get(name), str):
+                    changed[name] = self.other_id(changed[name])
+            return changed
+        return document
