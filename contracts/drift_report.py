@@ -32,6 +32,15 @@ def result_line(report: DiffReport) -> str:
 def terminal(report: DiffReport) -> str:
     real, reference = report.config.real.base_url, report.config.reference.base_url
     lines = [f"contracts diff: {real} (real) against {reference} (reference)", ""]
+    by_decision: dict[str, list[Difference]] = {}
+    for difference in report.drift.open:
+        by_decision.setdefault(difference.decision, []).append(difference)
+    if by_decision:
+        lines.append("Drift by contract decision:")
+        for decision, items in sorted(by_decision.items()):
+            fixes = sorted({d.fix.split(" (")[0] for d in items})
+            lines.append(f"  {decision}: {sum(d.count for d in items)} calls differ; fix: {'; '.join(fixes)}")
+        lines.append("")
     for difference in _differences(report):
         mark = "accepted" if difference.accepted else "DRIFT"
         repeat = f" (x{difference.count})" if difference.count > 1 else ""

@@ -108,3 +108,31 @@ def test_ci_doc_staging_job_runs_as_written(tmp_path) -> None:
             assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: PASSED" in result.stdout
     assert (tmp_path / "reports" / "contract.html").exists() and (tmp_path / "reports" / "erase-audit.jsonl").exists()
+
+
+def test_readme_diff_example_runs_as_written(tmp_path) -> None:
+    """The README's worked `contracts diff` example, on free ports instead of 8080/8081."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (ROOT / "README.md").read_text()
+    example = next(b for b in re.findall(r"```sh\n(.+?)```", readme, re.S) if "requestIdFormat" in b)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(str(probe.getsockname()[1]))
+    bin_dir = Path(sys.executable).parent
+    script = example.replace("8080", ports[0]).replace("8081", ports[1]).replace(".venv/bin/", f"{bin_dir}/")
+    ready = " && ".join(f"curl -fs http://127.0.0.1:{port}/__mockserver/health >/dev/null" for port in ports)
+    lines = ["trap 'kill $(jobs -p) 2>/dev/null' EXIT"]
+    for line in script.strip().splitlines():
+        if line.startswith("curl"):  # the servers started in the background: wait until both answer
+            lines.append(f"for i in $(seq 100); do {ready} && break; sleep 0.1; done")
+        lines.append(line)
+    script = "\n".join(lines) + " --audit-log audit.jsonl"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert "Drift by contract decision:" in result.stdout, result.stdout + result.stderr
+    assert re.search(r"row 9, request id format: \d+ calls differ; fix: the contract", result.stdout)
