@@ -159,9 +159,9 @@ def run_options(command: Any) -> Any:
                      help="Write a JUnit XML report."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write a Markdown (.md) or HTML (.html) report."),
-        click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
-                     default=default("audit_log"), show_default=True,
-                     help="Append every created requestId (with the body sent and the time) here."),
+        click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Append every created requestId (with the body sent and the time) here [default:"
+                          " contracts-audit.jsonl against a remote target, none against a local one]."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -14,6 +14,8 @@ from typing import Any
 TARGET_KINDS = ("auto", "local", "remote")
 #: Erasing calls allowed per run against a remote target when no --max-erase-requests is given.
 DEFAULT_MAX_ERASE_REMOTE = 5
+#: Where the created erase requests are logged against a remote target when no --audit-log is given.
+REMOTE_AUDIT_LOG = Path("contracts-audit.jsonl")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class RunConfig:
     max_retry_after: float = 30.0
     junit_xml: Path | None = None
     report: Path | None = None
-    audit_log: Path | None = Path("contracts-audit.jsonl")
+    audit_log: Path | None = None  # None: REMOTE_AUDIT_LOG against a remote target, none against a local one
     progress: bool = False
     #: "run": the suites as `contracts run` sends them; "diff": one example of each kind, for comparing
     #: two deployments call by call (`contracts diff`).

@@ -89,7 +89,7 @@ def reference_identities(config: RunConfig, transport: httpx.BaseTransport | Non
     fixture apps read through its control API."""
     if config.credentials.present:
         return config
-    url = config.base_url.rstrip("/") + "/__mockserver/apps"
+    url = config.base_url.rstrip("/") + "/__mockserver/apps?secrets=true"
     try:
         with httpx.Client(transport=transport, timeout=config.timeout, trust_env=False) as client:
             answer = client.get(url)

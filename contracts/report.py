@@ -73,6 +73,9 @@ def terminal(report: Report) -> str:
         f"Time: {report.outcome.duration:.1f} s",
         result_line(report),
     ]
+    audit = report.outcome.audit
+    if audit.path is not None and audit.created:
+        lines.insert(-3, f"Audit log: {audit.path} ({len(audit.created)} created erase requests appended)")
     return report.redact("\n".join(lines)) + "\n"
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from contracts import checks as checkmod
-from contracts.config import DEFAULT_MAX_ERASE_REMOTE, Credentials, RunConfig
+from contracts.config import DEFAULT_MAX_ERASE_REMOTE, REMOTE_AUDIT_LOG, Credentials, RunConfig
 from contracts.core import tokens
 from contracts.core.errors import ConfigError
 from contracts.core.spec import load_spec
@@ -96,7 +96,8 @@ class Runner:
         self.redactor = Redactor(config.secrets())
         cap = config.max_erase_requests
         self.budget = Budget(DEFAULT_MAX_ERASE_REMOTE if cap is None and self.target.remote else cap)
-        self.audit = AuditLog(config.audit_log, self.target.base_url)
+        audit_log = config.audit_log or (REMOTE_AUDIT_LOG if self.target.remote else None)
+        self.audit = AuditLog(audit_log, self.target.base_url)
         self.http = Transport(self.target.base_url, config.timeout, config.max_retry_after, transport=transport,
                               sleep=sleep)
         self.context = checkmod.Context(self.vocabulary)

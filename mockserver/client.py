@@ -7,6 +7,7 @@ are both control clients, so a test reads the same either way.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -70,9 +71,11 @@ class ControlClient:
 
     def token(self, app: str | None = None, *, expires_in: float | None = 3600, jti: bool = True) -> str:
         """A token signed the vendor's way for a fixtures app (default: the default
-        app), valid at the mock's clock; a negative `expires_in` makes an expired
-        one, `jti=False` leaves out the `jti` claim."""
-        now = self.clock()["nowMs"] / 1000
+        app), issued now by the clock the mock judges tokens at (`--token-clock`:
+        the wall clock by default); a negative `expires_in` makes an expired one,
+        `jti=False` leaves out the `jti` claim."""
+        clock = self.clock()
+        now = clock["nowMs"] / 1000 if clock.get("tokenClock") == "server" else time.time()
         return self.fixtures.token(self.app(app), expires_in=expires_in, jti=jti, now=now)
 
     # -- the control API -----------------------------------------------------------------------

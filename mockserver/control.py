@@ -16,6 +16,7 @@ from mockserver.fixtures import parse_fixtures
 from mockserver.lifecycle import iso
 from mockserver.responses import error_response
 from mockserver.service import Service
+from mockserver.store import StoredRequest
 
 Params = dict[str, Any]
 
@@ -48,7 +49,8 @@ class ControlHandlers:
 
     def _clock(self) -> dict[str, Any]:
         now = self.service.now_ms()
-        return {"mode": self.service.settings.clock, "now": iso(now), "nowMs": now}
+        return {"mode": self.service.settings.clock, "now": iso(now), "nowMs": now,
+                "tokenClock": self.service.settings.token_clock}
 
     async def getClock(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         return JSONResponse(self._clock())
@@ -85,11 +87,12 @@ class ControlHandlers:
 
     async def listApps(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         fixtures = self.service.fixtures
+        secrets = params.get("secrets", False)
         chosen = fixtures.contract_apps()
-        roles = {identity.key: app.public(show_secret=True) for identity, app in chosen.items()}
+        roles = {identity.key: app.public(show_secret=secrets) for identity, app in chosen.items()}
         main = next(iter(chosen.values()))
         return JSONResponse({
-            "apps": [app.public(show_secret=True) for app in fixtures.apps.values()],
+            "apps": [app.public(show_secret=secrets) for app in fixtures.apps.values()],
             "contractApps": {"app": roles.get("credentials"), "otherTenant": roles.get("other_tenant"),
                              "unscoped": roles.get("unscoped")},
             "refusedUsers": fixtures.refused_users(main.account_id),
@@ -99,24 +102,32 @@ class ControlHandlers:
         stored = self.service.store.get_request(params["requestId"])
         if stored is None:
             return error_response(404, "Erase request not found")
-        return JSONResponse(
-            {
-                "requestId": stored.request_id,
-                "account": stored.account_id,
-                "createdOn": iso(stored.created_ms),
-                "RemoveDataFromAllBots": stored.remove_from_all_bots,
-                "botIds": list(stored.bot_ids),
-                "users": [
-                    {
-                        "userId": u.user_id,
-                        "finalStatus": u.final_status,
-                        "dueOn": iso(u.due_ms),
-                        "reason": u.reason,
-                    }
-                    for u in stored.users
-                ],
-            }
-        )
+        return JSONResponse(self._stored(stored))
+
+    async def listStoredRequests(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        recent = self.service.store.recent_requests(params.get("limit", 20))
+        return JSONResponse({"requests": [self._stored(stored) for stored in recent]})
+
+    def _stored(self, stored: StoredRequest) -> dict[str, Any]:
+        """A stored request: what it covers, and each user's final status, due time and status now."""
+        now, initial = self.service.now_ms(), self.service.vocabulary.user_status.initial
+        return {
+            "requestId": stored.request_id,
+            "account": stored.account_id,
+            "createdOn": iso(stored.created_ms),
+            "RemoveDataFromAllBots": stored.remove_from_all_bots,
+            "botIds": list(stored.bot_ids),
+            "users": [
+                {
+                    "userId": u.user_id,
+                    "finalStatus": u.final_status,
+                    "dueOn": iso(u.due_ms),
+                    "reason": u.reason,
+                    "status": u.final_status if now >= u.due_ms else initial,
+                }
+                for u in stored.users
+            ],
+        }
 
     async def getJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         self.service.journal.flush()

@@ -12,10 +12,13 @@ Connexion as an exception.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import ipaddress
 import random
+from importlib import resources
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +31,7 @@ from mockserver.responses import send_error
 from mockserver.service import Service
 
 CONTROL_PREFIX = "/__mockserver"
+UI_PATHS = (CONTROL_PREFIX + "/ui", CONTROL_PREFIX + "/ui/")
 ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
 DOCS_PREFIXES = ("/openapi.json", "/ui")
 #: Headers that say how to read a body: more than one of a kind is ambiguous.
@@ -69,6 +73,12 @@ class FrontDoor:
             return
         self.service.refresh()
         path = scope["path"]
+        if path in UI_PATHS:
+            if not self._control_allowed(scope, query_token=True):
+                await send_error(send, 403, "The mock's page answers loopback clients or the admin token only")
+                return
+            await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
+            return
         if path.startswith(CONTROL_PREFIX):
             if not self._control_allowed(scope):
                 await send_error(
@@ -125,9 +135,13 @@ class FrontDoor:
                 self._journal(scope, status_holder[0], context)
             self.service.maybe_housekeep()
 
-    def _control_allowed(self, scope: Scope) -> bool:
+    def _control_allowed(self, scope: Scope, *, query_token: bool = False) -> bool:
+        """Loopback clients, or the admin token in its header (or, for the page a
+        browser opens, `?token=`)."""
         token = self.service.settings.admin_token
         given = _header(scope, ADMIN_TOKEN_HEADER)
+        if given is None and query_token:
+            given = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("token")
         if token and given and hmac.compare_digest(token.encode(), given.encode()):
             return True
         return _is_loopback(scope)
@@ -199,6 +213,12 @@ async def _send_raw(send: Send, status: int, content_type: bytes, body: bytes) -
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+@functools.cache
+def ui_page() -> bytes:
+    """The mock's page (`mockserver/ui/index.html`: no build step, no external assets)."""
+    return (resources.files("mockserver") / "ui" / "index.html").read_bytes()
 
 
 def _framing_problem(scope: Scope) -> str | None:
@@ -286,7 +306,7 @@ class Guard:
             return
         token = tokens[0].decode("latin-1") if tokens else None
         try:
-            context["app"] = service.authenticator.authenticate(token, service.now())
+            context["app"] = service.authenticator.authenticate(token, service.token_now())
         except AuthError as exc:
             context["app_id"] = claimed_app_id(service.vocabulary.token, token)
             await send_error(send, exc.status, exc.message)

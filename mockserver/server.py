@@ -35,12 +35,23 @@ from mockserver.settings import Settings
 LISTENING = re.compile(r"mockserver listening on (http://\S+)")
 
 
+MAX_PORT = 65535
+TEMPORARY = "a temporary file the workers share, removed at exit"
+
+
 def check_settings(settings: Settings) -> None:
     """Refuse settings that cannot work together, before anything is opened."""
     if settings.workers < 1:
         raise StartupError("--workers must be at least 1")
-    if settings.workers > 1 and settings.state == ":memory:":
-        raise StartupError("--state :memory: cannot be shared by several workers; use a file")
+    if not 0 <= settings.port <= MAX_PORT:
+        raise StartupError(f"--port must be between 0 and {MAX_PORT}, not {settings.port}")
+
+
+def state_described(settings: Settings) -> str:
+    """Where the state lives, for the banner: a user should never wonder what was written where."""
+    if settings.state == ":memory:":
+        return "in memory (nothing written; --state FILE keeps requests across restarts)"
+    return f"{settings.state} (SQLite, kept across restarts)"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -57,7 +68,8 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def banner(settings: Settings, base_url: str, documents: Documents, fixtures: Fixtures) -> str:
+def banner(settings: Settings, base_url: str, documents: Documents, fixtures: Fixtures, *,
+           temporary: bool = False) -> str:
     app = fixtures.default_app()
     sample = fixtures.requests[0].request_id if fixtures.requests else "<requestId>"
     token_cmd = f"{_own_command()} token" + (f" --fixtures {settings.fixtures}" if settings.fixtures else "")
@@ -67,7 +79,9 @@ def banner(settings: Settings, base_url: str, documents: Documents, fixtures: Fi
         [
             f"mockserver listening on {base_url}",
             f"  default app: {app.client_id} ({app.name}, account {app.account_id})",
-            f"  state: {settings.state}   clock: {settings.clock}   workers: {settings.workers}",
+            f"  state: {TEMPORARY if temporary else state_described(settings)}",
+            f"  clock: {settings.clock} (tokens judged by the {settings.token_clock} clock)"
+            f"   workers: {settings.workers}",
             f"  contract: {base_url}/openapi.json   docs: {base_url}/ui/",
             f"  control API: {base_url}{CONTROL_PREFIX}/   (apps: mockserver apps)",
             f"  try: curl -s {status_url} -H \"{vocabulary.auth_header}: $({token_cmd})\"",
@@ -92,11 +106,24 @@ def _own_command() -> str:
 def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
     """Run until interrupted. Raises `StartupError`, `SpecError` or `FixturesError`
     for settings, a contract or fixtures that cannot be served."""
+    check_settings(settings)
+    shared = None
+    if settings.workers > 1 and settings.state == ":memory:":
+        # Workers share their state through a file: a temporary one, removed at exit.
+        shared = tempfile.TemporaryDirectory(prefix="mockserver-")
+        settings = settings.with_overrides(state=str(Path(shared.name) / "state.db"))
+    try:
+        _serve(settings, out, shared is not None)
+    finally:
+        if shared is not None:
+            shared.cleanup()
+
+
+def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
     import uvicorn
 
     from mockserver.app import create_app, worker_app
 
-    check_settings(settings)
     documents = load_documents(settings.spec)
     # Validates the contract and fixtures, and prepares the state file once,
     # before any worker starts.
@@ -106,7 +133,8 @@ def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     settings = settings.with_overrides(port=port)
-    print(banner(settings, f"http://{shown_host}:{port}", documents, fixtures), file=out, flush=True)
+    print(banner(settings, f"http://{shown_host}:{port}", documents, fixtures, temporary=temporary), file=out,
+          flush=True)
     # One worker serves the service prepared above; several get the settings
     # (a picklable dataclass) and open the state file in their own process.
     if settings.workers == 1:

@@ -124,6 +124,10 @@ class Service:
     def now_ms(self) -> int:
         return self._manual_now_ms if self._manual_now_ms is not None else now_ms()
 
+    def token_now(self) -> float:
+        """The time tokens are judged at (`--token-clock`)."""
+        return time.time() if self.settings.token_clock == "real" else self.now()
+
     def now(self) -> float:
         return self.now_ms() / 1000 if self._manual_now_ms is not None else time.time()
 

@@ -40,7 +40,8 @@ class Settings:
 
     host: str = _setting("127.0.0.1", str, "Interface to listen on.")
     port: int = _setting(8080, int, "TCP port to listen on (0 picks a free one).")
-    state: str = _setting("mockserver-state.db", str, "SQLite state file, or :memory: for ephemeral.")
+    state: str = _setting(":memory:", str, "SQLite state file, kept across restarts [default: in memory, nothing"
+                          " written; with several workers, a temporary file removed at exit].")
     fixtures: str | None = _setting(None, str, "Fixtures file (YAML/JSON) [default: the shipped fixtures].")
     spec: str | None = _setting(None, str, "Contract to serve [default: the shipped openapi.yaml].")
     log_level: str = _setting("info", str, "Log level.", ("critical", "error", "warning", "info", "debug"))
@@ -49,6 +50,9 @@ class Settings:
                           ("real", "manual"))
     progress_delay: float = _setting(2.0, float, "Seconds an erase takes from in-progress to a final status.")
     leeway: float = _setting(5.0, float, "Seconds of clock skew allowed on exp and nbf.")
+    token_clock: str = _setting("real", str, "The clock tokens' exp and nbf are checked against: real (the wall clock,"
+                                " so advancing the manual clock never expires a client's token) or server (the"
+                                " mock's clock, manual or not).", ("real", "server"))
     admin_token: str | None = _setting(None, str, "Token that opens the control API to non-loopback clients.")
     max_body_bytes: int | None = _setting(None, int, "Largest accepted request body, 413 beyond"
                                           " [default: the contract's x-max-body-bytes].")

@@ -252,16 +252,17 @@ class Store:
                 " WHERE id = ?",
                 (storable(request_id),),
             ).fetchone()
-        if row is None:
-            return None
-        return StoredRequest(
-            row[0],
-            row[1],
-            row[2],
-            bool(row[3]),
-            tuple(json.loads(row[4])),
-            tuple(UserPlan(*user) for user in json.loads(row[5])),
-        )
+        return None if row is None else _stored(row)
+
+    def recent_requests(self, limit: int) -> list[StoredRequest]:
+        """The most recently created requests, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, account, created_ms, remove_all, bot_ids, users FROM requests"
+                " ORDER BY created_ms DESC, rowid DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_stored(row) for row in rows]
 
     def forget_finished(self, now_ms: int, *, older_than_ms: int | None, keep: int | None) -> int:
         """Delete finished requests (not preloaded ones): those finished more than
@@ -384,6 +385,13 @@ class Store:
     def clear_journal(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM journal")
+
+
+def _stored(row: Any) -> StoredRequest:
+    return StoredRequest(
+        row[0], row[1], row[2], bool(row[3]), tuple(json.loads(row[4])),
+        tuple(UserPlan(*user) for user in json.loads(row[5])),
+    )
 
 
 def now_ms() -> int:

@@ -69,7 +69,8 @@ def sign(server: ControlClient, app: str | None = None, *, secret: str | None = 
          algorithm: str = "HS256", headers: dict[str, Any] | None = None, **claims: Any) -> str:
     """A token made with PyJWT; claims default to the vendor's: sub, appId, jti, iat, exp."""
     chosen = server.app(app)
-    now = int(server.clock()["nowMs"] / 1000)
+    clock = server.clock()
+    now = int(clock["nowMs"] / 1000 if clock.get("tokenClock") == "server" else time.time())
     payload: dict[str, Any] = {
         "sub": "tests", "appId": chosen.client_id, "iat": now, "exp": now + 600,
         "jti": str(uuid.uuid4()),
@@ -92,9 +93,9 @@ def create(server: ControlClient, body: dict[str, Any], app: str | None = None,
 
 
 def status(server: ControlClient, request_id: str, app: str | None = None,
-           method: str = "GET") -> httpx.Response:
+           method: str = "GET", token: str | None = None) -> httpx.Response:
     with client(server) as http:
-        return http.request(method, STATUS.format(request_id), headers={"auth": server.token(app)})
+        return http.request(method, STATUS.format(request_id), headers={"auth": token or server.token(app)})
 
 
 def wait_until(predicate: Any, timeout: float = 10.0) -> None:

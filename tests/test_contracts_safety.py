@@ -237,3 +237,15 @@ def test_no_secret_appears_in_a_failing_run(lenient, tmp_path: Path) -> None:
     for text in (output, (tmp_path / "j.xml").read_text(), (tmp_path / "a.jsonl").read_text()):
         assert not any(secret in text for secret in SECRETS)
         assert not re.search(r"eyJ[\w-]{10,}\.", text)
+
+
+def test_the_audit_log_is_written_by_default_only_for_a_remote_target(lenient, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    base_url, _ = lenient
+    monkeypatch.chdir(tmp_path)
+    run("--base-url", base_url, *credential_args(), "--max-examples", "3", "--suite", "request-ids")
+    assert list(tmp_path.iterdir()) == []  # a local run writes nothing unless asked
+    code, output = run("--base-url", base_url, *credential_args(), "--max-examples", "3", "--suite", "request-ids",
+                       "--target-kind", "remote", "--erase-user-id", "qa@example.com")
+    assert (tmp_path / "contracts-audit.jsonl").exists()
+    assert "Audit log: contracts-audit.jsonl (" in output

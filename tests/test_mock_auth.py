@@ -26,6 +26,7 @@ from tests.support import (
     assert_error,
     client,
     sign,
+    status,
 )
 
 BODY = {"userIds": ["u-auth-test"], "RemoveDataFromAllBots": True}
@@ -133,10 +134,18 @@ def test_token_not_yet_valid(call, mock: MockApp) -> None:
     assert_error(call({"auth": sign(mock, nbf=now + 600)}), 401, "not yet valid")
 
 
-def test_expiry_follows_the_server_clock(call, mock: MockApp) -> None:
-    token = sign(mock)  # exp = now + 600
+def test_advancing_the_manual_clock_expires_no_token_by_default(call, mock: MockApp) -> None:
+    token = sign(mock)  # exp = now + 600, by the wall clock
     mock.advance(3600)
-    assert_error(call({"auth": token}), 401, "expired")
+    assert call({"auth": token}).status_code == 200
+
+
+def test_expiry_follows_the_server_clock_when_asked() -> None:
+    with MockApp(token_clock="server") as mock:
+        token = sign(mock)  # exp = the mock's clock + 600
+        assert status(mock, PRELOADED, token=token).status_code == 200
+        mock.advance(3600)
+        assert_error(status(mock, PRELOADED, token=token), 401, "expired")
 
 
 def test_missing_jti_for_an_app_that_enforces_jti(call, mock: MockApp) -> None:

@@ -108,7 +108,8 @@ def test_fixtures_check_unreadable_yaml(tmp_path: Path) -> None:
     ["run", "--workers", "0"],
     ["run", "--clock", "sometimes"],
     ["run", "--port", "http"],
-    ["run", "--state", ":memory:", "--workers", "2"],
+    ["run", "--port", "99999"],
+    ["run", "--progress-delay", "-1"],
     ["run", "--fixtures", "/nonexistent.yaml"],
 ])
 def test_run_misuse_is_a_one_line_error(args: list[str]) -> None:
