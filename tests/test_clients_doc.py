@@ -144,7 +144,7 @@ def test_static_token_works_for_an_app_without_jti(client_dir: Path, server: Moc
 def test_static_token_fails_on_the_second_call_of_a_jti_app(client_dir: Path, server: MockServer) -> None:
     run = run_on_mock("static_token.py", client_dir, server, JTI_APP)
     assert run.returncode != 0
-    quoted = ("RuntimeError: status failed: Error(errors=[ErrorErrorsItem("
+    quoted = ("RuntimeError: status failed: Error(errors=[ErrorDetail("
               "msg=\"Invalid token: this 'jti' was already used\", code=401")
     assert quoted in run.stderr, run.stderr
     assert quoted in " ".join(_doc().split())  # what the doc says happens
