@@ -201,3 +201,18 @@ def test_each_drift_fault_of_the_mock_is_reported_as_that_difference(name: str) 
             output = drift_report.terminal(report)
     assert report.exit_code == 1, output
     assert report.drift.open and all(d.decision.startswith(decision) for d in report.drift.open), output
+
+
+def test_the_real_side_of_a_diff_is_planned_approved_and_applied_like_a_run(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    args = ["diff", "--base-url", "https://staging.example.com", "--reference-url", "http://127.0.0.1:1",
+            *credential_args(), "--erase-user-id", "qa@example.com", "--max-examples", "5",
+            "--reference-client-id", "cs-00000000-0000-4000-8000-000000000000", "--reference-client-secret", "x" * 16]
+    result = CliRunner().invoke(main, [*args, "--dry-run", "--plan-out", str(plan)])
+    assert result.exit_code == 0 and result.output.startswith("Dry run: nothing is sent to https://staging.example.com")
+    data = json.loads(plan.read_text())
+    assert data["eraseBudget"] == 5 and data["totals"]["maxErasing"] <= 5
+    data["calls"][3]["method"] = "PUT"
+    plan.write_text(json.dumps(data))
+    result = CliRunner().invoke(main, ["diff", "--plan", str(plan), *args[3:]])
+    assert result.exit_code == 2 and "edited after it was written" in result.output
