@@ -1,5 +1,5 @@
-"""The request journal: what each worker answered, written to the shared
-store in small batches.
+"""The request journal: what each worker was asked and answered, written to
+the shared store in small batches.
 
 Writing one SQLite transaction per request cost 8% of the status call's
 time (py-spy), so rows are buffered and flushed at most `FLUSH_DELAY`
@@ -7,28 +7,89 @@ seconds later, or as soon as `FLUSH_SIZE` are waiting. Reading the journal
 through the control API flushes the answering worker first, so with one
 worker the journal is always exact; with several, another worker's last
 rows appear within `FLUSH_DELAY`.
+
+A row is kept as the request gave it (header pairs, the body's bytes) and
+encoded for the store only when its batch is written, off the request's
+path. No token reaches the store: the credential headers are dropped when
+the row is made (`Journal.headers`), and any other header value or query
+string holding a compact JWS has it replaced by `<token>`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
+import re
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from mockserver.store import Store
 
 FLUSH_DELAY = 0.05
 FLUSH_SIZE = 256
+#: Headers that carry credentials: never journaled (the vendor's auth header is added per contract).
+CREDENTIAL_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-mockserver-admin-token", b"cookie"})
+_JWS = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+TOKEN_SHOWN_AS = "<token>"
 
-JournalRow = tuple[int, str, str, int, "str | None", "str | None", "str | None"]
 log = logging.getLogger("mockserver")
 
 
+class JournalRow(NamedTuple):
+    """One request and its answer, as the front door saw them."""
+
+    time_ms: int
+    method: str
+    path: str
+    query: bytes
+    headers: tuple[tuple[bytes, bytes], ...]  # credential headers already dropped
+    body: bytes | None  # as received, when the mock read it
+    status: int  # 0: the connection was dropped
+    response_body: bytes | None  # with --journal-bodies
+    app_id: str | None
+    operation_id: str | None
+    fault: dict[str, Any] | None
+    request_id: str | None
+
+
+def _scrub(text: str) -> str:
+    return _JWS.sub(TOKEN_SHOWN_AS, text) if "eyJ" in text else text
+
+
+@functools.lru_cache(maxsize=1024)
+def encode_headers(pairs: tuple[tuple[bytes, bytes], ...]) -> str:
+    """Header pairs as a JSON object; a repeated header's values joined with ', ' (RFC 9110).
+    (Cached: a client on a kept-alive connection sends the same headers each time.)"""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in pairs:
+        name, value = raw_name.decode("latin-1"), _scrub(raw_value.decode("latin-1"))
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return json.dumps(headers)
+
+
+def encode(row: JournalRow) -> tuple[Any, ...]:
+    """The row as the store writes it (`store.JOURNAL_WRITTEN` but the worker)."""
+    return (
+        row.time_ms, row.method, row.path, _scrub(row.query.decode("latin-1")), encode_headers(row.headers),
+        row.body, row.status, row.response_body, row.app_id, row.operation_id,
+        json.dumps(row.fault) if row.fault is not None else None, row.request_id,
+    )
+
+
 class Journal:
-    def __init__(self, store: Store, *, keep: int = 0):
-        """`keep`: the journal's row cap (0: none), applied as each batch is written."""
+    def __init__(self, store: Store, *, keep: int = 0, auth_header: str = ""):
+        """`keep`: the journal's row cap (0: none), applied as each batch is written;
+        `auth_header`: the contract's token header, never journaled."""
         self.store, self.keep = store, keep
+        self.hidden = CREDENTIAL_HEADERS | {auth_header.lower().encode()}
         self._rows: list[JournalRow] = []
         self._scheduled: asyncio.TimerHandle | None = None
+
+    def headers(self, raw: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
+        """A request's headers without the credentials."""
+        return tuple((name, value) for name, value in raw if name not in self.hidden)
 
     def append(self, row: JournalRow) -> None:
         self._rows.append(row)
@@ -50,7 +111,7 @@ class Journal:
         if not rows:
             return
         try:
-            self.store.record(rows, keep=self.keep)
+            self.store.record([encode(row) for row in rows], keep=self.keep)
         except Exception:  # noqa: BLE001 - the journal must never break an answer
             log.exception("could not write %d journal rows", len(rows))
 

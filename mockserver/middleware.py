@@ -23,6 +23,7 @@ from contracts.core.tokens import claimed_app_id
 from mockserver import jsontext
 from mockserver.errors import AuthError, BodyTooLarge
 from mockserver.fixtures import App
+from mockserver.journal import JournalRow
 from mockserver.responses import send_error
 from mockserver.service import Fault, Service
 
@@ -61,6 +62,7 @@ def _is_loopback(scope: Scope) -> bool:
 class FrontDoor:
     def __init__(self, app: ASGIApp, service: Service, docs: ASGIApp):
         self.app, self.service, self.docs = app, service, docs
+        self.auth_header = service.vocabulary.auth_header.lower().encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,13 +85,18 @@ class FrontDoor:
         context: dict[str, Any] = {"app": None}
         scope.setdefault("extensions", {})["mockserver"] = context
         status_holder = [0]
+        settings = self.service.settings
+        # The answer's body, for the journal (with --journal-bodies).
+        answer: list[bytes] | None = [] if settings.journal and settings.journal_bodies else None
 
         async def send_recording(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
+            elif answer is not None:
+                answer.append(message.get("body", b""))
             await send(message)
 
-        fault = self._fault_for(scope)
+        fault = self._fault_for(scope, context)
         try:
             if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
                 # A control character (say, an encoded newline) in a path segment:
@@ -111,8 +118,8 @@ class FrontDoor:
                 status_holder[0] = 0  # dropped: the client gets no answer at all
                 self._drop(receive)
         finally:
-            if self.service.settings.journal:
-                self._journal(scope, status_holder[0], context)
+            if settings.journal:
+                self._journal(scope, status_holder[0], context, answer)
             self.service.maybe_housekeep()
 
     def _control_allowed(self, scope: Scope) -> bool:
@@ -122,7 +129,9 @@ class FrontDoor:
             return True
         return _is_loopback(scope)
 
-    def _fault_for(self, scope: Scope) -> Fault | None:
+    def _fault_for(self, scope: Scope, context: dict[str, Any]) -> Fault | None:
+        """The injected fault that applies to this request, if any (noted in `context`
+        with the operation it matched, for the journal)."""
         if not self.service.faults:
             return None
         operation = self.service.vocabulary.operation_for(scope["method"], scope["path"])
@@ -134,6 +143,7 @@ class FrontDoor:
                 continue
             if fault.remaining is not None and not self.service.store.take_fault(fault.id):
                 continue
+            context["fault"], context["operation_id"] = fault, operation_id
             return fault
         return None
 
@@ -147,20 +157,39 @@ class FrontDoor:
             raise ConnectionAbortedError("injected fault: drop")
         transport.close()
 
-    def _journal(self, scope: Scope, status: int, context: dict[str, Any]) -> None:
-        app: App | None = context.get("app")
-        operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-        self.service.journal.append(
-            (
-                self.service.now_ms(),
+    def _journal(self, scope: Scope, status: int, context: dict[str, Any], answer: list[bytes] | None) -> None:
+        service = self.service
+        app: App | None = context["app"]
+        app_id: str | None
+        if app is not None:
+            app_id = app.client_id
+        elif "app_id" in context:  # refused by Guard, which read the claim
+            app_id = context["app_id"]
+        else:  # answered before Guard (a fault, an unknown path): the claim, unverified
+            app_id = claimed_app_id(service.vocabulary.token, _header(scope, self.auth_header))
+        routed = scope["extensions"].get("connexion_routing", {}).get("operation_id")
+        fault: Fault | None = context.get("fault")
+        service.journal.append(
+            JournalRow(
+                service.now_ms(),
                 scope["method"],
                 scope["path"],
+                scope.get("query_string", b""),
+                service.journal.headers(scope["headers"]),
+                context.get("body"),
                 status,
-                app.client_id if app else context.get("app_id"),
-                operation_id,
+                _capped(answer, service.max_body_bytes) if answer is not None and status else None,
+                app_id,
+                routed or context.get("operation_id"),
+                dict(fault.spec, id=fault.id) if fault is not None else None,
                 context.get("request_id"),
             )
         )
+
+
+def _capped(chunks: list[bytes], limit: int) -> bytes:
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return body if len(body) <= limit else body[:limit]
 
 
 def _framing_problem(scope: Scope) -> str | None:
@@ -244,6 +273,7 @@ class Guard:
         service = self.service
         tokens = [value for key, value in scope["headers"] if key == self.header]
         if len(tokens) > 1:  # ambiguous credentials: never pick one
+            context["app_id"] = None
             await send_error(send, 401, f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
             return
         token = tokens[0].decode("latin-1") if tokens else None
@@ -275,6 +305,9 @@ class Guard:
             return
         if body is None:  # the client went away
             return
+        context = scope.get("extensions", {}).get("mockserver")
+        if context is not None:  # a vendor request: its body, as received, for the journal
+            context["body"] = body
         problem = _framing_problem(scope)
         if problem:
             await send_error(send, 400, problem)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mockserver.auth import Authenticator
@@ -37,6 +37,7 @@ class Fault:
     retry_after: int | None = None
     latency_ms: int = 0
     message: str | None = None
+    spec: dict[str, Any] = field(default_factory=dict)  # as injected: what the journal shows
 
     @classmethod
     def from_row(cls, fault_id: int, spec: dict[str, Any], remaining: int | None) -> Fault:
@@ -52,6 +53,7 @@ class Fault:
             retry_after=spec.get("retryAfter"),
             latency_ms=spec.get("latencyMs", 0),
             message=spec.get("message"),
+            spec=spec,
         )
 
     def matches(self, method: str, path: str, operation_id: str | None) -> bool:
@@ -99,7 +101,7 @@ class Service:
         self.lifecycle = Lifecycle(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
-        self.journal = Journal(store, keep=settings.retain_journal_rows)
+        self.journal = Journal(store, keep=settings.retain_journal_rows, auth_header=self.vocabulary.auth_header)
         self._next_housekeeping = 0.0
         # request id -> (stored request, rendered status body, window it is valid in)
         self._status_cache: dict[str, tuple[StoredRequest, bytes, int, float]] = {}

@@ -59,6 +59,8 @@ class Settings:
     body_timeout: float = _setting(30.0, float, "Seconds a client has to send a request's body once its headers"
                                    " are in; 408 and the connection closed after.")
     journal: bool = _setting(True, bool, "Record each request (never its token) in the journal.")
+    journal_bodies: bool = _setting(True, bool, "Record each answer's body in the journal too (request bodies"
+                                    " always are).")
     retain_journal_rows: int = _setting(100_000, int, "Journal rows kept; the oldest go first (0: no limit).")
     retain_finished_seconds: float | None = _setting(None, float, "Forget a created erase request this many seconds"
                                                      " after its last user reached a final status [default: never].")

@@ -25,9 +25,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mockserver.journal_search import JournalFilter
 
 log = logging.getLogger("mockserver")
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
@@ -69,7 +72,12 @@ CREATE TABLE IF NOT EXISTS journal (
     app_id TEXT,
     operation_id TEXT,
     request_id TEXT,
-    worker INTEGER
+    worker INTEGER,
+    query TEXT,
+    headers TEXT,
+    body BLOB,
+    response_body BLOB,
+    fault TEXT
 );
 """
 
@@ -85,10 +93,19 @@ def storable(value: Any) -> Any:
 
 
 INCREMENTAL = 2  # PRAGMA auto_vacuum
-JOURNAL_INSERT = (
-    "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id, request_id, worker)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+#: The columns of a journal row as the store returns them, in this order.
+JOURNAL_COLUMNS = (
+    "id", "time_ms", "method", "path", "query", "headers", "body", "status", "response_body",
+    "app_id", "operation_id", "fault", "request_id", "worker",
 )
+#: The columns a journal row is written with (`Journal` builds the rows), the worker last.
+JOURNAL_WRITTEN = JOURNAL_COLUMNS[1:]
+JOURNAL_INSERT = f"INSERT INTO journal ({', '.join(JOURNAL_WRITTEN)}) VALUES ({', '.join('?' * len(JOURNAL_WRITTEN))})"
+JOURNAL_SELECT = f"SELECT {', '.join(JOURNAL_COLUMNS)} FROM journal"
+#: Rows read at a time while a body filter is applied in Python.
+JOURNAL_SCAN_CHUNK = 500
+#: Journal columns a state file of the first release lacks.
+JOURNAL_ADDED = {"query": "TEXT", "headers": "TEXT", "body": "BLOB", "response_body": "BLOB", "fault": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,10 @@ class Store:
                 "UPDATE requests SET done_ms = (SELECT max(json_extract(value, '$[2]')) FROM json_each(users))"
             )
         self._db.execute("CREATE INDEX IF NOT EXISTS requests_done ON requests (done_ms)")
+        journal = {row[1] for row in self._db.execute("PRAGMA table_info(journal)")}
+        for name, kind in JOURNAL_ADDED.items():
+            if name not in journal:
+                self._db.execute(f"ALTER TABLE journal ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -337,10 +358,9 @@ class Store:
 
     # -- journal ---------------------------------------------------------------------------------
 
-    def record(
-        self, rows: Iterable[tuple[int, str, str, int, str | None, str | None, str | None]], *, keep: int = 0
-    ) -> None:
-        """Append journal rows, tagged with this worker's process id, and keep the
+    def record(self, rows: Iterable[Sequence[Any]], *, keep: int = 0) -> None:
+        """Append journal rows (values of `JOURNAL_WRITTEN` but the worker), tagged
+        with this worker's process id, and keep the
         newest `keep` rows only (0: all). In one transaction, or, if that fails,
         row by row, so that a row SQLite refuses is the only one lost (logged by
         its place in the batch, never its content)."""
@@ -370,16 +390,42 @@ class Store:
         if keep > 0:
             self._db.execute("DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (keep,))
 
-    def journal(self, since_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    def journal(self, since_id: int = 0, limit: int = 1000,
+                where: JournalFilter | None = None) -> tuple[list[tuple[Any, ...]], int, bool]:
+        """Rows (`JOURNAL_COLUMNS`) with an id above `since_id` that pass the filter,
+        oldest first, at most `limit` of them; the id to continue from; and
+        whether more may follow."""
+        condition, params = where.where() if where else ("1 = 1", [])
+        body_filter = where is not None and where.has_json
+        chunk = max(limit, JOURNAL_SCAN_CHUNK) if body_filter else limit
+        found: list[tuple[Any, ...]] = []
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, time_ms, method, path, status, app_id, operation_id, request_id, worker"
-                " FROM journal"
-                " WHERE id > ? ORDER BY id LIMIT ?",
-                (since_id, limit),
-            ).fetchall()
-        keys = ("id", "timeMs", "method", "path", "status", "appId", "operationId", "requestId", "worker")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+            # The newest row now: a page that reaches it hands it out as the cursor,
+            # so that the next page starts after the rows this one skipped.
+            newest = self._db.execute("SELECT coalesce(max(id), 0) FROM journal").fetchone()[0]
+            cursor = since_id
+            while True:
+                rows = self._db.execute(
+                    f"{JOURNAL_SELECT} WHERE id > ? AND id <= ? AND {condition} ORDER BY id LIMIT ?",
+                    (cursor, newest, *params, chunk),
+                ).fetchall()
+                for row in rows:
+                    cursor = row[0]
+                    if where is None or where.matches_body(row[6]):
+                        found.append(tuple(row))
+                        if len(found) == limit:
+                            return found, cursor, cursor < newest
+                if len(rows) < chunk:
+                    return found, max(newest, since_id), False
+
+    def journal_count(self, where: JournalFilter | None = None) -> int:
+        """How many rows pass the filter."""
+        condition, params = where.where() if where else ("1 = 1", [])
+        with self._lock:
+            if where is None or not where.has_json:
+                return int(self._db.execute(f"SELECT count(*) FROM journal WHERE {condition}", params).fetchone()[0])
+            bodies = self._db.execute(f"SELECT body FROM journal WHERE {condition}", params).fetchall()
+        return sum(1 for (body,) in bodies if where.matches_body(body))
 
     def clear_journal(self) -> None:
         with self._lock:
