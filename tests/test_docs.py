@@ -108,3 +108,42 @@ def test_ci_doc_staging_job_runs_as_written(tmp_path) -> None:
             assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: PASSED" in result.stdout
     assert (tmp_path / "reports" / "contract.html").exists() and (tmp_path / "reports" / "erase-audit.jsonl").exists()
+
+
+def _readme_block(marker: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    return next(b for b in re.findall(r"```python\n(.+?)```", readme, re.S) if marker in b)
+
+
+def test_readme_journal_example_runs_and_its_failure_message_is_real(mock) -> None:
+    import pytest
+
+    namespace: dict = {}
+    exec(_readme_block("assert_called("), namespace)  # noqa: S102 - the README's own example
+    namespace["test_jane_is_erased_once"](mock)
+
+    mock.reset()
+    token = mock.token()
+    mock.http.request("DELETE", "/api/public/bot/eraseUsersData", headers={"auth": token},
+                      json={"userIds": ["jane@example.com"]})
+    mock.http.put("/api/public/bot/eraseUsersData", headers={"auth": token})
+    with pytest.raises(AssertionError) as failed:
+        mock.assert_called("createEraseRequest", times=1, json={"userIds": ["jane.doe@example.com"]})
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```\nAssertionError: expected") + len("```\nAssertionError: ")
+    assert readme[start:readme.index("```", start)].strip() == str(failed.value)
+
+
+def test_every_public_method_of_the_test_clients_is_documented() -> None:
+    import inspect
+
+    from mockserver.client import ControlClient
+    from mockserver.inprocess import MockApp
+    from mockserver.server import MockServer
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The mock server"):readme.index("## Contract checks against any deployment")]
+    for cls in (ControlClient, MockServer, MockApp):
+        for name, _ in inspect.getmembers(cls):
+            if not name.startswith("_") and name in cls.__dict__:
+                assert f"`{name}" in section or f" `{name}(" in section, f"{cls.__name__}.{name}"
