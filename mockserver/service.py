@@ -12,12 +12,12 @@ from typing import Any
 
 from mockserver.auth import Authenticator
 from mockserver.documents import Documents
-from mockserver.errors import SettingsError
+from mockserver.errors import SettingsError, StateUnavailable
 from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
 from mockserver.journal import Journal
 from mockserver.lifecycle import LATEST_MS, Lifecycle, stable_window
 from mockserver.settings import Settings
-from mockserver.store import Store, StoredRequest, now_ms
+from mockserver.store import Store, StoredRequest, now_ms, open_store
 
 STATUS_CACHE_SIZE = 10_000
 #: Seconds (of real time) between two housekeeping runs of a worker.
@@ -141,13 +141,13 @@ class Service:
         """
         check_bounds(settings, documents)
         if not install:
-            store = Store(settings.state)
+            store = open_store(settings.state)
             fixtures = parse_fixtures(store.control().fixtures, documents, settings.state)
             service = cls(settings, documents, fixtures, store)
             service.refresh()
             return service
         fixtures = load_fixtures(settings.fixtures, documents)  # before the file: bad fixtures create no state
-        store = Store(settings.state)
+        store = open_store(settings.state)
         manual = now_ms() if settings.clock == "manual" else None
         if not store.initialize(fixtures.document, manual):
             store.set_fixtures(fixtures.document)
@@ -202,9 +202,13 @@ class Service:
     # -- retention -------------------------------------------------------------------------------
 
     def maybe_housekeep(self) -> None:
-        """`housekeep()`, at most once per `HOUSEKEEPING_INTERVAL` (called after each request)."""
+        """`housekeep()`, at most once per `HOUSEKEEPING_INTERVAL` (called after each request;
+        while the state is unreachable, it waits for the next interval)."""
         if time.monotonic() >= self._next_housekeeping:
-            self.housekeep()
+            try:
+                self.housekeep()
+            except StateUnavailable:
+                pass
 
     def housekeep(self) -> None:
         """Apply the retention settings now: forget finished requests past their

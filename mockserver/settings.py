@@ -40,11 +40,12 @@ class Settings:
 
     host: str = _setting("127.0.0.1", str, "Interface to listen on.")
     port: int = _setting(8080, int, "TCP port to listen on (0 picks a free one).")
-    state: str = _setting("mockserver-state.db", str, "SQLite state file, or :memory: for ephemeral.")
+    state: str = _setting("mockserver-state.db", str, "SQLite state file, :memory: for ephemeral, or a"
+                          " postgresql://USER@HOST:PORT/DB URL that several instances share.")
     fixtures: str | None = _setting(None, str, "Fixtures file (YAML/JSON) [default: the shipped fixtures].")
     spec: str | None = _setting(None, str, "Contract to serve [default: the shipped openapi.yaml].")
     log_level: str = _setting("info", str, "Log level.", ("critical", "error", "warning", "info", "debug"))
-    workers: int = _setting(1, int, "Worker processes; they share the SQLite state.")
+    workers: int = _setting(1, int, "Worker processes; they share the state.")
     clock: str = _setting("real", str, "real: time passes; manual: only the control API advances it.",
                           ("real", "manual"))
     progress_delay: float = _setting(2.0, float, "Seconds an erase takes from in-progress to a final status.")

@@ -15,6 +15,9 @@ from mockserver.inprocess import MockApp
 from mockserver.settings import Settings
 from tests.support import PRELOADED, STATUS, assert_error, client, create, status
 
+#: The state's semantics hold on both backends (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 BODY = {"userIds": ["u-control"], "RemoveDataFromAllBots": True}
 
 

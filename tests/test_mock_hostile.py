@@ -19,7 +19,7 @@ import pytest
 from mockserver.inprocess import MockApp
 from mockserver.journal import JournalRow, encode
 from mockserver.journal_search import render
-from mockserver.store import Store
+from mockserver.store import open_store
 from tests.support import (
     ACME_JTI,
     CREATE,
@@ -73,7 +73,7 @@ def test_a_token_claiming_a_lone_surrogate_loses_no_journal_row(mock: MockApp) -
 
 
 def test_the_store_escapes_unencodable_text_and_keeps_the_rows_around_a_failing_one(tmp_path: Path) -> None:
-    store = Store(str(tmp_path / "state.db"))
+    store = open_store(str(tmp_path / "state.db"))
 
     def row(time_ms: int, path: str, status: int, app_id: str | None = None) -> tuple:
         return encode(JournalRow(time_ms, "GET", path, b"", (), None, status, None, app_id, None, None, None))

@@ -13,6 +13,9 @@ import pytest
 from mockserver.inprocess import MockApp
 from tests.support import CREATE, GLOBEX_ADMIN, PRELOADED, STATUS, assert_error, client, create, status
 
+#: The state's semantics hold on both backends (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 BODY = {"userIds": ["a@example.com", "b@example.com"], "RemoveDataFromAllBots": True}
 
 
