@@ -49,9 +49,9 @@ class ControlClient:
         return self._http
 
     def ready(self) -> bool:
-        """True once the mock answers its health check."""
+        """True once the mock answers its readiness check (its shared state can be reached)."""
         try:
-            self._control("GET", "/health")
+            self._control("GET", "/ready")
             return True
         except (httpx.TransportError, ControlError):
             return False
@@ -88,7 +88,7 @@ class ControlClient:
     # -- the control API -----------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """`{"status": "ok", "requests": N, "clock": "real"|"manual"}`."""
+        """`{"status": "ok", "requests": N, "clock": "real"|"manual", "state": {"backend", "status", ...}}`."""
         return self._control("GET", "/health")
 
     def clock(self) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from mockserver import jsontext
-from mockserver.errors import FixturesError, Refused
+from mockserver.errors import FixturesError, Refused, StateUnavailable
 from mockserver.fixtures import parse_fixtures
 from mockserver.journal_search import JournalFilter, nearest_operation, render
 from mockserver.lifecycle import iso
-from mockserver.responses import error_response
+from mockserver.responses import error_response, unavailable
 from mockserver.service import Service
 
 Params = dict[str, Any]
@@ -30,14 +30,26 @@ class ControlHandlers:
         self.service = service
 
     def _health(self) -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "requests": self.service.store.count_requests(),
-            "clock": self.service.settings.clock,
-        }
+        state = self.service.store.describe()
+        requests = None
+        if state["status"] == "ok":
+            try:
+                requests = self.service.store.count_requests()
+            except StateUnavailable as exc:
+                state.update(status="unavailable", error=str(exc))
+        return {"status": "ok", "requests": requests, "clock": self.service.settings.clock, "state": state}
 
     async def health(self, scope: Scope, params: Params, body: Any) -> Response:
+        """Liveness: 200 while the process answers, with the state's backend and status."""
         return JSONResponse(self._health())
+
+    async def ready(self, scope: Scope, params: Params, body: Any) -> Response:
+        """Readiness: 200 when the state can be reached, else 503 (take this instance out of rotation)."""
+        state = self.service.store.describe()
+        if state["status"] != "ok":
+            status, message, headers = unavailable(state["error"])
+            return error_response(status, f"Not ready. {message}", headers)
+        return JSONResponse({"ready": True, "state": state})
 
     async def reset(self, scope: Scope, params: Params, body: Any) -> Response:
         self.service.reset()

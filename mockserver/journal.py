@@ -8,6 +8,9 @@ through the control API flushes the answering worker first, so with one
 worker the journal is always exact; with several, another worker's last
 rows appear within `FLUSH_DELAY`.
 
+While the state cannot be reached (a PostgreSQL outage), rows wait in memory,
+the newest `BACKLOG` of them, and are written when it is back.
+
 A row is kept as the request gave it (header pairs, the body's bytes) and
 encoded for the store only when its batch is written, off the request's
 path. No token reaches the store: the credential headers are dropped when
@@ -25,10 +28,13 @@ import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from mockserver.errors import StateUnavailable
 from mockserver.store import Store
 
 FLUSH_DELAY = 0.05
 FLUSH_SIZE = 256
+#: Rows kept while the state cannot be reached, and seconds between two tries.
+BACKLOG, RETRY_DELAY = 10_000, 1.0
 #: Headers that carry credentials: never journaled (the vendor's auth header is added per contract).
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-mockserver-admin-token", b"cookie"})
 _JWS = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
@@ -85,6 +91,7 @@ class Journal:
         self.store, self.keep = store, keep
         self.hidden = CREDENTIAL_HEADERS | {auth_header.lower().encode()}
         self._rows: list[JournalRow] = []
+        self._backlog: list[tuple[Any, ...]] = []  # encoded, waiting for the state to be reachable
         self._scheduled: asyncio.TimerHandle | None = None
 
     def headers(self, raw: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
@@ -108,16 +115,29 @@ class Journal:
             self._scheduled.cancel()
             self._scheduled = None
         rows, self._rows = self._rows, []
-        if not rows:
+        encoded, self._backlog = self._backlog + [encode(row) for row in rows], []
+        if not encoded:
             return
         try:
-            self.store.record([encode(row) for row in rows], keep=self.keep)
+            self.store.record(encoded, keep=self.keep)
+        except StateUnavailable:
+            # Kept for when the state is back (the newest `BACKLOG` rows), tried again
+            # then or with the next batch, whichever comes first.
+            self._backlog = encoded[-BACKLOG:]
+            self._schedule(RETRY_DELAY)
         except Exception:  # noqa: BLE001 - the journal must never break an answer
-            log.exception("could not write %d journal rows", len(rows))
+            log.exception("could not write %d journal rows", len(encoded))
+
+    def _schedule(self, delay: float) -> None:
+        if self._scheduled is None:
+            try:
+                self._scheduled = asyncio.get_running_loop().call_later(delay, self.flush)
+            except RuntimeError:  # no loop: the next append or flush tries again
+                pass
 
     def discard(self) -> None:
         """Forget unwritten rows (the journal is being cleared)."""
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
-        self._rows = []
+        self._rows, self._backlog = [], []

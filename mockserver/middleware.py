@@ -21,10 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.core.tokens import claimed_app_id
 from mockserver import jsontext
-from mockserver.errors import AuthError, BodyTooLarge
+from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.fixtures import App
 from mockserver.journal import JournalRow
-from mockserver.responses import send_error
+from mockserver.responses import send_error, unavailable
 from mockserver.service import Fault, Service
 
 CONTROL_PREFIX = "/__mockserver"
@@ -63,20 +63,28 @@ class FrontDoor:
     def __init__(self, app: ASGIApp, service: Service, docs: ASGIApp):
         self.app, self.service, self.docs = app, service, docs
         self.auth_header = service.vocabulary.auth_header.lower().encode()
+        #: Control calls that answer while the state cannot be reached: they report it.
+        self.probes = {f"{CONTROL_PREFIX}/health", f"{CONTROL_PREFIX}/ready"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self.service.refresh()
         path = scope["path"]
+        down: StateUnavailable | None = None
+        try:
+            self.service.refresh()
+        except StateUnavailable as exc:
+            down = exc
         if path.startswith(CONTROL_PREFIX):
             if not self._control_allowed(scope):
                 await send_error(
                     send, 403, "The control API answers loopback clients or the admin token only"
                 )
-                return
-            await self.app(scope, receive, send)
+            elif down is not None and path not in self.probes:
+                await send_error(send, *unavailable(down))
+            else:
+                await self.app(scope, receive, send)
             return
         if path.startswith(DOCS_PREFIXES):
             await self.docs(scope, receive, send)
@@ -96,7 +104,12 @@ class FrontDoor:
                 answer.append(message.get("body", b""))
             await send(message)
 
-        fault = self._fault_for(scope, context)
+        fault = None
+        if down is None:
+            try:
+                fault = self._fault_for(scope, context)
+            except StateUnavailable as exc:
+                down = exc
         try:
             if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
                 # A control character (say, an encoded newline) in a path segment:
@@ -106,6 +119,10 @@ class FrontDoor:
                 # Not a path of the contract. Answer here, so that no router
                 # redirects a trailing slash (Starlette answers 307) or guesses.
                 await send_error(send_recording, 404, "Not found")
+            elif down is not None:
+                operation = self.service.vocabulary.operation_for(scope["method"], path)
+                context["operation_id"] = operation.operation_id if operation else None
+                await send_error(send_recording, *unavailable(down))
             elif fault is None or fault.kind == "latency":
                 if fault is not None:
                     await asyncio.sleep(fault.latency_ms / 1000)
