@@ -31,6 +31,7 @@ from mockserver.middleware import CONTROL_PREFIX
 from mockserver.protocol import http_protocol
 from mockserver.service import Service
 from mockserver.settings import Settings
+from mockserver.store import redact
 
 LISTENING = re.compile(r"mockserver listening on (http://\S+)")
 
@@ -67,7 +68,7 @@ def banner(settings: Settings, base_url: str, documents: Documents, fixtures: Fi
         [
             f"mockserver listening on {base_url}",
             f"  default app: {app.client_id} ({app.name}, account {app.account_id})",
-            f"  state: {settings.state}   clock: {settings.clock}   workers: {settings.workers}",
+            f"  state: {redact(settings.state)}   clock: {settings.clock}   workers: {settings.workers}",
             f"  contract: {base_url}/openapi.json   docs: {base_url}/ui/",
             f"  control API: {base_url}{CONTROL_PREFIX}/   (apps: mockserver apps)",
             f"  try: curl -s {status_url} -H \"{vocabulary.auth_header}: $({token_cmd})\"",

@@ -5,10 +5,12 @@ generation moves) and the clock.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mockserver.auth import Authenticator
 from mockserver.documents import Documents
@@ -19,6 +21,7 @@ from mockserver.lifecycle import LATEST_MS, Lifecycle, stable_window
 from mockserver.settings import Settings
 from mockserver.store import Store, StoredRequest, now_ms, open_store
 
+T = TypeVar("T")
 STATUS_CACHE_SIZE = 10_000
 #: Seconds (of real time) between two housekeeping runs of a worker.
 HOUSEKEEPING_INTERVAL = 1.0
@@ -198,6 +201,15 @@ class Service:
             self._status_cache.clear()
         self._status_cache[request_id] = (stored, body, *stable_window(stored, now))
         return stored, body
+
+    async def write(self, call: Callable[..., T], *args: Any) -> T:
+        """A store write on a request's path. A backend whose commits wait on another
+        process's disk (PostgreSQL) gets it off the event loop, so that the worker
+        answers other requests meanwhile and concurrent commits share one flush;
+        SQLite's are cheaper than the hop to a thread."""
+        if self.store.slow_commits:
+            return await asyncio.to_thread(call, *args)
+        return call(*args)
 
     # -- retention -------------------------------------------------------------------------------
 

@@ -128,6 +128,9 @@ class Store(ABC):
     while the backend cannot be reached."""
 
     backend: str = ""
+    #: Whether a commit waits for another process's disk flush (a network round trip and
+    #: an fsync): then the server runs writes on the request path off its event loop.
+    slow_commits: bool = False
     #: Advisory locks (PostgreSQL): journal writers, schema migrations.
     JOURNAL_LOCK, MIGRATION_LOCK = 7_411_001, 7_411_002
 

@@ -39,7 +39,7 @@ log = logging.getLogger("mockserver")
 # database is gone, and once that it is back.
 logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
-POOL_SIZE = 4  # a worker runs one query at a time; the rest is headroom for its threads
+POOL_SIZE = 8  # the event loop's queries, and creates committing in threads meanwhile
 POOL_WAIT = 2.0  # seconds a call waits for a pooled connection
 CONNECT_TIMEOUT = 2  # seconds (libpq's minimum)
 PROBE_INTERVAL = 0.5  # seconds between two tries while the database is unreachable
@@ -72,6 +72,7 @@ def _reason(exc: BaseException) -> str:
 
 class PostgresStore(Store):
     backend = "postgresql"
+    slow_commits = True
 
     def __init__(self, url: str):
         super().__init__(url)

@@ -176,3 +176,16 @@ def test_an_unreachable_database_at_start_gets_one_line(tmp_path: Path) -> None:
     message = str(refused.value)
     assert message.startswith(f"--state postgresql://mock:***@/mock?host={tmp_path}: cannot connect to PostgreSQL (")
     assert message.endswith("); start it, or check the URL") and "secret" not in message
+
+
+def test_a_database_password_is_never_printed() -> None:
+    from mockserver.documents import load_documents
+    from mockserver.fixtures import load_fixtures
+    from mockserver.server import banner
+    from mockserver.settings import Settings
+
+    documents = load_documents()
+    url = "postgresql://mock:s3cret@db.internal:5432/mockserver"
+    text = banner(Settings(state=url), "http://127.0.0.1:1", documents, load_fixtures(None, documents))
+    assert "s3cret" not in text and "state: postgresql://mock:***@db.internal:5432/mockserver " in text
+    assert redact("postgresql://db.internal/x") == "postgresql://db.internal/x" and redact("s.db") == "s.db"
