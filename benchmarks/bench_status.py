@@ -305,9 +305,11 @@ def preflight(target: Target, token: str) -> None:
 
 
 def run_wrk(target: Target, token: str, seconds: int, threads: int, connections: int, lua: Path,
-            round_: int) -> Sample:
+            round_: int, path: str = STATUS_PATH) -> Sample:
+    """One wrk run on `path` (the status call unless told; `lua` may set another
+    method and a body, and must print the RESULT line of `WRK_LUA`)."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT}",
-               "-s", str(lua), "-H", f"auth: {token}", target.base_url + STATUS_PATH]
+               "-s", str(lua), "-H", f"auth: {token}", target.base_url + path]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -37,10 +37,11 @@ from contracts.core.spec import Spec
 from mockserver.control import ControlHandlers
 from mockserver.dispatch import Dispatcher, routes_for
 from mockserver.documents import Documents, load_documents
+from mockserver.errors import StateUnavailable
 from mockserver.handlers import Handlers
 from mockserver.middleware import CONTROL_PREFIX, FrontDoor, Guard
 from mockserver.prefer import Preferences
-from mockserver.responses import error_body, send_error
+from mockserver.responses import error_body, send_error, unavailable
 from mockserver.service import Service
 from mockserver.settings import Settings
 from mockserver.validation import VALIDATOR_MAP
@@ -157,6 +158,7 @@ def _register_error_handlers(app: ConnexionMiddleware, service: Service) -> None
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
         return answer(500, "Internal server error")
 
+    app.add_error_handler(StateUnavailable, lambda request, exc: answer(*unavailable(exc)))
     app.add_error_handler(ProblemException, problem)
     app.add_error_handler(HTTPException, http_error)
     app.add_error_handler(

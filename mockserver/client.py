@@ -8,12 +8,14 @@ are both control clients, so a test reads the same either way.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from mockserver.documents import load_documents
+from mockserver import verify
+from mockserver.documents import Documents, load_documents
 from mockserver.errors import ControlError
 from mockserver.fixtures import App, Fixtures, load_fixtures, parse_fixtures
 
@@ -28,6 +30,7 @@ class ControlClient:
         self.base_url = ""
         self._http: httpx.Client | None = None
         self._fixtures: Fixtures | None = None
+        self._documents: Documents | None = None
         self._replaced_fixtures = False
 
     def connect(self, base_url: str, http: httpx.Client | None = None) -> None:
@@ -47,9 +50,9 @@ class ControlClient:
         return self._http
 
     def ready(self) -> bool:
-        """True once the mock answers its health check."""
+        """True once the mock answers its readiness check (its shared state can be reached)."""
         try:
-            self._control("GET", "/health")
+            self._control("GET", "/ready")
             return True
         except (httpx.TransportError, ControlError):
             return False
@@ -57,11 +60,18 @@ class ControlClient:
     # -- fixtures and tokens -------------------------------------------------------------------
 
     @property
+    def documents(self) -> Documents:
+        """The contract the mock serves (and the control API's document)."""
+        if self._documents is None:
+            self._documents = load_documents(self.spec_path)
+        return self._documents
+
+    @property
     def fixtures(self) -> Fixtures:
         """The fixtures the mock serves (the file it was started with, or the
         document last loaded through `load_fixtures`)."""
         if self._fixtures is None:
-            self._fixtures = load_fixtures(self.fixtures_path, load_documents(self.spec_path))
+            self._fixtures = load_fixtures(self.fixtures_path, self.documents)
         return self._fixtures
 
     def app(self, app: str | None = None) -> App:
@@ -81,7 +91,7 @@ class ControlClient:
     # -- the control API -----------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """`{"status": "ok", "requests": N, "clock": "real"|"manual"}`."""
+        """`{"status": "ok", "requests": N, "clock": "real"|"manual", "state": {"backend", "status", ...}}`."""
         return self._control("GET", "/health")
 
     def clock(self) -> dict[str, Any]:
@@ -96,9 +106,63 @@ class ControlClient:
         """The stored form of an erase request (bots covered, due times), any account."""
         return self._control("GET", f"/requests/{request_id}")
 
-    def journal(self, since: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-        """Journal entries with an id greater than `since`, oldest first."""
-        return self._control("GET", "/journal?" + urlencode({"since": since, "limit": limit}))["entries"]
+    def journal(self, since: int = 0, *, limit: int | None = None, page_size: int = 1000,
+                **filters: Any) -> list[dict[str, Any]]:
+        """Journal entries with an id greater than `since`, oldest first, read page by
+        page (at most `limit` of them). Filters: `operation_id`, `method`, `path` (a
+        prefix), `status`, `app_id`, `from_` and `to` (ISO text or datetimes), `json`
+        (the request body contains this value). Raises `TypeError` for another keyword."""
+        return list(self._pages("/journal", since, limit, page_size, filters))
+
+    def unmatched(self, since: int = 0, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Requests no documented operation matched (unknown path, undocumented method,
+        malformed path), each with `nearest`: the operation it most likely meant, and why."""
+        return list(self._pages("/journal/unmatched", since, limit, 1000, filters))
+
+    def count(self, **filters: Any) -> int:
+        """How many journal entries pass the filters (those of `journal()`)."""
+        query = verify.filter_query(filters)
+        return int(self._control("GET", "/journal/count" + (f"?{urlencode(query)}" if query else ""))["count"])
+
+    def assert_called(self, operation_id: str, times: int | None = None, json: Any = None,
+                      **filters: Any) -> list[dict[str, Any]]:
+        """Assert that the mock was asked for `operation_id` exactly `times` times (None:
+        at least once) by requests that pass the filters (`json`: the body contains
+        it). Returns those entries. Raises `AssertionError` showing the nearest entries."""
+        operation = verify.operation(self.documents.vocabulary, operation_id)
+        wanted = dict(filters, operation_id=operation_id, json=json)
+        found = self.journal(**wanted)
+        if (len(found) > 0) if times is None else (len(found) == times):
+            return found
+        expected = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
+        headline = f"expected {verify.describe(wanted)} {expected}; the journal has {len(found)}"
+        if found:
+            raise AssertionError(verify.failure(headline, [("They are", found)], {}))
+        groups = verify.near_misses(self.documents.vocabulary, operation, self.journal(), self.unmatched())
+        raise AssertionError(verify.failure(headline, groups, wanted))
+
+    def assert_not_called(self, operation_id: str, json: Any = None, **filters: Any) -> None:
+        """Assert that no request passing the filters was for `operation_id`. Raises
+        `AssertionError` listing those that were (and `ValueError` for an operation
+        the contract does not have, which could never be called)."""
+        verify.operation(self.documents.vocabulary, operation_id)
+        wanted = dict(filters, operation_id=operation_id, json=json)
+        found = self.journal(**wanted)
+        if found:
+            raise AssertionError(verify.failure(f"expected no {verify.describe(wanted)}; the journal has {len(found)}",
+                                                [("They are", found)], {}))
+
+    def _pages(self, path: str, since: int, limit: int | None, page_size: int,
+               filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        query, got = verify.filter_query(filters), 0
+        while limit is None or got < limit:
+            size = page_size if limit is None else min(page_size, limit - got)
+            page = self._control("GET", f"{path}?{urlencode({**query, 'since': since, 'limit': size})}")
+            yield from page["entries"]
+            got += len(page["entries"])
+            since = page["next"]
+            if not page["more"]:
+                return
 
     def inject(self, kind: str = "status", **fault: Any) -> dict[str, Any]:
         """Inject a fault: `inject("status", status=429, retryAfter=3, count=1)`,
@@ -123,7 +187,7 @@ class ControlClient:
         """Replace the fixtures (and reset); `reset()` brings the original ones back."""
         result = self._control("PUT", "/fixtures", document)
         self._replaced_fixtures = True
-        self._fixtures = parse_fixtures(document, load_documents(self.spec_path), "load_fixtures()")
+        self._fixtures = parse_fixtures(document, self.documents, "load_fixtures()")
         return result
 
     def _control(self, method: str, path: str, body: Any = None) -> Any:

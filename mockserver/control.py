@@ -5,20 +5,25 @@ Each gets the ASGI scope, the path and query parameters, and the body."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from mockserver import faults
-from mockserver.errors import FixturesError
+from mockserver import faults, jsontext
+from mockserver.errors import FixturesError, Refused, StateUnavailable
 from mockserver.fixtures import parse_fixtures
+from mockserver.journal_search import JournalFilter, nearest_operation, render
 from mockserver.lifecycle import iso
-from mockserver.responses import error_response
+from mockserver.responses import error_response, unavailable
 from mockserver.service import Service
 from mockserver.store import StoredRequest
 
 Params = dict[str, Any]
+#: The journal's query parameters (control.yaml) and the `JournalFilter` fields they set.
+JOURNAL_FILTERS = {"operationId": "operation_id", "method": "method", "path": "path", "status": "status",
+                   "appId": "app_id"}
 
 
 class ControlHandlers:
@@ -26,14 +31,26 @@ class ControlHandlers:
         self.service = service
 
     def _health(self) -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "requests": self.service.store.count_requests(),
-            "clock": self.service.settings.clock,
-        }
+        state = self.service.store.describe()
+        requests = None
+        if state["status"] == "ok":
+            try:
+                requests = self.service.store.count_requests()
+            except StateUnavailable as exc:
+                state.update(status="unavailable", error=str(exc))
+        return {"status": "ok", "requests": requests, "clock": self.service.settings.clock, "state": state}
 
     async def health(self, scope: Scope, params: Params, body: Any) -> Response:
+        """Liveness: 200 while the process answers, with the state's backend and status."""
         return JSONResponse(self._health())
+
+    async def ready(self, scope: Scope, params: Params, body: Any) -> Response:
+        """Readiness: 200 when the state can be reached, else 503 (take this instance out of rotation)."""
+        state = self.service.store.describe()
+        if state["status"] != "ok":
+            status, message, headers = unavailable(state["error"])
+            return error_response(status, f"Not ready. {message}", headers)
+        return JSONResponse({"ready": True, "state": state})
 
     async def reset(self, scope: Scope, params: Params, body: Any) -> Response:
         self.service.reset()
@@ -129,12 +146,45 @@ class ControlHandlers:
             ],
         }
 
-    async def getJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+    def _journal_filter(self, params: Params, *, unmatched: bool = False) -> JournalFilter:
+        """The filters of a journal query. Raises `Refused` (400) for a time or JSON it cannot read."""
+        values: dict[str, Any] = {name: params.get(key) for key, name in JOURNAL_FILTERS.items()}
+        for key in ("from", "to"):
+            if params.get(key) is not None:
+                values[f"{key}_ms"] = _instant_ms(key, params[key])
+        if params.get("json") is not None:
+            try:
+                values["json"] = jsontext.loads(params["json"])
+            except jsontext.JsonTextError as exc:
+                raise Refused(400, f"The json filter is {exc}") from None
+        return JournalFilter(**values, unmatched=unmatched)
+
+    def _journal_page(self, params: Params, *, unmatched: bool = False) -> Response:
+        try:
+            where = self._journal_filter(params, unmatched=unmatched)
+        except Refused as exc:
+            return error_response(exc.status, exc.message)
         self.service.journal.flush()
-        entries = self.service.store.journal(params.get("since", 0), params.get("limit", 1000))
-        for entry in entries:
-            entry["time"] = iso(entry.pop("timeMs"))
-        return JSONResponse({"entries": entries})
+        rows, next_id, more = self.service.store.journal(params.get("since", 0), params.get("limit", 1000), where)
+        entries = [render(row) for row in rows]
+        if unmatched:
+            for entry in entries:
+                entry["nearest"] = nearest_operation(self.service.vocabulary, entry["method"], entry["path"])
+        return JSONResponse({"entries": entries, "next": next_id, "more": more})
+
+    async def getJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        return self._journal_page(params)
+
+    async def getUnmatched(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        return self._journal_page(params, unmatched=True)
+
+    async def countJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        try:
+            where = self._journal_filter(params)
+        except Refused as exc:
+            return error_response(exc.status, exc.message)
+        self.service.journal.flush()
+        return JSONResponse({"count": self.service.store.journal_count(where)})
 
     async def clearJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         self.service.journal.discard()
@@ -143,3 +193,15 @@ class ControlHandlers:
 
     def resolve(self, operation_id: str) -> Callable[..., Any]:
         return getattr(self, operation_id)
+
+
+def _instant_ms(name: str, text: str) -> int:
+    """An ISO-8601 date-time (UTC when it names no offset) in epoch milliseconds.
+    Raises `Refused` (400)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Refused(400, f"'{name}' must be an ISO-8601 date-time, like 2024-05-01T12:00:00Z, not {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

@@ -8,6 +8,8 @@
     │                        cannot work together, an unusable state file (exit 2)
     ├── ControlError         `MockServer`/`MockApp`: the control API refused a call;
     │                        carries the server's status and message
+    ├── StateUnavailable     the shared state (a PostgreSQL database) cannot be
+    │                        reached: the server answers 503 with Retry-After
     └── Refused              a request the mock answers with a 4xx and the error body
         │                    (never raised out of the server): `status` and `message`
         ├── AuthError        the token: 401 or 403
@@ -47,6 +49,10 @@ class ControlError(MockserverError):
     def __init__(self, method: str, path: str, status: int, message: str):
         self.method, self.path, self.status, self.message = method, path, status, message
         super().__init__(f"{method} {path}: HTTP {status}: {message}")
+
+
+class StateUnavailable(MockserverError):
+    """The state backend cannot be reached now; the request may be retried."""
 
 
 class Refused(MockserverError):

@@ -58,6 +58,7 @@ class Fault:
     latency_ms: int = 0
     message: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # the drift kinds' parameters
+    spec: dict[str, Any] = field(default_factory=dict)  # as injected: what the journal shows
 
     @classmethod
     def from_row(cls, fault_id: int, spec: dict[str, Any], remaining: int | None) -> Fault:
@@ -74,6 +75,7 @@ class Fault:
             latency_ms=spec.get("latencyMs", 0),
             message=spec.get("message"),
             params={k: spec[k] for k in ("value", "field", "renameTo", "contentType", "delayMs") if k in spec},
+            spec=spec,
         )
 
     def matches(self, method: str, path: str, operation_id: str | None) -> bool:

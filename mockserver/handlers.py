@@ -50,7 +50,7 @@ class Handlers:
         planned: StoredRequest | None = None
         for _ in range(ID_ATTEMPTS):  # never answer with an id that exists
             planned = service.lifecycle.plan_request(account, body, service.now_ms(), delay_ms)
-            if service.store.insert_request(planned):
+            if await service.write(service.store.insert_request, planned):
                 break
         else:
             return error_response(503, "No free request id left in the id format", {"Retry-After": "60"})

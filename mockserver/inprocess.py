@@ -45,7 +45,7 @@ class MockApp(ControlClient):
         self.settings = Settings(state=str(state), clock=clock, fixtures=self.fixtures_path, spec=spec).with_overrides(
             **settings
         )
-        self.documents = load_documents(spec)
+        self._documents = load_documents(spec)
         self.asgi = create_app(self.settings, documents=self.documents)
         self._client: TestClient | None = None
 

@@ -24,10 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.core.tokens import claimed_app_id
 from mockserver import jsontext
-from mockserver.errors import AuthError, BodyTooLarge
+from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault
 from mockserver.fixtures import App
-from mockserver.responses import send_error
+from mockserver.journal import JournalRow
+from mockserver.responses import send_error, unavailable
 from mockserver.service import Service
 
 CONTROL_PREFIX = "/__mockserver"
@@ -66,12 +67,14 @@ def _is_loopback(scope: Scope) -> bool:
 class FrontDoor:
     def __init__(self, app: ASGIApp, service: Service, docs: ASGIApp):
         self.app, self.service, self.docs = app, service, docs
+        self.auth_header = service.vocabulary.auth_header.lower().encode()
+        #: Control calls that answer while the state cannot be reached: they report it.
+        self.probes = {f"{CONTROL_PREFIX}/health", f"{CONTROL_PREFIX}/ready"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self.service.refresh()
         path = scope["path"]
         if path in UI_PATHS:
             if not self._control_allowed(scope, query_token=True):
@@ -79,13 +82,20 @@ class FrontDoor:
                 return
             await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
             return
+        down: StateUnavailable | None = None
+        try:
+            self.service.refresh()
+        except StateUnavailable as exc:
+            down = exc
         if path.startswith(CONTROL_PREFIX):
             if not self._control_allowed(scope):
                 await send_error(
                     send, 403, "The control API answers loopback clients or the admin token only"
                 )
-                return
-            await self.app(scope, receive, send)
+            elif down is not None and path not in self.probes:
+                await send_error(send, *unavailable(down))
+            else:
+                await self.app(scope, receive, send)
             return
         if path.startswith(DOCS_PREFIXES):
             await self.docs(scope, receive, send)
@@ -94,6 +104,9 @@ class FrontDoor:
         context: dict[str, Any] = {"app": None}
         scope.setdefault("extensions", {})["mockserver"] = context
         status_holder = [0]
+        settings = self.service.settings
+        # The answer's body, for the journal (with --journal-bodies).
+        answer: list[bytes] | None = [] if settings.journal and settings.journal_bodies else None
         if self.service.faults and any(f.kind == "requestIdFormat" for f in self.service.faults):
             canonical = self.service.drift.canonical_path(path)
             if canonical is not None:  # an id the requestIdFormat fault handed out: read it as the mock's own
@@ -103,9 +116,16 @@ class FrontDoor:
         async def send_recording(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
+            elif answer is not None:
+                answer.append(message.get("body", b""))
             await send(message)
 
-        fault = self._fault_for(scope)
+        fault = None
+        if down is None:
+            try:
+                fault = self._fault_for(scope, context)
+            except StateUnavailable as exc:
+                down = exc
         try:
             if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
                 # A control character (say, an encoded newline) in a path segment:
@@ -115,6 +135,10 @@ class FrontDoor:
                 # Not a path of the contract. Answer here, so that no router
                 # redirects a trailing slash (Starlette answers 307) or guesses.
                 await send_error(send_recording, 404, "Not found")
+            elif down is not None:
+                operation = self.service.vocabulary.operation_for(scope["method"], path)
+                context["operation_id"] = operation.operation_id if operation else None
+                await send_error(send_recording, *unavailable(down))
             elif fault is None or fault.kind == "latency":
                 if fault is not None:
                     await asyncio.sleep(fault.latency_ms / 1000)
@@ -131,8 +155,8 @@ class FrontDoor:
                 status_holder[0] = 0  # dropped: the client gets no answer at all
                 self._drop(receive)
         finally:
-            if self.service.settings.journal:
-                self._journal(scope, status_holder[0], context)
+            if settings.journal:
+                self._journal(scope, status_holder[0], context, answer)
             self.service.maybe_housekeep()
 
     def _control_allowed(self, scope: Scope, *, query_token: bool = False) -> bool:
@@ -146,7 +170,9 @@ class FrontDoor:
             return True
         return _is_loopback(scope)
 
-    def _fault_for(self, scope: Scope) -> Fault | None:
+    def _fault_for(self, scope: Scope, context: dict[str, Any]) -> Fault | None:
+        """The injected fault that applies to this request, if any (noted in `context`
+        with the operation it matched, for the journal)."""
         if not self.service.faults:
             return None
         operation = self.service.vocabulary.operation_for(scope["method"], scope["path"])
@@ -158,6 +184,7 @@ class FrontDoor:
                 continue
             if fault.remaining is not None and not self.service.store.take_fault(fault.id):
                 continue
+            context["fault"], context["operation_id"] = fault, operation_id
             return fault
         return None
 
@@ -193,17 +220,31 @@ class FrontDoor:
             raise ConnectionAbortedError("injected fault: drop")
         transport.close()
 
-    def _journal(self, scope: Scope, status: int, context: dict[str, Any]) -> None:
-        app: App | None = context.get("app")
-        operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-        self.service.journal.append(
-            (
-                self.service.now_ms(),
+    def _journal(self, scope: Scope, status: int, context: dict[str, Any], answer: list[bytes] | None) -> None:
+        service = self.service
+        app: App | None = context["app"]
+        app_id: str | None
+        if app is not None:
+            app_id = app.client_id
+        elif "app_id" in context:  # refused by Guard, which read the claim
+            app_id = context["app_id"]
+        else:  # answered before Guard (a fault, an unknown path): the claim, unverified
+            app_id = claimed_app_id(service.vocabulary.token, _header(scope, self.auth_header))
+        routed = scope["extensions"].get("connexion_routing", {}).get("operation_id")
+        fault: Fault | None = context.get("fault")
+        service.journal.append(
+            JournalRow(
+                service.now_ms(),
                 scope["method"],
                 scope["path"],
+                scope.get("query_string", b""),
+                service.journal.headers(scope["headers"]),
+                context.get("body"),
                 status,
-                app.client_id if app else context.get("app_id"),
-                operation_id,
+                _capped(answer, service.max_body_bytes) if answer is not None and status else None,
+                app_id,
+                routed or context.get("operation_id"),
+                dict(fault.spec, id=fault.id) if fault is not None else None,
                 context.get("request_id"),
             )
         )
@@ -219,6 +260,11 @@ async def _send_raw(send: Send, status: int, content_type: bytes, body: bytes) -
 def ui_page() -> bytes:
     """The mock's page (`mockserver/ui/index.html`: no build step, no external assets)."""
     return (resources.files("mockserver") / "ui" / "index.html").read_bytes()
+
+
+def _capped(chunks: list[bytes], limit: int) -> bytes:
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return body if len(body) <= limit else body[:limit]
 
 
 def _framing_problem(scope: Scope) -> str | None:
@@ -302,6 +348,7 @@ class Guard:
         service = self.service
         tokens = [value for key, value in scope["headers"] if key == self.header]
         if len(tokens) > 1:  # ambiguous credentials: never pick one
+            context["app_id"] = None
             await send_error(send, 401, f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
             return
         token = tokens[0].decode("latin-1") if tokens else None
@@ -333,6 +380,9 @@ class Guard:
             return
         if body is None:  # the client went away
             return
+        context = scope.get("extensions", {}).get("mockserver")
+        if context is not None:  # a vendor request: its body, as received, for the journal
+            context["body"] = body
         problem = _framing_problem(scope)
         if problem:
             await send_error(send, 400, problem)

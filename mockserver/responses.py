@@ -28,3 +28,14 @@ async def send_error(send: Send, status: int, message: str, headers: Mapping[str
     raw += [(k.lower().encode(), str(v).encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+#: Seconds a client is told to wait while the shared state cannot be reached (`Retry-After`).
+UNAVAILABLE_RETRY_AFTER = 1
+
+
+def unavailable(reason: object) -> tuple[int, str, dict[str, str]]:
+    """The answer while the shared state cannot be reached: 503 (documented on every
+    operation), with `Retry-After` and the error body."""
+    message = f"Service temporarily unavailable: the mock's state database cannot be reached ({reason})"
+    return 503, message, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}

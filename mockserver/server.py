@@ -31,6 +31,7 @@ from mockserver.middleware import CONTROL_PREFIX
 from mockserver.protocol import http_protocol
 from mockserver.service import Service
 from mockserver.settings import Settings
+from mockserver.store import POSTGRES_SCHEMES, redact
 
 LISTENING = re.compile(r"mockserver listening on (http://\S+)")
 
@@ -51,6 +52,8 @@ def state_described(settings: Settings) -> str:
     """Where the state lives, for the banner: a user should never wonder what was written where."""
     if settings.state == ":memory:":
         return "in memory (nothing written; --state FILE keeps requests across restarts)"
+    if settings.state.startswith(POSTGRES_SCHEMES):
+        return f"{redact(settings.state)} (PostgreSQL, shared by every instance using it)"
     return f"{settings.state} (SQLite, kept across restarts)"
 
 

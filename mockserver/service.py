@@ -5,19 +5,23 @@ generation moves) and the clock.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from mockserver.auth import Authenticator
 from mockserver.documents import Documents
-from mockserver.errors import SettingsError
+from mockserver.errors import SettingsError, StateUnavailable
 from mockserver.faults import Drift, Fault
 from mockserver.fixtures import Fixtures, load_fixtures, parse_fixtures
 from mockserver.journal import Journal
 from mockserver.lifecycle import LATEST_MS, Lifecycle, stable_window
 from mockserver.settings import Settings
-from mockserver.store import Store, StoredRequest, now_ms
+from mockserver.store import Store, StoredRequest, now_ms, open_store
 
+T = TypeVar("T")
 STATUS_CACHE_SIZE = 10_000
 #: Seconds (of real time) between two housekeeping runs of a worker.
 HOUSEKEEPING_INTERVAL = 1.0
@@ -60,7 +64,7 @@ class Service:
         self.lifecycle = Lifecycle(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
-        self.journal = Journal(store, keep=settings.retain_journal_rows)
+        self.journal = Journal(store, keep=settings.retain_journal_rows, auth_header=self.vocabulary.auth_header)
         self._next_housekeeping = 0.0
         # request id -> (stored request, rendered status body, window it is valid in)
         self._status_cache: dict[str, tuple[StoredRequest, bytes, int, float]] = {}
@@ -101,13 +105,13 @@ class Service:
         """
         check_bounds(settings, documents)
         if not install:
-            store = Store(settings.state)
+            store = open_store(settings.state)
             fixtures = parse_fixtures(store.control().fixtures, documents, settings.state)
             service = cls(settings, documents, fixtures, store)
             service.refresh()
             return service
         fixtures = load_fixtures(settings.fixtures, documents)  # before the file: bad fixtures create no state
-        store = Store(settings.state)
+        store = open_store(settings.state)
         manual = now_ms() if settings.clock == "manual" else None
         if not store.initialize(fixtures.document, manual):
             store.set_fixtures(fixtures.document)
@@ -163,12 +167,25 @@ class Service:
         self._status_cache[request_id] = (stored, body, *stable_window(stored, now))
         return stored, body
 
+    async def write(self, call: Callable[..., T], *args: Any) -> T:
+        """A store write on a request's path. A backend whose commits wait on another
+        process's disk (PostgreSQL) gets it off the event loop, so that the worker
+        answers other requests meanwhile and concurrent commits share one flush;
+        SQLite's are cheaper than the hop to a thread."""
+        if self.store.slow_commits:
+            return await asyncio.to_thread(call, *args)
+        return call(*args)
+
     # -- retention -------------------------------------------------------------------------------
 
     def maybe_housekeep(self) -> None:
-        """`housekeep()`, at most once per `HOUSEKEEPING_INTERVAL` (called after each request)."""
+        """`housekeep()`, at most once per `HOUSEKEEPING_INTERVAL` (called after each request;
+        while the state is unreachable, it waits for the next interval)."""
         if time.monotonic() >= self._next_housekeeping:
-            self.housekeep()
+            try:
+                self.housekeep()
+            except StateUnavailable:
+                pass
 
     def housekeep(self) -> None:
         """Apply the retention settings now: forget finished requests past their

@@ -40,12 +40,13 @@ class Settings:
 
     host: str = _setting("127.0.0.1", str, "Interface to listen on.")
     port: int = _setting(8080, int, "TCP port to listen on (0 picks a free one).")
-    state: str = _setting(":memory:", str, "SQLite state file, kept across restarts [default: in memory, nothing"
-                          " written; with several workers, a temporary file removed at exit].")
+    state: str = _setting(":memory:", str, "SQLite state file kept across restarts, or a postgresql://USER@HOST:PORT/DB"
+                          " URL that several instances share [default: in memory, nothing written; with"
+                          " several workers, a temporary file removed at exit].")
     fixtures: str | None = _setting(None, str, "Fixtures file (YAML/JSON) [default: the shipped fixtures].")
     spec: str | None = _setting(None, str, "Contract to serve [default: the shipped openapi.yaml].")
     log_level: str = _setting("info", str, "Log level.", ("critical", "error", "warning", "info", "debug"))
-    workers: int = _setting(1, int, "Worker processes; they share the SQLite state.")
+    workers: int = _setting(1, int, "Worker processes; they share the state.")
     clock: str = _setting("real", str, "real: time passes; manual: only the control API advances it.",
                           ("real", "manual"))
     progress_delay: float = _setting(2.0, float, "Seconds an erase takes from in-progress to a final status.")
@@ -63,6 +64,8 @@ class Settings:
     body_timeout: float = _setting(30.0, float, "Seconds a client has to send a request's body once its headers"
                                    " are in; 408 and the connection closed after.")
     journal: bool = _setting(True, bool, "Record each request (never its token) in the journal.")
+    journal_bodies: bool = _setting(True, bool, "Record each answer's body in the journal too (request bodies"
+                                    " always are).")
     retain_journal_rows: int = _setting(100_000, int, "Journal rows kept; the oldest go first (0: no limit).")
     retain_finished_seconds: float | None = _setting(None, float, "Forget a created erase request this many seconds"
                                                      " after its last user reached a final status [default: never].")

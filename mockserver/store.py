@@ -1,20 +1,34 @@
-"""The shared state of a mock server: one SQLite file (WAL mode) that every
-worker process opens, so they all see the same erase requests, clock, faults,
-used JTIs and journal.
+"""The shared state of a mock server: every worker and every instance reads and
+writes the same erase requests, manual clock, fixtures, faults, used JTIs and
+journal through a `Store`.
 
-Text: UTF-8 cannot encode a lone surrogate (`"\ud800"`), which Python strings
-may hold, so every text value is stored through `storable()`, which escapes
-such characters (`\ud800`, literally): a value the checks upstream let by
-can never make a write fail.
+Two backends implement it, with the same semantics, written once here in the
+SQL both speak (`?` placeholders, `ON CONFLICT`, `RETURNING`):
 
-Space: the file is in incremental auto-vacuum mode, so that what retention
-(`forget_finished`, the journal's row cap) and a reset delete is given back
-to the file system by `reclaim()`, not only kept for reuse; the WAL is
-truncated to `WAL_SIZE_LIMIT` after each checkpoint.
+- `SqliteStore` (`store_sqlite.py`): one file in WAL mode, shared by the
+  workers of one host (`--state FILE`, or `:memory:`);
+- `PostgresStore` (`store_postgres.py`): a PostgreSQL database, shared by
+  instances on any number of hosts (`--state postgresql://...`).
 
-Durability: a create is committed before it is acknowledged. In WAL mode
-with `synchronous=NORMAL` a committed transaction survives the process being
-killed (`kill -9`); only a power loss can drop the last commits.
+`open_store(location)` picks one. The schema is versioned
+(`migrations.py`): a state from an earlier release is brought up to date
+when it opens, one from a later release is refused with a one-line message.
+
+Semantics both keep:
+- a create is committed before it is acknowledged; a `jti` is accepted once
+  (a primary key, not a read-then-write);
+- the generation counter in the control row moves with every change to the
+  fixtures, the faults or the manual clock, so a worker re-reads them when,
+  and only when, it moved;
+- journal rows get ids in the order they are committed and ids are never
+  reused, not even after a reset, so a reader's cursor (`since`) never
+  skips a row; the row cap keeps the newest rows;
+- text is stored through `storable()`, which escapes what UTF-8 or
+  PostgreSQL cannot hold (lone surrogates, NUL): a value the checks upstream
+  let by never makes a write fail.
+
+A backend that cannot be reached raises `StateUnavailable` (the server then
+answers 503); nothing else about a store is backend-specific to its callers.
 """
 
 from __future__ import annotations
@@ -22,73 +36,44 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
-import threading
+import re
 import time
-from collections.abc import Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from mockserver.errors import StateUnavailable
+
+if TYPE_CHECKING:
+    from mockserver.journal_search import JournalFilter
 
 log = logging.getLogger("mockserver")
-WAL_SIZE_LIMIT = 4 * 1024 * 1024
-#: Free pages (4 KiB each) left in the file before `reclaim()` gives them back.
-RECLAIM_AFTER_PAGES = 256
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS control (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    generation INTEGER NOT NULL,
-    fixtures TEXT NOT NULL,
-    manual_now_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS requests (
-    id TEXT PRIMARY KEY,
-    account TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    remove_all INTEGER NOT NULL,
-    bot_ids TEXT NOT NULL,
-    users TEXT NOT NULL,
-    done_ms INTEGER  -- when its last user reaches a final status; NULL: never forgotten (preloaded)
-);
-CREATE TABLE IF NOT EXISTS used_jti (
-    app TEXT NOT NULL,
-    jti TEXT NOT NULL,
-    PRIMARY KEY (app, jti)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS faults (
-    id INTEGER PRIMARY KEY,
-    spec TEXT NOT NULL,
-    remaining INTEGER
-);
-CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY,
-    time_ms INTEGER NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    app_id TEXT,
-    operation_id TEXT,
-    request_id TEXT,
-    worker INTEGER
-);
-"""
+#: The columns of a journal row as the store returns them, in this order.
+JOURNAL_COLUMNS = (
+    "id", "time_ms", "method", "path", "query", "headers", "body", "status", "response_body",
+    "app_id", "operation_id", "fault", "request_id", "worker",
+)
+#: The columns a journal row is written with (`Journal` builds the rows), the worker last.
+JOURNAL_WRITTEN = JOURNAL_COLUMNS[1:]
+JOURNAL_INSERT = f"INSERT INTO journal ({', '.join(JOURNAL_WRITTEN)}) VALUES ({', '.join('?' * len(JOURNAL_WRITTEN))})"
+JOURNAL_SELECT = f"SELECT {', '.join(JOURNAL_COLUMNS)} FROM journal"
+#: Rows read at a time while a body filter is applied in Python.
+JOURNAL_SCAN_CHUNK = 500
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def storable(value: Any) -> Any:
-    """`value`, with any text UTF-8 cannot encode (lone surrogates) escaped."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    """`value`, with any text UTF-8 cannot encode (lone surrogates) or PostgreSQL
+    cannot hold (NUL) escaped as `\\ud800`, `\\x00`."""
+    if isinstance(value, str) and _UNSTORABLE.search(value):
+        return _UNSTORABLE.sub(lambda m: m.group().encode("utf-8", "backslashreplace").decode()
+                               if m.group() != "\x00" else "\\x00", value)
     return value
-
-
-INCREMENTAL = 2  # PRAGMA auto_vacuum
-JOURNAL_INSERT = (
-    "INSERT INTO journal (time_ms, method, path, status, app_id, operation_id, request_id, worker)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 @dataclass(frozen=True)
@@ -118,107 +103,124 @@ class Control:
     manual_now_ms: int | None
 
 
-class Store:
-    """All reads and writes of the state file. Safe to share between threads."""
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
 
-    def __init__(self, path: str):
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        if path != ":memory:":
-            if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
-                # Takes effect at once on a new file; an older file is rebuilt once.
-                self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-                self._db.execute("VACUUM")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        with self._lock:
-            self._db.executescript(SCHEMA)
-            self._migrate()
+    def fetchone(self) -> Any: ...
 
-    def _migrate(self) -> None:
-        """Bring a state file written by an older version up to this schema."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
-        if "done_ms" not in columns:
-            self._db.execute("ALTER TABLE requests ADD COLUMN done_ms INTEGER")
-            self._db.execute(
-                "UPDATE requests SET done_ms = (SELECT max(json_extract(value, '$[2]')) FROM json_each(users))"
-            )
-        self._db.execute("CREATE INDEX IF NOT EXISTS requests_done ON requests (done_ms)")
+    def fetchall(self) -> list[Any]: ...
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+
+class Database(Protocol):
+    """A connection of either backend, SQL written with `?` placeholders."""
+
+    def execute(self, sql: str, params: Any = (), /) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Iterable[Any], /) -> Any: ...
+
+
+class Store(ABC):
+    """All reads and writes of the shared state. Safe to share between threads.
+
+    Subclasses provide connections (`_connect`, `_transaction`); every query is
+    here, so both backends behave the same. Any method raises `StateUnavailable`
+    while the backend cannot be reached."""
+
+    backend: str = ""
+    #: Whether a commit waits for another process's disk flush (a network round trip and
+    #: an fsync): then the server runs writes on the request path off its event loop.
+    slow_commits: bool = False
+    #: Advisory locks (PostgreSQL): journal writers, schema migrations.
+    JOURNAL_LOCK, MIGRATION_LOCK = 7_411_001, 7_411_002
+
+    def __init__(self, location: str):
+        self.location = location
+
+    # -- what a backend provides -----------------------------------------------------------------
+
+    @abstractmethod
+    def _connect(self) -> AbstractContextManager[Database]:
+        """A connection in autocommit mode (each statement its own transaction)."""
+
+    @abstractmethod
+    def _transaction(self, *, lock: int | None = None) -> AbstractContextManager[Database]:
+        """A connection inside a write transaction, committed when the block ends
+        without an exception; `lock` serializes the writers that take it."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def reclaim(self, *, at_least_pages: int = 0) -> None:  # noqa: B027 - only a file has space to give back
+        """Give space that retention and resets freed back to the file system (SQLite)."""
+
+    def describe(self) -> dict[str, Any]:
+        """The backend and its state, for the health check: `status` is `ok`, or
+        `unavailable` with the `error`."""
+        state: dict[str, Any] = {"backend": self.backend, "location": redact(self.location), "status": "ok"}
+        try:
+            state["schemaVersion"] = self.ping()
+        except StateUnavailable as exc:
+            state.update(status="unavailable", error=str(exc))
+        return state
+
+    def ping(self) -> int:
+        """One round trip to the backend: the schema version. Raises `StateUnavailable`."""
+        with self._connect() as db:
+            return int(db.execute("SELECT max(version) FROM schema_version").fetchone()[0])
 
     # -- control row: fixtures, generation, manual clock ------------------------------------
 
     def initialize(self, fixtures: dict[str, Any], manual_now_ms: int | None) -> bool:
-        """Install fixtures and clock if this state file is new. True if it was new."""
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO control (id, generation, fixtures, manual_now_ms)"
-                " VALUES (1, 1, ?, ?)",
+        """Install fixtures and clock if this state is new. True if it was new."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO control (id, generation, fixtures, manual_now_ms) VALUES (1, 1, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (json.dumps(fixtures), manual_now_ms),
             )
             return cursor.rowcount == 1
 
     def control(self) -> Control:
-        with self._lock:
-            generation, fixtures, manual = self._db.execute(
+        with self._connect() as db:
+            generation, fixtures, manual = db.execute(
                 "SELECT generation, fixtures, manual_now_ms FROM control WHERE id = 1"
             ).fetchone()
         return Control(generation, json.loads(fixtures), manual)
 
     def generation_and_clock(self) -> tuple[int, int | None]:
         """The cheap per-request read: has anything changed, and the manual time."""
-        with self._lock:
-            return self._db.execute(
-                "SELECT generation, manual_now_ms FROM control WHERE id = 1"
-            ).fetchone()
+        with self._connect() as db:
+            generation, manual = db.execute("SELECT generation, manual_now_ms FROM control WHERE id = 1").fetchone()
+        return generation, manual
 
     def set_fixtures(self, fixtures: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE control SET fixtures = ?, generation = generation + 1 WHERE id = 1",
-                (json.dumps(fixtures),),
-            )
+        with self._connect() as db:
+            db.execute("UPDATE control SET fixtures = ?, generation = generation + 1 WHERE id = 1",
+                       (json.dumps(fixtures),))
 
     def set_manual_now(self, now_ms: int | None) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE control SET manual_now_ms = ?, generation = generation + 1 WHERE id = 1",
-                (now_ms,),
-            )
+        with self._connect() as db:
+            db.execute("UPDATE control SET manual_now_ms = ?, generation = generation + 1 WHERE id = 1", (now_ms,))
 
     def advance_manual_clock(self, milliseconds: int) -> int | None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE control SET manual_now_ms = manual_now_ms + ?, generation = generation + 1"
-                " WHERE id = 1",
+        with self._connect() as db:
+            (now,) = db.execute(
+                "UPDATE control SET manual_now_ms = manual_now_ms + ?, generation = generation + 1 WHERE id = 1"
+                " RETURNING manual_now_ms",
                 (milliseconds,),
-            )
-            return self._db.execute("SELECT manual_now_ms FROM control WHERE id = 1").fetchone()[0]
+            ).fetchone()
+        return now
 
     def reset(self, fixtures: dict[str, Any], manual_now_ms: int | None) -> None:
         """Forget every request, JTI, fault and journal row; install the fixtures."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for table in ("requests", "used_jti", "faults", "journal"):
-                    self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-                self._db.execute(
-                    "UPDATE control SET fixtures = ?, manual_now_ms = ?,"
-                    " generation = generation + 1 WHERE id = 1",
-                    (json.dumps(fixtures), manual_now_ms),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction(lock=self.JOURNAL_LOCK) as db:
+            for table in ("requests", "used_jti", "faults", "journal"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+            db.execute(
+                "UPDATE control SET fixtures = ?, manual_now_ms = ?, generation = generation + 1 WHERE id = 1",
+                (json.dumps(fixtures), manual_now_ms),
+            )
         self.reclaim(at_least_pages=1)  # a reset is a good time to give all the space back
 
     # -- erase requests ------------------------------------------------------------------------
@@ -226,13 +228,18 @@ class Store:
     def insert_request(self, request: StoredRequest, *, replace: bool = False, preloaded: bool = False) -> bool:
         """Store a request (committed on return). False if the id exists and not `replace`.
         A `preloaded` request belongs to the fixtures: retention never forgets it."""
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         users = [[u.user_id, u.final_status, u.due_ms, u.reason] for u in request.users]
         done_ms = None if preloaded else max(u.due_ms for u in request.users)
-        with self._lock:
-            cursor = self._db.execute(
-                f"{verb} INTO requests (id, account, created_ms, remove_all, bot_ids, users, done_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        conflict = (
+            "ON CONFLICT (id) DO UPDATE SET account = excluded.account, created_ms = excluded.created_ms,"
+            " remove_all = excluded.remove_all, bot_ids = excluded.bot_ids, users = excluded.users,"
+            " done_ms = excluded.done_ms"
+            if replace else "ON CONFLICT DO NOTHING"
+        )
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO requests (id, account, created_ms, remove_all, bot_ids, users, done_ms)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?) {conflict}",
                 (
                     storable(request.request_id),
                     storable(request.account_id),
@@ -246,20 +253,19 @@ class Store:
             return cursor.rowcount == 1
 
     def get_request(self, request_id: str) -> StoredRequest | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, account, created_ms, remove_all, bot_ids, users FROM requests"
-                " WHERE id = ?",
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT id, account, created_ms, remove_all, bot_ids, users FROM requests WHERE id = ?",
                 (storable(request_id),),
             ).fetchone()
         return None if row is None else _stored(row)
 
     def recent_requests(self, limit: int) -> list[StoredRequest]:
         """The most recently created requests, newest first."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._connect() as db:
+            rows = db.execute(
                 "SELECT id, account, created_ms, remove_all, bot_ids, users FROM requests"
-                " ORDER BY created_ms DESC, rowid DESC LIMIT ?",
+                " ORDER BY created_ms DESC, id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [_stored(row) for row in rows]
@@ -269,122 +275,166 @@ class Store:
         `older_than_ms` before `now_ms`, and all but the `keep` most recently
         finished. Returns how many were deleted."""
         deleted = 0
-        with self._lock:
+        with self._connect() as db:
             if older_than_ms is not None:
-                deleted += self._db.execute(
-                    "DELETE FROM requests WHERE done_ms <= ?", (now_ms - older_than_ms,)
-                ).rowcount
+                deleted += db.execute("DELETE FROM requests WHERE done_ms <= ?", (now_ms - older_than_ms,)).rowcount
             if keep is not None:
-                deleted += self._db.execute(
-                    "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE done_ms <= ?"
-                    " ORDER BY done_ms DESC LIMIT -1 OFFSET ?)",
-                    (now_ms, keep),
+                deleted += db.execute(
+                    "DELETE FROM requests WHERE done_ms <= ? AND id NOT IN"
+                    " (SELECT id FROM requests WHERE done_ms <= ? ORDER BY done_ms DESC LIMIT ?)",
+                    (now_ms, now_ms, keep),
                 ).rowcount
         return deleted
 
-    def reclaim(self, *, at_least_pages: int = RECLAIM_AFTER_PAGES) -> None:
-        """Give free pages back to the file system once there are `at_least_pages`
-        of them, and truncate the WAL (as far as readers in other workers allow)."""
-        if self.path == ":memory:":
-            return
-        with self._lock:
-            if self._db.execute("PRAGMA freelist_count").fetchone()[0] < at_least_pages:
-                return
-            self._db.execute("PRAGMA incremental_vacuum").fetchall()
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
     def count_requests(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT count(*) FROM requests").fetchone()[0]
+        with self._connect() as db:
+            return int(db.execute("SELECT count(*) FROM requests").fetchone()[0])
 
     # -- JTI replay protection -----------------------------------------------------------------
 
     def use_jti(self, app_id: str, jti: str) -> bool:
         """Record a JTI as used. False if this app has used it before (a replay)."""
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO used_jti (app, jti) VALUES (?, ?)", (storable(app_id), storable(jti))
-            )
+        with self._connect() as db:
+            cursor = db.execute("INSERT INTO used_jti (app, jti) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                                (storable(app_id), storable(jti)))
             return cursor.rowcount == 1
 
     # -- faults ----------------------------------------------------------------------------------
 
     def add_fault(self, spec: dict[str, Any], remaining: int | None) -> int:
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO faults (spec, remaining) VALUES (?, ?)", (json.dumps(spec), remaining)
-            )
-            self._db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
-            return int(cursor.lastrowid or 0)
+        with self._transaction() as db:
+            (fault_id,) = db.execute(
+                "INSERT INTO faults (spec, remaining) VALUES (?, ?) RETURNING id", (json.dumps(spec), remaining)
+            ).fetchone()
+            db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+        return int(fault_id)
 
     def faults(self) -> list[tuple[int, dict[str, Any], int | None]]:
-        with self._lock:
-            rows = self._db.execute("SELECT id, spec, remaining FROM faults ORDER BY id").fetchall()
+        with self._connect() as db:
+            rows = db.execute("SELECT id, spec, remaining FROM faults ORDER BY id").fetchall()
         return [(row[0], json.loads(row[1]), row[2]) for row in rows]
 
     def take_fault(self, fault_id: int) -> bool:
         """Use one of a counted fault's remaining hits; False when none is left."""
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE faults SET remaining = remaining - 1 WHERE id = ? AND remaining > 0",
-                (fault_id,),
-            )
+        with self._connect() as db:
+            cursor = db.execute("UPDATE faults SET remaining = remaining - 1 WHERE id = ? AND remaining > 0",
+                                (fault_id,))
             return cursor.rowcount == 1
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM faults")
-            self._db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+        with self._transaction() as db:
+            db.execute("DELETE FROM faults")
+            db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
 
     # -- journal ---------------------------------------------------------------------------------
 
-    def record(
-        self, rows: Iterable[tuple[int, str, str, int, str | None, str | None, str | None]], *, keep: int = 0
-    ) -> None:
-        """Append journal rows, tagged with this worker's process id, and keep the
-        newest `keep` rows only (0: all). In one transaction, or, if that fails,
-        row by row, so that a row SQLite refuses is the only one lost (logged by
-        its place in the batch, never its content)."""
+    def record(self, rows: Iterable[Sequence[Any]], *, keep: int = 0) -> None:
+        """Append journal rows (values of `JOURNAL_WRITTEN` but the worker), tagged
+        with this worker's process id, and keep the newest `keep` rows only (0:
+        all). In one transaction, or, if that fails, row by row, so that a row the
+        backend refuses is the only one lost (logged by its place in the batch,
+        never its content). Raises `StateUnavailable` with nothing written."""
         worker = os.getpid()
         values = [tuple(storable(value) for value in (*row, worker)) for row in rows]
-        with self._lock:
+        try:
+            with self._transaction(lock=self.JOURNAL_LOCK) as db:
+                db.executemany(JOURNAL_INSERT, values)
+                self._trim_journal(db, keep)
+            return
+        except StateUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - any refused row: retry one by one
+            pass
+        for index, row in enumerate(values):
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(JOURNAL_INSERT, values)
-                self._trim_journal(keep)
-                self._db.execute("COMMIT")
-                return
-            except Exception:  # noqa: BLE001 - any refused row: retry one by one
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-            for index, row in enumerate(values):
-                try:
-                    self._db.execute(JOURNAL_INSERT, row)
-                except Exception as exc:  # noqa: BLE001 - the journal must never break an answer
-                    log.error("journal row %d of %d could not be written (%s); the others were",
-                              index + 1, len(values), type(exc).__name__)
-            self._trim_journal(keep)
+                with self._transaction(lock=self.JOURNAL_LOCK) as db:
+                    db.execute(JOURNAL_INSERT, row)
+            except StateUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the journal must never break an answer
+                log.error("journal row %d of %d could not be written (%s); the others were",
+                          index + 1, len(values), type(exc).__name__)
+        with self._transaction(lock=self.JOURNAL_LOCK) as db:
+            self._trim_journal(db, keep)
 
-    def _trim_journal(self, keep: int) -> None:
+    @staticmethod
+    def _trim_journal(db: Database, keep: int) -> None:
         # Ids only grow (rows leave oldest first, or all at once), so the newest
         # `keep` rows are those above max(id) - keep: one indexed delete.
         if keep > 0:
-            self._db.execute("DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (keep,))
+            db.execute("DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (keep,))
 
-    def journal(self, since_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, time_ms, method, path, status, app_id, operation_id, request_id, worker"
-                " FROM journal"
-                " WHERE id > ? ORDER BY id LIMIT ?",
-                (since_id, limit),
-            ).fetchall()
-        keys = ("id", "timeMs", "method", "path", "status", "appId", "operationId", "requestId", "worker")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+    def journal(self, since_id: int = 0, limit: int = 1000,
+                where: JournalFilter | None = None) -> tuple[list[tuple[Any, ...]], int, bool]:
+        """Rows (`JOURNAL_COLUMNS`) with an id above `since_id` that pass the filter,
+        oldest first, at most `limit` of them; the id to continue from; and
+        whether more may follow."""
+        condition, params = _condition(where)
+        body_filter = where is not None and where.has_json
+        chunk = max(limit, JOURNAL_SCAN_CHUNK) if body_filter else limit
+        found: list[tuple[Any, ...]] = []
+        with self._connect() as db:
+            # The newest row now: a page that reaches it hands it out as the cursor,
+            # so that the next page starts after the rows this one skipped.
+            newest = int(db.execute("SELECT coalesce(max(id), 0) FROM journal").fetchone()[0])
+            cursor = since_id
+            while True:
+                rows = db.execute(
+                    f"{JOURNAL_SELECT} WHERE id > ? AND id <= ? AND {condition} ORDER BY id LIMIT ?",
+                    (cursor, newest, *params, chunk),
+                ).fetchall()
+                for row in rows:
+                    cursor = row[0]
+                    if where is None or where.matches_body(row[6]):
+                        found.append(tuple(row))
+                        if len(found) == limit:
+                            return found, cursor, cursor < newest
+                if len(rows) < chunk:
+                    return found, max(newest, since_id), False
+
+    def journal_count(self, where: JournalFilter | None = None) -> int:
+        """How many rows pass the filter."""
+        condition, params = _condition(where)
+        with self._connect() as db:
+            if where is None or not where.has_json:
+                return int(db.execute(f"SELECT count(*) FROM journal WHERE {condition}", params).fetchone()[0])
+            bodies = db.execute(f"SELECT body FROM journal WHERE {condition}", params).fetchall()
+        return sum(1 for (body,) in bodies if where.matches_body(body))
 
     def clear_journal(self) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM journal")
+        with self._transaction(lock=self.JOURNAL_LOCK) as db:
+            db.execute("DELETE FROM journal")
+
+
+def _condition(where: JournalFilter | None) -> tuple[str, list[Any]]:
+    if where is None:
+        return "1 = 1", []
+    condition, params = where.where()
+    return condition, [storable(value) for value in params]
+
+
+def open_store(location: str) -> Store:
+    """The store at `location`: a `postgresql://` URL, a SQLite file, or `:memory:`.
+    Raises `StartupError` when it cannot be opened, with what to do."""
+    if location.startswith(POSTGRES_SCHEMES):
+        from mockserver.store_postgres import PostgresStore
+
+        return PostgresStore(location)
+    from mockserver.store_sqlite import SqliteStore
+
+    return SqliteStore(location)
+
+
+def redact(location: str) -> str:
+    """A state location fit to print: a URL's password replaced by `***`."""
+    if not location.startswith(POSTGRES_SCHEMES):
+        return location
+    parts = urlsplit(location)
+    if not parts.password:
+        return location
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=user + host))
 
 
 def _stored(row: Any) -> StoredRequest:

@@ -1,5 +1,7 @@
-"""Shared fixtures: the contract as the toolkit loads it, and the mock in this
-process (`MockApp`), reset before each test that uses it."""
+"""Shared fixtures: the contract as the toolkit loads it, the mock in this
+process (`MockApp`), reset before each test that uses it, and a PostgreSQL
+server for the tests of the shared state (marked `both_backends`: they run
+once per backend)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import pytest
 
 from contracts.core.spec import Spec, load_spec
 from mockserver.inprocess import MockApp
+from tests.postgres import Postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +29,46 @@ def mock_session() -> Iterator[MockApp]:
         yield app
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server of this pytest worker (see tests/postgres.py)."""
+    server = Postgres()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def pg_mock_session(postgres: Postgres) -> Iterator[MockApp]:
+    with MockApp(clock="manual", state=postgres.database()) as app:
+        yield app
+
+
 @pytest.fixture
-def mock(mock_session: MockApp) -> MockApp:
-    """The mock's ASGI app in this process on the manual clock, back to its fixtures."""
-    mock_session.reset()
-    return mock_session
+def backend() -> str:
+    """The state backend of `mock`: SQLite, unless a test is marked `both_backends`."""
+    return "sqlite"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", BACKENDS)
+
+
+@pytest.fixture
+def mock(request: pytest.FixtureRequest, backend: str) -> MockApp:
+    """The mock's ASGI app in this process on the manual clock, back to its fixtures;
+    its state in SQLite, or in PostgreSQL too for tests marked `both_backends`."""
+    session: MockApp = request.getfixturevalue("mock_session" if backend == "sqlite" else "pg_mock_session")
+    session.reset()
+    return session
+
+
+@pytest.fixture
+def state_location(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A new, empty state of the backend under test: a SQLite file or a PostgreSQL database."""
+    if backend == "sqlite":
+        return str(tmp_path / "state.db")
+    postgres: Postgres = request.getfixturevalue("postgres")
+    return postgres.database()

@@ -136,3 +136,45 @@ def test_readme_diff_example_runs_as_written(tmp_path) -> None:
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert "Drift by contract decision:" in result.stdout, result.stdout + result.stderr
     assert re.search(r"row 9, request id format: \d+ calls differ; fix: the contract", result.stdout)
+
+
+def _readme_block(marker: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    return next(b for b in re.findall(r"```python\n(.+?)```", readme, re.S) if marker in b)
+
+
+def test_readme_journal_example_runs_and_its_failure_message_is_real(mock) -> None:
+    import pytest
+
+    namespace: dict = {}
+    exec(_readme_block("assert_called("), namespace)  # noqa: S102 - the README's own example
+    namespace["test_jane_is_erased_once"](mock)
+
+    mock.reset()
+    token = mock.token()
+    mock.http.request("DELETE", "/api/public/bot/eraseUsersData", headers={"auth": token},
+                      json={"userIds": ["jane@example.com"]})
+    mock.http.put("/api/public/bot/eraseUsersData", headers={"auth": token})
+    with pytest.raises(AssertionError) as failed:
+        mock.assert_called("createEraseRequest", times=1, json={"userIds": ["jane.doe@example.com"]})
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```\nAssertionError: expected") + len("```\nAssertionError: ")
+    def ids_out(text: str) -> str:  # journal ids go on across resets: the README shows a fresh mock's
+        return re.sub(r"#\d+ ", "#N ", text)
+
+    assert ids_out(readme[start:readme.index("```", start)].strip()) == ids_out(str(failed.value))
+
+
+def test_every_public_method_of_the_test_clients_is_documented() -> None:
+    import inspect
+
+    from mockserver.client import ControlClient
+    from mockserver.inprocess import MockApp
+    from mockserver.server import MockServer
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The mock server"):readme.index("## Contract checks against any deployment")]
+    for cls in (ControlClient, MockServer, MockApp):
+        for name, _ in inspect.getmembers(cls):
+            if not name.startswith("_") and name in cls.__dict__:
+                assert f"`{name}" in section or f" `{name}(" in section, f"{cls.__name__}.{name}"

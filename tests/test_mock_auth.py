@@ -148,16 +148,19 @@ def test_expiry_follows_the_server_clock_when_asked() -> None:
         assert_error(status(mock, PRELOADED, token=token), 401, "expired")
 
 
+@pytest.mark.both_backends
 def test_missing_jti_for_an_app_that_enforces_jti(call, mock: MockApp) -> None:
     assert_error(call({"auth": sign(mock, ACME_JTI, jti=None)}), 401, "enforces JTI")
 
 
+@pytest.mark.both_backends
 def test_replayed_jti_for_an_app_that_enforces_jti(call, mock: MockApp) -> None:
     token = sign(mock, ACME_JTI)
     assert call({"auth": token}).status_code == 200
     assert_error(call({"auth": token}), 401, "already used")
 
 
+@pytest.mark.both_backends
 def test_jti_is_optional_and_reusable_for_other_apps(call, mock: MockApp) -> None:
     token = sign(mock, jti=None)
     assert call({"auth": token}).status_code == 200

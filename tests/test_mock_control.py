@@ -15,6 +15,9 @@ from mockserver.inprocess import MockApp
 from mockserver.settings import Settings
 from tests.support import PRELOADED, STATUS, assert_error, client, create, status
 
+#: The state's semantics hold on both backends (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 BODY = {"userIds": ["u-control"], "RemoveDataFromAllBots": True}
 
 
@@ -152,3 +155,12 @@ def test_fixture_offsets_beyond_ten_years_are_refused(mock: MockApp) -> None:
         response = http.put("/__mockserver/fixtures", json=document)
         assert_error(response, 400, "createdSecondsAgo")
         assert http.get("/__mockserver/journal?since=99999999999999999999999").status_code == 400
+
+
+def test_health_reports_the_backend_and_ready_answers(mock: MockApp, backend: str) -> None:
+    health = mock.health()
+    assert health["state"]["backend"] == backend and health["state"]["status"] == "ok"
+    assert health["requests"] == 1 and "***" not in health["state"]["location"]  # no password in these URLs
+    with client(mock) as http:
+        assert http.get("/__mockserver/ready").json()["ready"] is True
+    assert mock.ready()

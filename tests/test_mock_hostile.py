@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from mockserver.inprocess import MockApp
-from mockserver.store import Store
+from mockserver.journal import JournalRow, encode
+from mockserver.journal_search import render
+from mockserver.store import open_store
 from tests.support import (
     ACME_JTI,
     CREATE,
@@ -71,15 +73,19 @@ def test_a_token_claiming_a_lone_surrogate_loses_no_journal_row(mock: MockApp) -
 
 
 def test_the_store_escapes_unencodable_text_and_keeps_the_rows_around_a_failing_one(tmp_path: Path) -> None:
-    store = Store(str(tmp_path / "state.db"))
+    store = open_store(str(tmp_path / "state.db"))
+
+    def row(time_ms: int, path: str, status: int, app_id: str | None = None) -> tuple:
+        return encode(JournalRow(time_ms, "GET", path, b"", (), None, status, None, app_id, None, None, None))
+
     rows = [
-        (1, "GET", "/ok-before", 200, None, None, None),
-        (2, "GET", "/" + LONE_SURROGATE, 404, LONE_SURROGATE, None, None),
-        (3, "GET", "/too-big-a-status", 2**80, None, None, None),  # sqlite cannot hold it: fails alone
-        (4, "GET", "/ok-after", 200, None, None, None),
+        row(1, "/ok-before", 200),
+        row(2, "/" + LONE_SURROGATE, 404, LONE_SURROGATE),
+        row(3, "/too-big-a-status", 2**80),  # sqlite cannot hold it: fails alone
+        row(4, "/ok-after", 200),
     ]
     store.record(rows)
-    paths = [entry["path"] for entry in store.journal()]
+    paths = [render(entry)["path"] for entry in store.journal()[0]]
     assert paths == ["/ok-before", "/\\ud800", "/ok-after"]
     assert store.use_jti("app", LONE_SURROGATE) and not store.use_jti("app", LONE_SURROGATE)
     store.close()
@@ -260,8 +266,8 @@ def test_every_control_input_schema_is_bounded() -> None:
             visit(child, f"{where}.{name}")
 
     for operation in control.operations():
-        for parameter in operation.definition.get("parameters", []):
-            visit(control.resolve(parameter)["schema"], f"{operation.operation_id}({parameter['name']})")
+        for parameter in map(control.resolve, operation.definition.get("parameters", [])):
+            visit(parameter["schema"], f"{operation.operation_id}({parameter['name']})")
         body = operation.definition.get("requestBody")
         if body:
             visit(control.resolve(body)["content"]["application/json"]["schema"], operation.operation_id)

@@ -7,6 +7,9 @@ import pytest
 from mockserver.inprocess import MockApp
 from tests.support import ACME_ADMIN, GLOBEX_ADMIN, assert_error, create, status
 
+#: The state's semantics hold on both backends (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 UNKNOWN = "eud-00000000-0000-4000-8000-00000000dead"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from mockserver import MockServer
 from mockserver.inprocess import MockApp
 from tests.support import (
@@ -15,6 +17,9 @@ from tests.support import (
     status,
     vocabulary,
 )
+
+#: The state's semantics hold on both backends (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 END_USER = "u-3c8c0a52-6d1e-4f7b-9c0a-2b1e7d5f4a90"
 EMAIL_USER = "jane.doe@example.com"
