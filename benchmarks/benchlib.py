@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -189,6 +189,7 @@ class WrkResult:
     write_errors: int
     timeouts: int
     wrk_cpu_s: float
+    extra: dict[str, Any] = field(default_factory=dict)  # what a script's done() printed beyond the above
 
     @property
     def rps(self) -> float:
@@ -200,13 +201,16 @@ class WrkResult:
 
 
 def run_wrk(url: str, *, seconds: int, threads: int, connections: int, lua: Path,
-            headers: dict[str, str] | None = None, what: str = "") -> WrkResult:
+            headers: dict[str, str] | None = None, what: str = "",
+            script_args: list[str] | None = None) -> WrkResult:
     assert url.startswith(f"http://{HOST}:"), url
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT}",
                "-s", str(lua)]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     command.append(url)
+    if script_args:
+        command += ["--", *script_args]  # the Lua init(args) gets them as args[1], args[2], ...
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -220,7 +224,12 @@ def run_wrk(url: str, *, seconds: int, threads: int, connections: int, lua: Path
         p90_us=data["p90_us"], p99_us=data["p99_us"], mean_us=data["mean_us"], max_us=data["max_us"],
         non2xx=data["non2xx"], connect_errors=data["connect_errors"], read_errors=data["read_errors"],
         write_errors=data["write_errors"], timeouts=data["timeouts"], wrk_cpu_s=round(wrk_cpu_s, 3),
+        extra={k: v for k, v in data.items() if k not in _WRK_KEYS},
     )
+
+
+_WRK_KEYS = {"requests", "duration_us", "bytes", "p50_us", "p90_us", "p99_us", "mean_us", "max_us", "non2xx",
+             "connect_errors", "read_errors", "write_errors", "timeouts"}
 
 
 def wrk_version() -> str:
