@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
              "--retain-finished-seconds", str(args.retain_finished_seconds))
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, sigterm_as_exit():
         workdir = Path(tmp) / "mockserver"
-        target = start_mockserver("mockserver", args.workers, workdir, journal=True, extra=extra)
+        target = start_mockserver("mockserver", "mockserver", args.workers, workdir, journal=True, extra=extra)
         try:
             print(f"soaking {target.base_url} for {args.minutes} min at {args.rate:g} req/s "
                   f"({args.create_share:.0%} creates), {args.workers} worker(s), {os.cpu_count()} CPUs; "

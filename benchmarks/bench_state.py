@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -54,13 +55,13 @@ from bench_status import (  # noqa: E402 - a sibling script, not a package
     MOCKSERVER,
     START_TIMEOUT,
     STATUS_PATH,
-    WRK_LUA,
+    WRK_DONE_LUA,
     WRK_TIMEOUT,
     BenchError,
     Target,
     answers_request,
     get,
-    run_wrk,
+    load,
     sigterm_as_exit,
     spawn,
     start_mockserver,
@@ -75,7 +76,7 @@ CREATE_LUA = r"""
 wrk.method = "DELETE"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"userIds": ["bench@example.com"], "RemoveDataFromAllBots": true}'
-""" + WRK_LUA
+""" + WRK_DONE_LUA
 WORKLOADS = {"status": STATUS_PATH, "create": CREATE_PATH}
 PROXY_BANNER = "proxy listening on "
 
@@ -143,7 +144,7 @@ def start_proxy(name: str, workdir: Path, backends: list[Target]) -> Target:
     except BaseException:
         stop(process)
         raise
-    return Target(name, command, process, base_url, log, check=answers_request)
+    return Target("proxy", name, command, process, base_url, log, check=answers_request)
 
 
 # --- the measurement -----------------------------------------------------------
@@ -170,12 +171,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def start_targets(workdir: Path, postgres: Postgres) -> list[Target]:
     targets: list[Target] = []
     try:
-        targets.append(start_mockserver("1 instance, SQLite", 1, workdir / "sqlite", journal=True))
+        targets.append(start_mockserver("sqlite", "1 instance, SQLite", 1, workdir / "sqlite", journal=True))
         url = postgres.database()
-        targets.append(start_mockserver("1 instance, PostgreSQL", 1, workdir / "pg1", journal=True,
+        targets.append(start_mockserver("pg", "1 instance, PostgreSQL", 1, workdir / "pg1", journal=True,
                                         extra=("--state", url)))
         shared = postgres.database()
-        pair = [start_mockserver(f"instance {n}", 1, workdir / f"pg2-{n}", journal=True, extra=("--state", shared))
+        pair = [start_mockserver(f"pg-{n}", f"instance {n}", 1, workdir / f"pg2-{n}", journal=True,
+                                 extra=("--state", shared))
                 for n in (1, 2)]
         targets += pair
         targets.append(start_proxy("2 instances, PostgreSQL, round-robin", workdir, pair))
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-state-") as tmp, sigterm_as_exit():
         workdir = Path(tmp)
         scripts = {"status": workdir / "status.lua", "create": workdir / "create.lua"}
-        scripts["status"].write_text(WRK_LUA)
+        scripts["status"].write_text(WRK_DONE_LUA)
         scripts["create"].write_text(CREATE_LUA)
         postgres = Postgres()
         targets: list[Target] = []
@@ -211,20 +213,19 @@ def main(argv: list[str] | None = None) -> int:
             targets = start_targets(workdir, postgres)
             measured = [t for t in targets if not t.name.startswith("instance ")]
             for workload, path in workloads.items():
-                runs = {t.name: Target(t.name, t.command, t.process, t.base_url, t.log, t.check) for t in measured}
+                runs = {t.name: dataclasses.replace(t, samples=[], rss=[]) for t in measured}
                 results[workload] = runs
                 for target in runs.values():
                     status, body = get(target.base_url + STATUS_PATH, {"auth": token})
                     if not answers_request(status, body):
                         raise BenchError(f"{target.name} answered {status} to the status call: {body[:200]!r}")
                     if args.warmup:
-                        run_wrk(target, token, args.warmup, args.threads, args.connections, scripts[workload], 0, path)
+                        load(target, token, args.warmup, args, scripts[workload], 0, path)
                 order = list(runs.values())
                 for round_ in range(1, args.runs + 1):
                     shift = (round_ - 1) % len(order)
                     for target in order[shift:] + order[:shift]:
-                        sample = run_wrk(target, token, args.duration, args.threads, args.connections,
-                                         scripts[workload], round_, path)
+                        sample = load(target, token, args.duration, args, scripts[workload], round_, path)
                         target.samples.append(sample)
                         flag = "" if sample.valid else f"  INVALID: {sample.non2xx} non-2xx, " \
                                                        f"{sample.socket_errors} socket errors"
