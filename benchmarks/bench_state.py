@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         scripts = {"status": workdir / "status.lua", "create": workdir / "create.lua"}
         scripts["status"].write_text(WRK_DONE_LUA)
         scripts["create"].write_text(CREATE_LUA)
-        postgres = Postgres()
+        postgres = Postgres(durable=True)
         targets: list[Target] = []
         try:
             print("starting PostgreSQL and the targets...", file=sys.stderr)

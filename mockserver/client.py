@@ -32,9 +32,11 @@ class ControlClient:
         self._fixtures: Fixtures | None = None
         self._documents: Documents | None = None
         self._replaced_fixtures = False
+        self._token_clock: str | None = None  # a setting of the server: read once per connection
 
     def connect(self, base_url: str, http: httpx.Client | None = None) -> None:
         self.base_url = base_url
+        self._token_clock = None
         self._http = http or httpx.Client(base_url=base_url, timeout=30, trust_env=False)
 
     def disconnect(self) -> None:
@@ -84,8 +86,12 @@ class ControlClient:
         app), issued now by the clock the mock judges tokens at (`--token-clock`:
         the wall clock by default); a negative `expires_in` makes an expired one,
         `jti=False` leaves out the `jti` claim."""
-        clock = self.clock()
-        now = clock["nowMs"] / 1000 if clock.get("tokenClock") == "server" else time.time()
+        if self._token_clock is None or self._token_clock == "server":
+            clock = self.clock()
+            self._token_clock = clock.get("tokenClock", "real")
+            now = clock["nowMs"] / 1000 if self._token_clock == "server" else time.time()
+        else:  # tokens judged by the wall clock: no need to ask the server again
+            now = time.time()
         return self.fixtures.token(self.app(app), expires_in=expires_in, jti=jti, now=now)
 
     # -- the control API -----------------------------------------------------------------------

@@ -10,6 +10,12 @@ cluster set up as the postgres user; a container runtime is not available.
 Each pytest worker starts its own server (about 1.5 s the first time: initdb)
 and hands every test that wants one a fresh database. `stop()` and `start()`
 take the server down and up again (pg_ctl, fast shutdown), for outage tests.
+
+The tests' server runs with `fsync=off`: a test never crashes the machine,
+only processes, and PostgreSQL's own commit order is what the tests prove; the
+flushes only cost time (each `CREATE DATABASE` copies a template, and the
+shutdown checkpoint fsyncs all of them: about 10 s per pytest worker). The
+benchmark keeps `fsync=on` (`Postgres(durable=True)`), as a deployment would.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import psycopg
 
 
 class Postgres:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         # Not under pytest's tmp_path: the server runs as another user (pgserver, when
         # root runs the tests) that must traverse the directories above its data, and
         # pytest makes /tmp/pytest-of-<user> private again whenever a session starts.
@@ -36,6 +42,11 @@ class Postgres:
 
             self.server: Any = pgserver.get_server(self.directory / "data", cleanup_mode="stop")
         self._names = itertools.count(1)
+        if not durable:
+            with psycopg.connect(self.server.get_uri(), autocommit=True) as admin:
+                admin.execute("ALTER SYSTEM SET fsync = off")
+                admin.execute("ALTER SYSTEM SET full_page_writes = off")
+                admin.execute("SELECT pg_reload_conf()")
 
     def database(self) -> str:
         """The URL of a new, empty database."""

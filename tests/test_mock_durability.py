@@ -7,7 +7,6 @@ import os
 import sqlite3
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mockserver import MockServer
@@ -59,15 +58,13 @@ def test_an_empty_memory_state_forgets_on_restart(tmp_path: Path) -> None:
 
 def _create_one(server: MockServer) -> str:
     # A new connection each time, so the kernel spreads them over both workers.
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
-        response = http.request("DELETE", CREATE, json=BODY, headers={"auth": server.token()})
+    response = server.http.request("DELETE", CREATE, json=BODY, headers={"auth": server.token()})
     assert response.status_code == 200, response.text
     return response.json()["requestId"]
 
 
 def _read(server: MockServer, request_id: str) -> int:
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
-        return http.get(STATUS.format(request_id), headers={"auth": server.token()}).status_code
+    return server.http.get(STATUS.format(request_id), headers={"auth": server.token()}).status_code
 
 
 @retention
