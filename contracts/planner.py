@@ -32,6 +32,11 @@ APP = Auth("app")
 POSITIVE_POOL = 10
 #: Headers schemathesis sets that say nothing about the call (the client sets its own).
 _DROPPED_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "x-schemathesis-testcaseid"}
+#: schemathesis's coverage cases per (contract, operation): they depend on nothing
+#: but the contract, and are the slowest part of planning (over a second per
+#: operation), so a process that plans several runs (the pytest plugin, `contracts
+#: diff`, a test suite) computes them once. The cases are only read, never changed.
+_COVERAGE_CASES: dict[tuple[str, str], list[Any]] = {}
 
 
 class Planner:
@@ -117,13 +122,21 @@ class Planner:
         methods, wrong media types), positive and negative."""
         from schemathesis import GenerationMode
 
-        operation = self.st_operations[operation_id]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return list(self.schema.iter_coverage_cases(
-                operation, generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                generation_config=self.schema.config.generation_for(operation=operation, phase="coverage"),
-            ))
+        key = (self._contract_key, operation_id)
+        if key not in _COVERAGE_CASES:
+            operation = self.st_operations[operation_id]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _COVERAGE_CASES[key] = list(self.schema.iter_coverage_cases(
+                    operation, generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+                    generation_config=self.schema.config.generation_for(operation=operation, phase="coverage"),
+                ))
+        return list(_COVERAGE_CASES[key])
+
+    @cached_property
+    def _contract_key(self) -> str:
+        canonical = json.dumps(self.vocabulary.spec.document, sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def positive_body(self, label: str, users: list[str] | None = None) -> bytes:
         """A create body the contract accepts, its users chosen for this target:

@@ -48,11 +48,15 @@ class BodyPolicy:
         self._schema = schema
         self._validator = OAS30Validator(schema)
         self._bot_schema = self.vocabulary.spec.schema(self.vocabulary.bot_id.name)
+        self._erasing: dict[bytes | None, bool] = {}  # body -> may erase: a run asks again and again
 
     def may_erase(self, body: bytes | None) -> bool:
         """True when this body satisfies the create schema (a conforming deployment erases)."""
-        value = _json(body)
-        return value is not _NOT_JSON and self._validator.is_valid(value)
+        known = self._erasing.get(body)
+        if known is None:
+            value = _json(body)
+            known = self._erasing[body] = value is not _NOT_JSON and self._validator.is_valid(value)
+        return known
 
     def safe(self, body: bytes | None, content_type: str | None) -> bytes | None:
         """The body to send to this target: on a remote target every string is an
