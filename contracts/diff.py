@@ -17,6 +17,7 @@ call the real side does not send is not sent to the reference either.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -262,10 +263,18 @@ class _Lockstep:
         what = f"the request created by call {call.ref.call if call.ref else '?'}, polled until final"
         if mine.unreadable or theirs.unreadable:
             return  # the statuses could not be read on one side: the body's difference says why
+        initial = self.real.vocabulary.user_status.initial
+
+        def past_initial(sequence: list[str]) -> list[str]:
+            """A side whose first poll came after the user left the initial status never
+            saw it: that says when the poll came, not how the deployment behaves (the
+            time comparison below judges how long each side took)."""
+            return list(itertools.dropwhile(lambda status: status == initial, sequence))
+
         if mine.sequences != theirs.sequences:
             for user in sorted(set(mine.sequences) | set(theirs.sequences)):
                 a, b = mine.sequences.get(user, []), theirs.sequences.get(user, [])
-                if a != b:
+                if past_initial(a) != past_initial(b) or not a or not b:
                     self.drift.add(Difference(f"lifecycle/{call.operation_id}/sequence", what, "lifecycle",
                                               f"{user}: statuses in order", " -> ".join(a) or "(none)",
                                               " -> ".join(b) or "(none)", "user statuses", decision,

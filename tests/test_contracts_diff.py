@@ -70,6 +70,24 @@ def test_two_clean_mocks_with_other_seeds_and_fixture_ids_show_no_drift(seed: in
     assert report.compared > 150
 
 
+def test_a_poll_that_comes_after_the_erase_finished_is_not_drift(tmp_path: Path) -> None:
+    """The real side finishes before its first poll, the reference is still in progress
+    at its own: the same behaviour seen at other moments, not a difference."""
+    with MockApp(clock="real", progress_delay=0) as real, MockApp(clock="real", progress_delay=0.2) as reference:
+        with compared(real.asgi, reference.asgi) as report:
+            output = drift_report.terminal(report)
+        created = {e["requestId"] for e in reference.journal(operation_id="createEraseRequest") if e["requestId"]}
+        first_seen = {}
+        for entry in reference.journal(operation_id="getEraseRequestStatus"):
+            request_id = entry["path"].rsplit("/", 1)[1]
+            if request_id in created and entry["status"] == 200:
+                first_seen.setdefault(request_id, entry["responseBody"]["response"][0]["status"])
+        real_first = {e["responseBody"]["response"][0]["status"]
+                      for e in real.journal(operation_id="getEraseRequestStatus") if e["status"] == 200}
+    assert report.verdict == "NO DRIFT" and report.exit_code == 0, output
+    assert "IN_PROGRESS" in first_seen.values() and "IN_PROGRESS" not in real_first  # the case above happened
+
+
 EXPECTED = {
     "request-id-format": "row 9, request id format",
     "undocumented-status-value": "row 8, per-user status values",
