@@ -20,6 +20,7 @@ from openapi_schema_validator import OAS30Validator
 
 from contracts.core import tokens
 from contracts.core.identities import APP_UNDER_TEST, OTHER_TENANT, UNSCOPED, Identity
+from contracts.core.spec import parse_yaml
 from contracts.core.vocabulary import TokenRecipe
 from mockserver.documents import Documents
 from mockserver.errors import FixturesError
@@ -153,7 +154,7 @@ def load_fixtures(path: str | Path | None, documents: Documents) -> Fixtures:
     """Read and validate a fixtures file (the shipped defaults when `path` is None)."""
     source = Path(path) if path else default_fixtures_path()
     try:
-        document = yaml.safe_load(source.read_text(encoding="utf-8"))
+        document = parse_yaml(source.read_text(encoding="utf-8"))
     except OSError as exc:
         raise FixturesError(str(source), [f"cannot read: {exc.strerror or exc}"]) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
