@@ -7,14 +7,12 @@ transport (`mock.http` is an `httpx.Client`; `mock.transport` its transport).
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
-with warnings.catch_warnings():  # Starlette prefers httpx2 for its TestClient; httpx is what we use
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from starlette.testclient import TestClient
+import httpx
 
 from mockserver.app import create_app
+from mockserver.asgi_transport import LoopTransport
 from mockserver.client import ControlClient
 from mockserver.documents import load_documents
 from mockserver.settings import Settings
@@ -47,7 +45,7 @@ class MockApp(ControlClient):
         )
         self._documents = load_documents(spec)
         self.asgi = create_app(self.settings, documents=self.documents)
-        self._client: TestClient | None = None
+        self._transport: LoopTransport | None = None
 
     @property
     def service(self) -> Any:
@@ -56,18 +54,19 @@ class MockApp(ControlClient):
 
     @property
     def transport(self) -> Any:
+        """The httpx transport that calls the app (`mockserver.asgi_transport.LoopTransport`)."""
         return self.http._transport
 
     def start(self) -> MockApp:
-        self._client = TestClient(self.asgi, base_url=BASE_URL, client=LOOPBACK_CLIENT, raise_server_exceptions=True)
-        self._client.__enter__()
-        self.connect(BASE_URL, http=self._client)
+        self._transport = LoopTransport(self.asgi, client=LOOPBACK_CLIENT).start()
+        self.connect(BASE_URL, http=httpx.Client(transport=self._transport, base_url=BASE_URL))
         return self
 
     def stop(self) -> None:
-        if self._client is not None:
-            self._client.__exit__(None, None, None)
-            self._client = None
+        if self._transport is not None:
+            self.disconnect()
+            self._transport.close()
+            self._transport = None
         self._http = None
 
     def __enter__(self) -> MockApp:

@@ -160,14 +160,10 @@ class Recording(httpx.BaseTransport):
 def deployment(app: Any) -> Iterator[Recording]:
     """An ASGI app (a mock, a broken one) as the target of a contract run in this
     process: the runner's httpx transport calls it directly."""
-    import warnings
+    from mockserver.asgi_transport import LoopTransport
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from starlette.testclient import TestClient
-
-    with TestClient(app, base_url=IN_PROCESS_URL, client=("127.0.0.1", 50000)) as http:
-        yield Recording(http._transport)
+    with LoopTransport(app, client=("127.0.0.1", 50000)) as transport:
+        yield Recording(transport)
 
 
 def run_against(app: Any, config: Any = None, *, sleep: Any = None, **overrides: Any) -> tuple[Any, Recording]:
