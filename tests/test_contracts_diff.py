@@ -183,6 +183,39 @@ def test_the_cli_compares_two_mock_processes_and_writes_every_report(tmp_path: P
     assert "Result: " in result.output and not any(s in result.output for s in SECRETS)
 
 
+def test_every_report_format_names_each_difference_its_decision_and_fix() -> None:
+    from xml.etree import ElementTree
+
+    with MockApp(clock="real", progress_delay=0.2) as real, MockApp(clock="real", progress_delay=0.2) as reference:
+        real.inject(kind="statusValue", operationId="getEraseRequestStatus")
+        real.inject(kind="contentType", operationId="createEraseRequest")  # one fault per request: another operation
+        with compared(real.asgi, reference.asgi, ignore=("header/*",)) as report:
+            pass
+    assert report.verdict == "DRIFT" and report.drift.open and report.drift.accepted
+    status_values = [d for d in report.drift.open if d.decision.startswith("row 8, per-user status values")]
+    assert status_values
+
+    data = json.loads(drift_report.as_json(report))
+    assert data["verdict"] == "DRIFT" and data["compared"] == report.compared
+    listed = {(d["rule"], d["where"], d["accepted"]) for d in data["differences"]}
+    assert {(d.rule, d.where, False) for d in report.drift.open} <= listed
+    assert {(d.rule, d.where, True) for d in report.drift.accepted} <= listed
+
+    markdown = drift_report.markdown(report)
+    assert markdown.startswith("# Drift: `http://deployment.test` against") and "**DRIFT (" in markdown
+    assert f"| {status_values[0].decision} |" in markdown and " (accepted) |" in markdown
+
+    suites = ElementTree.fromstring(drift_report.junit_xml(report))
+    cases = suites.findall("./testsuite/testcase")
+    assert len([c for c in cases if c.find("failure") is not None]) == len(report.drift.open)
+    assert len([c for c in cases if c.find("skipped") is not None]) == len(report.drift.accepted)
+
+    page = drift_report.html_report(report)
+    assert page.startswith("<!doctype html>") and status_values[0].decision in page
+    for text in (drift_report.terminal(report), markdown, page, json.dumps(data)):
+        assert not any(secret in text for secret in SECRETS)
+
+
 def test_a_reference_without_identities_is_a_one_line_error() -> None:
     result = CliRunner().invoke(main, ["diff", "--base-url", "http://127.0.0.1:1", "--reference-url",
                                        "http://127.0.0.1:1", *credential_args()])

@@ -15,6 +15,8 @@ from click.testing import CliRunner
 
 from mockserver import MockServer
 from mockserver.cli import main
+from mockserver.errors import SettingsError
+from mockserver.settings import Settings, from_env
 from tests.support import PRELOADED, wait_until
 
 DEFAULT_CLIENT = "cs-7fc99739-c463-4006-8e64-d6c844a8b67f"
@@ -118,6 +120,27 @@ def test_run_misuse_is_a_one_line_error(args: list[str]) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") <= 3 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Error")
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = from_env({"MOCKSERVER_WORKERS": "2", "MOCKSERVER_JOURNAL": "no", "MOCKSERVER_CLOCK": "manual",
+                         "MOCKSERVER_PROGRESS_DELAY": "1.5", "MOCKSERVER_JOURNAL_BODIES": "TRUE",
+                         "MOCKSERVER_PORT": ""})  # empty: not set
+    assert (settings.workers, settings.journal, settings.journal_bodies) == (2, False, True)
+    assert (settings.clock, settings.progress_delay, settings.port) == ("manual", 1.5, Settings().port)
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("MOCKSERVER_WORKERS", "many", "MOCKSERVER_WORKERS='many' is not a valid int"),
+    ("MOCKSERVER_JOURNAL", "maybe", "MOCKSERVER_JOURNAL='maybe' is not a valid bool"),
+    ("MOCKSERVER_CLOCK", "lunar", "MOCKSERVER_CLOCK='lunar': choose one of real, manual"),
+])
+def test_a_bad_environment_variable_is_a_one_line_error(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        from_env({variable: value})
+    assert str(refused.value) == message
+    result = CliRunner().invoke(main, ["run"], env={variable: value})
+    assert result.exit_code == 2 and result.output == f"Error: {message}\n"
 
 
 def test_run_on_a_busy_port_is_a_one_line_error() -> None:
