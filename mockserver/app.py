@@ -94,7 +94,12 @@ def create_app(
             validator_map=VALIDATOR_MAP,
         )
     _register_error_handlers(app, service)
-    return FrontDoor(app, service, docs=_docs_app(spec, service))
+    # Connexion's verdict on a request line it has accepted is remembered by the
+    # front door, which then sends the next such request to the layers after
+    # validation (auth, dispatch) directly (`FrontDoor`). Not with response
+    # validation, which sits in Connexion's stack.
+    validated = None if validate_responses else Guard(dispatcher, service=service)
+    return FrontDoor(app, service, docs=_docs_app(spec, service), validated=validated)
 
 
 def _docs_app(spec: Spec, service: Service) -> ConnexionMiddleware:

@@ -38,6 +38,9 @@ class Route:
     handler: Handler
     has_body: bool
     query: dict[str, Callable[[str], Any]]
+    #: Connexion's routing and validation of a request to this operation depend on its
+    #: method, path and query string only (no body, no header or cookie parameters).
+    by_request_line: bool = False
 
 
 def routes_for(spec: Spec, resolve: Callable[[str], Handler]) -> dict[str, Route]:
@@ -51,7 +54,9 @@ def routes_for(spec: Spec, resolve: Callable[[str], Handler]) -> dict[str, Route
             for p in parameters
             if p["in"] == "query"
         }
-        routes[op.operation_id] = Route(resolve(op.operation_id), "requestBody" in op.definition, query)
+        has_body = "requestBody" in op.definition
+        by_request_line = not has_body and all(p["in"] in ("path", "query") for p in parameters)
+        routes[op.operation_id] = Route(resolve(op.operation_id), has_body, query, by_request_line)
     return routes
 
 
@@ -72,6 +77,10 @@ class Dispatcher:
             await send_error(send, 404, "Not found")
             return
         params: dict[str, Any] = dict(scope.get("path_params", {}))
+        if route.by_request_line:
+            context = scope["extensions"].get("mockserver")
+            if context is not None:  # a vendor request Connexion routed and validated: FrontDoor may remember
+                context["validated"] = (dict(scope["extensions"]["connexion_routing"]), params.copy())
         if route.query and scope.get("query_string"):
             for name, raw in parse_qsl(scope["query_string"].decode("latin-1")):
                 if name in route.query:
