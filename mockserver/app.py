@@ -12,12 +12,19 @@ this mock replaces, each for a reason measured with py-spy:
 - response validation: off by default for speed (`validate_responses=True`
   turns it on); the test suite checks every answer against the contract
   with schemathesis anyway.
+
+Start-up (issue 13): Connexion checks each document against the OpenAPI
+meta-schema in `add_api` (about 20 ms a document); a document it accepted
+before (the same canonical JSON, noted in `contracts.core.cache`) is not
+checked again. The docs app (Swagger UI) is built on its first request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+from collections.abc import Iterator
 
 from connexion import ConnexionMiddleware
 from connexion.exceptions import ProblemException
@@ -33,6 +40,7 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
+from contracts.core import cache
 from contracts.core.spec import Spec
 from mockserver.control import ControlHandlers
 from mockserver.dispatch import Dispatcher, routes_for
@@ -85,21 +93,71 @@ def create_app(
     app = ConnexionMiddleware(dispatcher, middlewares=middlewares)
     # Connexion resolves each operationId to the innermost app; the dispatcher
     # calls the handler (it knows them by operationId too).
-    for api, base_path in ((spec, ""), (control_spec, CONTROL_PREFIX)):
-        app.add_api(
-            api.document,
-            base_path=base_path,
-            resolver=Resolver(lambda operation_id: dispatcher),
-            strict_validation=True,
-            validator_map=VALIDATOR_MAP,
-        )
+    # Keyed before `add_api`, which fills in defaults in the document it is given.
+    spec_key, control_key = _cache_key(spec), _cache_key(control_spec)
+    for api, key, base_path in ((spec, spec_key, ""), (control_spec, control_key, CONTROL_PREFIX)):
+        with _checked_once(key):
+            app.add_api(
+                api.document,
+                base_path=base_path,
+                resolver=Resolver(lambda operation_id: dispatcher),
+                strict_validation=True,
+                validator_map=VALIDATOR_MAP,
+            )
     _register_error_handlers(app, service)
     # Connexion's verdict on a request line it has accepted is remembered by the
     # front door, which then sends the next such request to the layers after
     # validation (auth, dispatch) directly (`FrontDoor`). Not with response
     # validation, which sits in Connexion's stack.
     validated = None if validate_responses else Guard(dispatcher, service=service)
-    return FrontDoor(app, service, docs=_docs_app(spec, service), validated=validated)
+    return FrontDoor(app, service, docs=_LazyDocs(spec, spec_key, service), validated=validated)
+
+
+#: Cache kind: a document Connexion's `add_api` accepted (its meta-schema check passed).
+CONNEXION_VALID = "connexion-valid"
+
+
+def _cache_key(spec: Spec) -> str | None:
+    try:
+        return cache.key_of(cache.canonical(spec.document))
+    except (TypeError, ValueError):
+        return None  # not JSON (a date, say): checked every time
+
+
+@contextlib.contextmanager
+def _checked_once(key: str | None) -> Iterator[None]:
+    """Connexion's meta-schema check of the document keyed `key`, skipped if it
+    passed before; noted when it passes now. (Connexion has no option for it:
+    its classmethod `Specification._validate_spec` is replaced for the duration
+    of one `add_api`.)"""
+    from connexion.spec import Specification
+
+    if key is None or not cache.seen(CONNEXION_VALID, key):
+        yield
+        if key is not None:
+            cache.remember(CONNEXION_VALID, key)
+        return
+    original = Specification.__dict__["_validate_spec"]
+    Specification._validate_spec = classmethod(lambda cls, document: None)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Specification._validate_spec = original  # type: ignore[method-assign]
+
+
+class _LazyDocs:
+    """The docs app, built on its first request (Connexion's Swagger UI setup is
+    start-up time most runs never use)."""
+
+    def __init__(self, spec: Spec, key: str | None, service: Service):
+        self.spec, self.key, self.service = spec, key, service
+        self.app: ConnexionMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            with _checked_once(self.key):
+                self.app = _docs_app(self.spec, self.service)
+        await self.app(scope, receive, send)
 
 
 def _docs_app(spec: Spec, service: Service) -> ConnexionMiddleware:
