@@ -62,14 +62,15 @@ def routes_for(spec: Spec, resolve: Callable[[str], Handler]) -> dict[str, Route
 
 class Dispatcher:
     def __init__(self, routes: dict[str, Route], on_shutdown: Callable[[], None] = lambda: None,
-                 preferences: Preferences | None = None):
+                 preferences: Preferences | None = None, on_startup: Callable[[], None] = lambda: None):
         """`preferences` answers a `Prefer` header where the handler would run (the
         request passed auth and validation), for the operations it knows."""
         self.routes, self.on_shutdown, self.preferences = routes, on_shutdown, preferences
+        self.on_startup = on_startup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send, self.on_shutdown)
+            await _lifespan(receive, send, self.on_startup, self.on_shutdown)
             return
         operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
         route = self.routes.get(operation_id)
@@ -103,11 +104,13 @@ class Dispatcher:
         await response(scope, receive, send)
 
 
-async def _lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None]) -> None:
+async def _lifespan(receive: Receive, send: Send, on_startup: Callable[[], None],
+                    on_shutdown: Callable[[], None]) -> None:
     """Nothing to start: the state lives in the SQLite file."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            on_startup()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             on_shutdown()

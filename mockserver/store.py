@@ -38,6 +38,7 @@ answers 503); nothing else about a store is backend-specific to its callers.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -66,10 +67,19 @@ JOURNAL_COLUMNS = (
 #: The columns a journal row is written with (`Journal` builds the rows), the worker last.
 JOURNAL_WRITTEN = JOURNAL_COLUMNS[1:]
 JOURNAL_INSERT = f"INSERT INTO journal ({', '.join(JOURNAL_WRITTEN)}) VALUES ({', '.join('?' * len(JOURNAL_WRITTEN))})"
+#: Journal rows per INSERT statement (SQLite allows 32,766 parameters per statement).
+JOURNAL_ROWS_PER_INSERT = 256
 JOURNAL_SELECT = f"SELECT {', '.join(JOURNAL_COLUMNS)} FROM journal"
 #: Rows read at a time while a body filter is applied in Python.
 JOURNAL_SCAN_CHUNK = 500
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@functools.lru_cache(maxsize=8)
+def _journal_insert(rows: int) -> str:
+    """One INSERT of `rows` journal rows."""
+    one = f"({', '.join('?' * len(JOURNAL_WRITTEN))})"
+    return f"INSERT INTO journal ({', '.join(JOURNAL_WRITTEN)}) VALUES {', '.join([one] * rows)}"
 
 
 def storable(value: Any) -> Any:
@@ -362,7 +372,11 @@ class Store(ABC):
         values = [tuple(storable(value) for value in (*row, worker)) for row in rows]
         try:
             with self._transaction(lock=self.JOURNAL_LOCK) as db:
-                db.executemany(JOURNAL_INSERT, values)
+                # Many rows per statement: one call into the backend (which lets go of
+                # the GIL once, not once per row) instead of an executemany.
+                for start in range(0, len(values), JOURNAL_ROWS_PER_INSERT):
+                    chunk = values[start:start + JOURNAL_ROWS_PER_INSERT]
+                    db.execute(_journal_insert(len(chunk)), [value for row in chunk for value in row])
                 self._trim_journal(db, keep)
             return
         except StateUnavailable:
