@@ -143,11 +143,11 @@ def _checked_once(key: str | None) -> Iterator[None]:
             cache.remember(CONNEXION_VALID, key)
         return
     original = Specification.__dict__["_validate_spec"]
-    Specification._validate_spec = classmethod(lambda cls, document: None)  # type: ignore[method-assign,assignment]
+    Specification._validate_spec = classmethod(lambda cls, document: None)
     try:
         yield
     finally:
-        Specification._validate_spec = original  # type: ignore[method-assign]
+        Specification._validate_spec = original
 
 
 class _LazyDocs:
