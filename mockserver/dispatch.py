@@ -38,6 +38,9 @@ class Route:
     handler: Handler
     has_body: bool
     query: dict[str, Callable[[str], Any]]
+    #: Connexion's routing and validation of a request to this operation depend on its
+    #: method, path and query string only (no body, no header or cookie parameters).
+    by_request_line: bool = False
 
 
 def routes_for(spec: Spec, resolve: Callable[[str], Handler]) -> dict[str, Route]:
@@ -51,20 +54,23 @@ def routes_for(spec: Spec, resolve: Callable[[str], Handler]) -> dict[str, Route
             for p in parameters
             if p["in"] == "query"
         }
-        routes[op.operation_id] = Route(resolve(op.operation_id), "requestBody" in op.definition, query)
+        has_body = "requestBody" in op.definition
+        by_request_line = not has_body and all(p["in"] in ("path", "query") for p in parameters)
+        routes[op.operation_id] = Route(resolve(op.operation_id), has_body, query, by_request_line)
     return routes
 
 
 class Dispatcher:
     def __init__(self, routes: dict[str, Route], on_shutdown: Callable[[], None] = lambda: None,
-                 preferences: Preferences | None = None):
+                 preferences: Preferences | None = None, on_startup: Callable[[], None] = lambda: None):
         """`preferences` answers a `Prefer` header where the handler would run (the
         request passed auth and validation), for the operations it knows."""
         self.routes, self.on_shutdown, self.preferences = routes, on_shutdown, preferences
+        self.on_startup = on_startup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send, self.on_shutdown)
+            await _lifespan(receive, send, self.on_startup, self.on_shutdown)
             return
         operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
         route = self.routes.get(operation_id)
@@ -72,6 +78,10 @@ class Dispatcher:
             await send_error(send, 404, "Not found")
             return
         params: dict[str, Any] = dict(scope.get("path_params", {}))
+        if route.by_request_line:
+            context = scope["extensions"].get("mockserver")
+            if context is not None:  # a vendor request Connexion routed and validated: FrontDoor may remember
+                context["validated"] = (dict(scope["extensions"]["connexion_routing"]), params.copy())
         if route.query and scope.get("query_string"):
             for name, raw in parse_qsl(scope["query_string"].decode("latin-1")):
                 if name in route.query:
@@ -94,11 +104,13 @@ class Dispatcher:
         await response(scope, receive, send)
 
 
-async def _lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None]) -> None:
+async def _lifespan(receive: Receive, send: Send, on_startup: Callable[[], None],
+                    on_shutdown: Callable[[], None]) -> None:
     """Nothing to start: the state lives in the SQLite file."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            on_startup()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             on_shutdown()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.core.errors import SpecError
-from contracts.core.spec import Spec, iter_refs, load_spec, parse_yaml, validate_spec
+from contracts.core.spec import Spec, iter_refs, load_spec, parse_yaml_cached, validate_spec
 from contracts.core.vocabulary import Vocabulary
 
 CONTROL_SPEC = "control.yaml"
@@ -41,7 +41,7 @@ def load_documents(spec_path: str | os.PathLike[str] | None = None) -> Documents
 
 def control_document(vocabulary: Vocabulary) -> Spec:
     path = Path(str(resources.files("mockserver") / CONTROL_SPEC))
-    document: dict[str, Any] = parse_yaml(path.read_text(encoding="utf-8"))
+    document: dict[str, Any] = parse_yaml_cached(path.read_text(encoding="utf-8"))
     schemas = document["components"]["schemas"]
     schemas["ClientId"] = {"type": "string", "pattern": vocabulary.token.client_id.pattern}
     for ref in set(iter_refs(document)):

@@ -141,7 +141,7 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
     # One worker serves the service prepared above; several get the settings
     # (a picklable dataclass) and open the state file in their own process.
     if settings.workers == 1:
-        app = functools.partial(create_app, settings, documents=documents, service=prepared)
+        app = functools.partial(create_app, settings, documents=documents, service=prepared, freeze_heap=True)
     else:
         prepared.store.close()
         app = functools.partial(worker_app, settings)

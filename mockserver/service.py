@@ -25,6 +25,8 @@ T = TypeVar("T")
 STATUS_CACHE_SIZE = 10_000
 #: Seconds (of real time) between two housekeeping runs of a worker.
 HOUSEKEEPING_INTERVAL = 1.0
+#: Seconds (of real time) a worker trusts `Store.changes()` before reading the control row all the same.
+RECHECK_INTERVAL = 1.0
 
 
 def longest_span_ms(documents: Documents) -> int:
@@ -72,6 +74,8 @@ class Service:
         self.drift = Drift(documents.vocabulary)
         self._generation = -1
         self._manual_now_ms: int | None = None
+        self._changes_seen: int | None = None
+        self._recheck_at = 0.0
 
     def _authenticator(self) -> Authenticator:
         return Authenticator(
@@ -138,8 +142,14 @@ class Service:
     # -- shared state --------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Pick up what another worker or the control API changed (one cheap read)."""
+        """Pick up what another worker or the control API changed: one memory read
+        where the store counts its changes (`Store.changes()`), else one query. The
+        control row is read anyway every `RECHECK_INTERVAL` seconds."""
+        changes = self.store.changes()  # before the read: a change during it shows next time
+        if changes is not None and changes == self._changes_seen and time.monotonic() < self._recheck_at:
+            return
         generation, self._manual_now_ms = self.store.generation_and_clock()
+        self._changes_seen, self._recheck_at = changes, time.monotonic() + RECHECK_INTERVAL
         if generation != self._generation:
             control = self.store.control()
             if control.fixtures != self.fixtures.document:

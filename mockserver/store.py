@@ -18,8 +18,13 @@ Semantics both keep:
 - a create is committed before it is acknowledged; a `jti` is accepted once
   (a primary key, not a read-then-write);
 - the generation counter in the control row moves with every change to the
-  fixtures, the faults or the manual clock, so a worker re-reads them when,
-  and only when, it moved;
+  fixtures, the faults or the manual clock, and when retention forgets
+  requests, so a worker re-reads them (and drops the status bodies it
+  cached) when, and only when, it moved;
+- `changes()`, where the backend offers it (a SQLite file: a counter in
+  shared memory beside it, `SqliteStore`), moves after every commit that
+  moved the generation, so a worker need not read the control row on every
+  request to know it did not.
 - journal rows get ids in the order they are committed and ids are never
   reused, not even after a reset, so a reader's cursor (`since`) never
   skips a row; the row cap keeps the newest rows;
@@ -33,6 +38,7 @@ answers 503); nothing else about a store is backend-specific to its callers.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -61,10 +67,19 @@ JOURNAL_COLUMNS = (
 #: The columns a journal row is written with (`Journal` builds the rows), the worker last.
 JOURNAL_WRITTEN = JOURNAL_COLUMNS[1:]
 JOURNAL_INSERT = f"INSERT INTO journal ({', '.join(JOURNAL_WRITTEN)}) VALUES ({', '.join('?' * len(JOURNAL_WRITTEN))})"
+#: Journal rows per INSERT statement (SQLite allows 32,766 parameters per statement).
+JOURNAL_ROWS_PER_INSERT = 256
 JOURNAL_SELECT = f"SELECT {', '.join(JOURNAL_COLUMNS)} FROM journal"
 #: Rows read at a time while a body filter is applied in Python.
 JOURNAL_SCAN_CHUNK = 500
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@functools.lru_cache(maxsize=8)
+def _journal_insert(rows: int) -> str:
+    """One INSERT of `rows` journal rows."""
+    one = f"({', '.join('?' * len(JOURNAL_WRITTEN))})"
+    return f"INSERT INTO journal ({', '.join(JOURNAL_WRITTEN)}) VALUES {', '.join([one] * rows)}"
 
 
 def storable(value: Any) -> Any:
@@ -151,6 +166,14 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def changes(self) -> int | None:
+        """A number that moves after every commit that moved the generation, read
+        without a query; None where the backend has none (then read the control row)."""
+        return None
+
+    def _changed(self) -> None:  # noqa: B027 - only a backend with `changes()` has one to move
+        """Move `changes()`: called after each commit that moved the generation."""
+
     def reclaim(self, *, at_least_pages: int = 0) -> None:  # noqa: B027 - only a file has space to give back
         """Give space that retention and resets freed back to the file system (SQLite)."""
 
@@ -198,10 +221,12 @@ class Store(ABC):
         with self._connect() as db:
             db.execute("UPDATE control SET fixtures = ?, generation = generation + 1 WHERE id = 1",
                        (json.dumps(fixtures),))
+        self._changed()
 
     def set_manual_now(self, now_ms: int | None) -> None:
         with self._connect() as db:
             db.execute("UPDATE control SET manual_now_ms = ?, generation = generation + 1 WHERE id = 1", (now_ms,))
+        self._changed()
 
     def advance_manual_clock(self, milliseconds: int) -> int | None:
         with self._connect() as db:
@@ -210,6 +235,7 @@ class Store(ABC):
                 " RETURNING manual_now_ms",
                 (milliseconds,),
             ).fetchone()
+        self._changed()
         return now
 
     def reset(self, fixtures: dict[str, Any], manual_now_ms: int | None) -> None:
@@ -221,6 +247,7 @@ class Store(ABC):
                 "UPDATE control SET fixtures = ?, manual_now_ms = ?, generation = generation + 1 WHERE id = 1",
                 (json.dumps(fixtures), manual_now_ms),
             )
+        self._changed()
         self.reclaim(at_least_pages=1)  # a reset is a good time to give all the space back
 
     # -- erase requests ------------------------------------------------------------------------
@@ -273,9 +300,10 @@ class Store(ABC):
     def forget_finished(self, now_ms: int, *, older_than_ms: int | None, keep: int | None) -> int:
         """Delete finished requests (not preloaded ones): those finished more than
         `older_than_ms` before `now_ms`, and all but the `keep` most recently
-        finished. Returns how many were deleted."""
+        finished. Returns how many were deleted. Moves the generation when it deleted
+        any: every worker's cached status bodies must go."""
         deleted = 0
-        with self._connect() as db:
+        with self._transaction() as db:
             if older_than_ms is not None:
                 deleted += db.execute("DELETE FROM requests WHERE done_ms <= ?", (now_ms - older_than_ms,)).rowcount
             if keep is not None:
@@ -284,6 +312,10 @@ class Store(ABC):
                     " (SELECT id FROM requests WHERE done_ms <= ? ORDER BY done_ms DESC LIMIT ?)",
                     (now_ms, now_ms, keep),
                 ).rowcount
+            if deleted:
+                db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+        if deleted:
+            self._changed()
         return deleted
 
     def count_requests(self) -> int:
@@ -307,6 +339,7 @@ class Store(ABC):
                 "INSERT INTO faults (spec, remaining) VALUES (?, ?) RETURNING id", (json.dumps(spec), remaining)
             ).fetchone()
             db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+        self._changed()
         return int(fault_id)
 
     def faults(self) -> list[tuple[int, dict[str, Any], int | None]]:
@@ -325,6 +358,7 @@ class Store(ABC):
         with self._transaction() as db:
             db.execute("DELETE FROM faults")
             db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+        self._changed()
 
     # -- journal ---------------------------------------------------------------------------------
 
@@ -338,7 +372,11 @@ class Store(ABC):
         values = [tuple(storable(value) for value in (*row, worker)) for row in rows]
         try:
             with self._transaction(lock=self.JOURNAL_LOCK) as db:
-                db.executemany(JOURNAL_INSERT, values)
+                # Many rows per statement: one call into the backend (which lets go of
+                # the GIL once, not once per row) instead of an executemany.
+                for start in range(0, len(values), JOURNAL_ROWS_PER_INSERT):
+                    chunk = values[start:start + JOURNAL_ROWS_PER_INSERT]
+                    db.execute(_journal_insert(len(chunk)), [value for row in chunk for value in row])
                 self._trim_journal(db, keep)
             return
         except StateUnavailable:

@@ -5,11 +5,17 @@ Everything else in the toolkit reads the contract through this module (and
 of repeating it.
 
 Raises `SpecError` for a missing, unreadable or invalid document.
+
+Start-up cost (issue 13): YAML is parsed with libyaml where PyYAML has it;
+the parsed document and a successful validation are cached on disk by the
+hash of the document (`contracts.core.cache`), so a warm start neither
+parses nor validates again; openapi-spec-validator (and what it pulls in:
+about 0.3 s and 20 MB of imports) is imported only when a document is
+actually validated.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -18,13 +24,45 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from openapi_spec_validator import validate
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from contracts.core import cache
 from contracts.core.errors import SpecError
 
 SPEC_ENV_VAR = "KORE_ERASE_SPEC"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+#: Cache kinds: a parsed document; a document openapi-spec-validator accepted.
+PARSED, VALID_OPENAPI = "parsed", "valid-openapi"
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML (or JSON) text as Python data, as `yaml.safe_load` reads it: with libyaml
+    where available, and with the pure-Python parser for the exact error message
+    of a document it refuses. Raises `yaml.YAMLError`."""
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        try:
+            return yaml.load(text, Loader=loader)  # noqa: S506 - the safe loader, in C
+        except yaml.YAMLError:
+            pass  # the same refusal, worded as always (below)
+    return yaml.safe_load(text)
+
+
+def parse_yaml_cached(text: str) -> Any:
+    """`parse_yaml(text)`, from the cache when this text was parsed before. Only a
+    document that JSON holds exactly (no dates, no integer keys) is cached."""
+    key = cache.key_of(text)
+    cached = cache.read_json(PARSED, key)
+    if cached is not None:
+        return cached
+    document = parse_yaml(text)
+    try:
+        encoded = json.dumps(document, ensure_ascii=False)
+        exact = json.loads(encoded) == document
+    except (TypeError, ValueError):
+        exact = False
+    if exact and isinstance(document, dict):
+        cache.remember(PARSED, key, encoded)
+    return document
 
 
 def default_spec_path() -> Path:
@@ -99,16 +137,6 @@ class Spec:
         return yaml.safe_dump(self.document, sort_keys=False, allow_unicode=True, width=100)
 
 
-#: libyaml's parser when PyYAML was built with it (the wheels are): the same
-#: documents as `yaml.SafeLoader`, about ten times faster on the contract.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def parse_yaml(text: str) -> Any:
-    """A YAML (or JSON) text as Python data, as `yaml.safe_load` reads it."""
-    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
-
-
 def load_spec(path: str | os.PathLike[str] | None = None, *, check: bool = True) -> Spec:
     """Read the contract and (by default) validate it with openapi-spec-validator."""
     spec_path = Path(path) if path is not None else default_spec_path()
@@ -120,7 +148,7 @@ def load_spec(path: str | os.PathLike[str] | None = None, *, check: bool = True)
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{spec_path}: cannot read: {exc}") from None
     try:
-        document = parse_yaml(text)
+        document = parse_yaml_cached(text)
     except yaml.YAMLError as exc:
         raise SpecError(f"{spec_path}: not valid YAML or JSON: {_one_line(exc)}") from None
     if not isinstance(document, dict):
@@ -131,25 +159,21 @@ def load_spec(path: str | os.PathLike[str] | None = None, *, check: bool = True)
     return spec
 
 
-#: Digests of documents that validated: validation is pure and takes about 60 ms,
-#: and a process that builds several apps or runs (tests, `contracts diff`, the
-#: pytest plugins) reads the same contract again and again.
-_VALID: set[str] = set()
-
-
 def validate_spec(spec: Spec) -> None:
-    """Validate against the OpenAPI meta-schema; the error names the failing location."""
-    digest = hashlib.sha256(json.dumps(spec.document, sort_keys=True, default=str).encode()).hexdigest()
-    if digest in _VALID:
-        return
-    _validate(spec)
-    _VALID.add(digest)
-
-
-def _validate(spec: Spec) -> None:
+    """Validate against the OpenAPI meta-schema; the error names the failing location.
+    A document that passed before (the same canonical JSON) is not checked again."""
     if not spec.version.startswith("3.0."):
         # Connexion 3 validates against the 3.0 meta-schema only (docs/spec-notes.md).
         raise SpecError(f"{spec.path}: openapi {spec.version!r} is not 3.0.x; Connexion needs 3.0")
+    try:
+        key: str | None = cache.key_of(cache.canonical(spec.document))
+    except (TypeError, ValueError):
+        key = None  # not JSON (a date, say): checked every time
+    if key is not None and cache.seen(VALID_OPENAPI, key):
+        return
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
     try:
         validate(spec.document)
     except OpenAPIValidationError as exc:
@@ -158,6 +182,8 @@ def _validate(spec: Spec) -> None:
     for ref in iter_refs(spec.document):
         if not ref.startswith("#/"):
             raise SpecError(f"{spec.path}: external $ref {ref!r}; the contract must be one file")
+    if key is not None:
+        cache.remember(VALID_OPENAPI, key)
 
 
 def bundle(spec: Spec, out_dir: str | os.PathLike[str]) -> list[Path]:
