@@ -18,6 +18,9 @@ from contracts.cli import main
 from mockserver import MockServer
 from tests.conftest import ROOT
 
+#: One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("typescript")
+
 TOOLS = ROOT / "tests" / "tools"
 BIN = TOOLS / "node_modules" / ".bin"
 USAGE = TOOLS / "ts" / "usage.ts"

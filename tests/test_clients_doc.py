@@ -23,10 +23,14 @@ JTI_APP = "Acme strict (enforces JTI)"
 UNKNOWN_ID = "eud-00000000-0000-4000-8000-000000000000"
 SNIPPETS = {"static_token.py", "fresh_tokens.py", "errors.py", "retry.py", "unknown_status.py"}
 
+#: One worker runs this module: its module-scoped fixtures are built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("clients-doc")
+
 # Runs one doc block as `python BLOCK.py` would, except that time.sleep(s) advances the mock's
 # manual clock by s (and notes it on stderr) instead of sleeping.
 RUNNER = """\
 import json, os, runpy, sys, time, urllib.request
+
 
 def advance(seconds):
     request = urllib.request.Request(

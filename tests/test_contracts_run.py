@@ -25,6 +25,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockServer]:
         yield server
 
 
+@pytest.mark.xdist_group("live-run")  # the module's `live` server, built once
 def test_full_default_run_against_a_real_mock_process_passes(live: MockServer, tmp_path: Path) -> None:
     junit, report, audit = tmp_path / "junit.xml", tmp_path / "report.html", tmp_path / "audit.jsonl"
     result = subprocess.run(
@@ -122,6 +123,7 @@ def test_retry_after_is_honoured_not_hammered() -> None:
     assert "waited 4.0 s for Retry-After" in reports.terminal(report)
 
 
+@pytest.mark.xdist_group("live-run")  # the module's `live` server, built once
 def test_a_terminal_sees_progress_while_the_run_sends(live: MockServer, tmp_path: Path) -> None:
     import os
     import pty

@@ -94,6 +94,7 @@ def test_a_budget_too_small_for_a_core_check_makes_the_run_incomplete_and_names_
 
 # 2. A configuration error is exit 2 in one line, not a flood of violations.
 
+@pytest.mark.xdist_group("live-staging")  # the module's `live` server, built once
 def test_a_wrong_secret_is_a_one_line_configuration_error(live: MockServer) -> None:
     code, output = cli("--base-url", live.base_url, "--client-id", ACME[0], "--client-secret", "not-the-secret")
     assert code == 2
@@ -101,6 +102,7 @@ def test_a_wrong_secret_is_a_one_line_configuration_error(live: MockServer) -> N
                       " bad signature'; check --client-secret\n")
 
 
+@pytest.mark.xdist_group("live-staging")  # the module's `live` server, built once
 def test_a_wrong_base_path_is_a_one_line_configuration_error(live: MockServer) -> None:
     code, output = cli("--base-url", live.base_url + "/api", *credential_args())
     assert code == 2 and output.count("\n") == 1
@@ -123,6 +125,7 @@ def test_an_html_site_is_not_the_deployment(tmp_path: Path) -> None:
         run_against(site)
 
 
+@pytest.mark.xdist_group("live-staging")  # the module's `live` server, built once
 def test_an_unscoped_app_with_a_wrong_secret_names_its_flag(live: MockServer) -> None:
     args = credential_args()
     args[args.index("--unscoped-client-secret") + 1] = "wrong"

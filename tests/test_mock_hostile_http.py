@@ -15,6 +15,9 @@ import pytest
 from mockserver import MockServer
 from tests.support import CREATE, PRELOADED, STATUS, assert_matches
 
+#: One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("hostile-http")
+
 TIMEOUTS = ["--header-timeout", "0.5", "--body-timeout", "0.5"]
 
 

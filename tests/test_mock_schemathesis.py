@@ -13,6 +13,9 @@ import pytest
 
 from mockserver import MockServer
 
+#: One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("schemathesis-cli")
+
 SCHEMATHESIS = [sys.executable, "-m", "schemathesis.cli"]
 
 

@@ -18,6 +18,7 @@ that both answered.
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -87,10 +88,23 @@ def test_without_the_shared_counter_every_change_is_still_read(tmp_path: Path) -
 # -- two workers sharing a state file --------------------------------------------------------------------
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path) -> MockServer:
-    with MockServer(state=tmp_path / "state.db", workers=2, clock="manual") as server:
+#: The module's two-worker server is built once, on one pytest worker.
+pytestmark = pytest.mark.xdist_group("status-cache")
+
+
+@pytest.fixture(scope="module")
+def two_workers_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockServer]:
+    state = tmp_path_factory.mktemp("two-workers") / "state.db"
+    with MockServer(state=state, workers=2, clock="manual") as server:
         yield server
+
+
+@pytest.fixture
+def two_workers(two_workers_session: MockServer) -> MockServer:
+    """One two-worker server for the module, back to its fixtures (and clock, and no
+    faults) before each test: a reset is itself one of the changes every worker must see."""
+    two_workers_session.reset()
+    return two_workers_session
 
 
 def _reads(server: MockServer, request_id: str, token: str | None = None) -> list[httpx.Response]:
