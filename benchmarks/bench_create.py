@@ -57,7 +57,9 @@ from benchlib import (
     get,
     mockserver_token,
     read_banner_url,
+    require,
     require_wrk,
+    run_main,
     run_wrk,
     sigterm_as_exit,
     spawn,
@@ -237,11 +239,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    missing = require_wrk()
-    if not MOCKSERVER.exists():
-        missing.append(f"{MOCKSERVER} is missing: run this script with the project's venv")
-    if missing:
-        raise BenchError("\n".join(missing))
+    require(require_wrk())
     load_before = busy_warning()
     token = mockserver_token(3600 + len(args.worker_counts) * args.runs * (args.duration + 10))
     servers: list[Server] = []
@@ -325,8 +323,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_create: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main, "bench_create")

@@ -46,6 +46,7 @@ from bench_status import (  # noqa: E402 - a sibling script, not a package
     MOCKSERVER,
     REQUEST_ID,
     BenchError,
+    run_main,
     sigterm_as_exit,
     start_mockserver,
     stop,
@@ -238,8 +239,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_soak: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main, "bench_soak")

@@ -59,7 +59,9 @@ from benchlib import (
     mockserver_token,
     process_tree,
     read_banner_url,
+    require,
     require_wrk,
+    run_main,
     run_wrk,
     sigterm_as_exit,
     spawn,
@@ -230,11 +232,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    missing = require_wrk()
-    if not MOCKSERVER.exists():
-        missing.append(f"{MOCKSERVER} is missing: run this script with the project's venv")
-    if missing:
-        raise BenchError("\n".join(missing))
+    require(require_wrk())
     load_before = busy_warning()
     token = mockserver_token(3600)  # made before any clock starts
     report: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg_before": load_before, "cold_start": [],
@@ -305,8 +303,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_start: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main, "bench_start")

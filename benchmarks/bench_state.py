@@ -62,6 +62,7 @@ from bench_status import (  # noqa: E402 - a sibling script, not a package
     answers_request,
     get,
     load,
+    run_main,
     sigterm_as_exit,
     spawn,
     start_mockserver,
@@ -256,8 +257,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main, "bench_state")

@@ -107,6 +107,7 @@ from benchlib import (
     mockserver_token,
     read_banner_url,
     require_wrk,
+    run_main,
     run_wrk,
     sigterm_as_exit,
     spawn,
@@ -593,8 +594,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_status: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main, "bench_status")

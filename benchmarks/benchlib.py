@@ -241,6 +241,24 @@ def require_wrk() -> list[str]:
     return [] if shutil.which("wrk") else ["wrk is not installed: apt-get install wrk"]
 
 
+def require(missing: list[str]) -> None:
+    """Stop with every missing tool named (`BenchError`), if any is; the project's
+    venv is always required."""
+    if not MOCKSERVER.exists():
+        missing = [*missing, f"{MOCKSERVER} is missing: run this script with the project's venv"]
+    if missing:
+        raise BenchError("\n".join(missing))
+
+
+def run_main(main: Callable[[], int], name: str) -> None:
+    """A benchmark script's entry point: its exit code, or 2 with a one-line error."""
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
 # --- memory ------------------------------------------------------------------------
 
 
