@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from contracts.cli import main
 from contracts.core.spec import Spec, iter_refs
+from tests.conftest import ROOT
 
 
 def test_check_reports_ok(spec: Spec) -> None:
@@ -43,3 +46,33 @@ def test_bundle_writes_equal_json_and_yaml(spec: Spec, tmp_path: Path) -> None:
     assert as_json == as_yaml == spec.document
     assert all(ref.startswith("#/") for ref in iter_refs(as_json)), "bundle must be self-contained"
 
+
+
+@pytest.mark.parametrize(("write", "message"), [
+    (lambda p: p.mkdir(), "cannot read"),
+    (lambda p: p.write_bytes(b"openapi: \xff\xfe"), "cannot read"),
+    (lambda p: p.write_text("openapi: [3.0"), "not valid YAML or JSON"),
+    (lambda p: p.write_text("- just\n- a list\n"), "not an OpenAPI document (top level is not a mapping)"),
+    (lambda p: p.write_text("openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n"), "is not 3.0.x"),
+])
+def test_a_contract_that_cannot_be_used_gets_one_line(tmp_path: Path, write: Any, message: str) -> None:
+    from contracts.core.errors import SpecError
+    from contracts.core.spec import load_spec
+
+    path = tmp_path / "openapi.yaml"
+    write(path)
+    with pytest.raises(SpecError) as refused:
+        load_spec(path)
+    assert str(refused.value).startswith(f"{path}: ") and message in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_contract_json_cannot_hold_is_still_validated(tmp_path: Path) -> None:
+    """A YAML date (no JSON form, so no cache key) is checked every time, and passes."""
+    from contracts.core.spec import load_spec
+
+    path = tmp_path / "openapi.yaml"
+    text = (ROOT / "openapi.yaml").read_text().replace("openapi: 3.0.3", "openapi: 3.0.3\nx-reviewed: 2026-11-29", 1)
+    path.write_text(text)
+    for _ in range(2):
+        assert str(load_spec(path).document["x-reviewed"]) == "2026-11-29"

@@ -164,3 +164,17 @@ def test_health_reports_the_backend_and_ready_answers(mock: MockApp, backend: st
     with client(mock) as http:
         assert http.get("/__mockserver/ready").json()["ready"] is True
     assert mock.ready()
+
+
+def test_the_client_raises_what_the_server_said_and_knows_when_the_mock_is_down() -> None:
+    from mockserver.errors import ControlError
+
+    mock = MockApp(clock="real")
+    assert not mock.ready()  # not started: no answer, not an exception
+    with mock:
+        assert mock.ready()
+        with pytest.raises(ControlError) as refused:
+            mock.advance(5)
+        assert refused.value.status == 409 and "manual" in str(refused.value)
+    with pytest.raises(ControlError, match="the mock is not running"):
+        mock.health()

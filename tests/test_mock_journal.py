@@ -227,3 +227,16 @@ def test_assert_called_counts_exactly_and_lists_what_it_found(mock: MockApp) -> 
 def test_an_empty_journal_says_so(mock: MockApp) -> None:
     with pytest.raises(AssertionError, match="The journal holds no request at all"):
         mock.assert_called("createEraseRequest")
+
+
+def test_assert_called_says_how_each_nearest_entry_differs_from_every_filter(mock: MockApp) -> None:
+    token = mock.token()
+    assert mock.http.get(f"/api/public/bot/eraseUsersData/status/{PRELOADED}", headers={"auth": token}).status_code \
+        == 200
+    with pytest.raises(AssertionError) as failed:
+        mock.assert_called("getEraseRequestStatus", status=500, method="POST", app_id="cs-someone-else",
+                           path="/elsewhere", from_="2000-01-01T00:00:00Z")
+    message = str(failed.value)
+    for reason in ("status 200, not 500", "method GET, not POST", "not cs-someone-else",
+                   "path does not start with '/elsewhere'", " at "):
+        assert reason in message, message
