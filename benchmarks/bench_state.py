@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "settings": vars(args) | {"json": str(args.json)},
             "loadavg_before": load_before, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "results": {w: {t.name: [asdict(s) for s in t.samples] for t in runs.values()}
+            "results": {w: {t.name: [asdict(s) | {"rps": s.rps, "socket_errors": s.socket_errors}
+                                     for s in t.samples] for t in runs.values()}
                         for w, runs in results.items()},
         }, indent=2) + "\n")
     return 0

@@ -80,7 +80,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ from benchlib import (
     WRK_TIMEOUT,
     BenchError,
     ForeignCpu,
+    WrkResult,
     busy_warning,
     free_port,
     get,
@@ -135,26 +136,12 @@ GOAL_P99_MS = 10.0  # every mockserver configuration
 
 
 @dataclass(frozen=True)
-class Sample:
-    """One wrk run against one target."""
+class Sample(WrkResult):
+    """One wrk run against one target: wrk's numbers, which round, and how much CPU
+    other processes used meanwhile (cores' worth: a shared machine)."""
 
-    round: int
-    rps: float
-    requests: int
-    duration_s: float
-    p50_us: int
-    p90_us: int
-    p99_us: int
-    mean_us: float
-    max_us: int
-    non2xx: int
-    socket_errors: int
-    connect_errors: int
-    read_errors: int
-    write_errors: int
-    timeouts: int
-    wrk_cpu_s: float  # CPU time wrk itself used (user + system), to see the client's share
-    foreign_cpu: float  # cores' worth of CPU used meanwhile by other processes (a shared machine)
+    round: int = 0
+    foreign_cpu: float = 0.0
 
     @property
     def valid(self) -> bool:
@@ -321,12 +308,8 @@ def load(target: Target, token: str, seconds: int, args: argparse.Namespace, lua
     foreign = ForeignCpu(target.process.pid)
     r = run_wrk(target.base_url + path, seconds=seconds, threads=args.threads,
                 connections=args.connections, lua=lua, headers={"auth": token}, what=target.name)
-    return Sample(
-        round=round_, rps=r.rps, requests=r.requests, duration_s=r.duration_s, p50_us=r.p50_us, p90_us=r.p90_us,
-        p99_us=r.p99_us, mean_us=r.mean_us, max_us=r.max_us, non2xx=r.non2xx, socket_errors=r.socket_errors,
-        connect_errors=r.connect_errors, read_errors=r.read_errors, write_errors=r.write_errors,
-        timeouts=r.timeouts, wrk_cpu_s=r.wrk_cpu_s, foreign_cpu=round(foreign.share(), 3),
-    )
+    wrk = {f.name: getattr(r, f.name) for f in fields(WrkResult)}
+    return Sample(**wrk, round=round_, foreign_cpu=round(foreign.share(), 3))
 
 
 def measure(target: Target, token: str, args: argparse.Namespace, lua: Path, round_: int) -> Sample:
@@ -581,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
                  "median": {"rps": t.median("rps"), "p50_us": t.median("p50_us"), "p99_us": t.median("p99_us")},
                  "valid": all(s.valid for s in t.samples),
                  "rss_kib": [{"pid": pid, "kib": kib, "command": cmd} for pid, kib, cmd in t.rss],
-                 "samples": [asdict(s) for s in t.samples]}
+                 "samples": [asdict(s) | {"rps": s.rps, "socket_errors": s.socket_errors} for s in t.samples]}
                 for t in targets
             ],
             "ratio_vs_prism": against["Prism"],
