@@ -37,6 +37,8 @@ from contracts.core.vocabulary import Vocabulary
 REQUEST_FAULTS = ("status", "latency", "drop", "gateway")
 RESPONSE_FAULTS = ("statusValue", "missingField", "renamedField", "extraField", "requestIdFormat", "errorShape",
                    "contentType", "slowFirstByte")
+#: The parameters of the drift kinds (beside the ones every fault has).
+DRIFT_PARAMETERS = ("value", "field", "renameTo", "contentType", "delayMs")
 #: The parameter each kind needs (checked when the fault is injected).
 REQUIRED = {"missingField": ("field",), "renamedField": ("field", "renameTo"), "extraField": ("field",)}
 GATEWAY_PAGE = (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
@@ -57,7 +59,6 @@ class Fault:
     retry_after: int | None = None
     latency_ms: int = 0
     message: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)  # the drift kinds' parameters
     spec: dict[str, Any] = field(default_factory=dict)  # as injected: what the journal shows
 
     @classmethod
@@ -74,9 +75,13 @@ class Fault:
             retry_after=spec.get("retryAfter"),
             latency_ms=spec.get("latencyMs", 0),
             message=spec.get("message"),
-            params={k: spec[k] for k in ("value", "field", "renameTo", "contentType", "delayMs") if k in spec},
             spec=spec,
         )
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The drift kinds' parameters, as injected."""
+        return {k: self.spec[k] for k in DRIFT_PARAMETERS if k in self.spec}
 
     def matches(self, method: str, path: str, operation_id: str | None) -> bool:
         return (
