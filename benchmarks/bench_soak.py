@@ -45,7 +45,7 @@ from bench_status import (  # noqa: E402 - a sibling script, not a package
     HOST,
     MOCKSERVER,
     REQUEST_ID,
-    BenchError,
+    require,
     run_main,
     sigterm_as_exit,
     start_mockserver,
@@ -206,8 +206,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not MOCKSERVER.exists():
-        raise BenchError(f"{MOCKSERVER} is missing: run this with the project's venv")
+    require([])  # the soak's own client needs no wrk
     token = subprocess.check_output([str(MOCKSERVER), "token", "--exp", str(args.minutes * 60 + 3600)],
                                     text=True).strip()
     extra = ("--clock", "real", "--progress-delay", "2",

@@ -39,7 +39,6 @@ import dataclasses
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +61,8 @@ from bench_status import (  # noqa: E402 - a sibling script, not a package
     answers_request,
     get,
     load,
+    require,
+    require_wrk,
     run_main,
     sigterm_as_exit,
     spawn,
@@ -194,9 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         proxy(sys.argv[2:])
         return 0
     args = parse_args(argv)
-    if shutil.which("wrk") is None or not MOCKSERVER.exists():
-        raise BenchError("needs wrk (apt-get install wrk) and the project's venv:"
-                         " .venv/bin/python benchmarks/bench_state.py")
+    require(require_wrk())
     planned = len(WORKLOADS) * 3 * (args.warmup + args.runs * (args.duration + 5)) + 5 * START_TIMEOUT
     token = subprocess.check_output([str(MOCKSERVER), "token", "--exp", str(int(planned) + 600)], text=True).strip()
     load_before = os.getloadavg()

@@ -107,6 +107,7 @@ from benchlib import (
     get,
     mockserver_token,
     read_banner_url,
+    require,
     require_wrk,
     run_main,
     run_wrk,
@@ -455,11 +456,7 @@ def check_tools(keys: list[str]) -> None:
             missing.append("WireMock is not installed (benchmarks/node_modules/wiremock): npm ci --prefix benchmarks")
         if shutil.which("java") is None:
             missing.append("WireMock needs java (11 or later) on PATH: apt-get install openjdk-17-jre-headless")
-    if not MOCKSERVER.exists():
-        missing.append(f"{MOCKSERVER} is missing: run this script with the project's venv, "
-                       ".venv/bin/python benchmarks/bench_status.py")
-    if missing:
-        raise BenchError("\n".join(missing))
+    require(missing)
 
 
 def start(key: str, workdir: Path, token: str, args: argparse.Namespace) -> Target:
