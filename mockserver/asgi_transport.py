@@ -71,6 +71,7 @@ class LoopTransport(httpx.BaseTransport):
     def _stop_loop(self) -> None:
         loop, thread = self._loop, self._thread
         self._loop = self._thread = None
+        self._lifespan = self._lifespan_messages = self._lifespan_replies = None  # a new start, a new lifespan
         if loop is None:
             return
         loop.call_soon_threadsafe(loop.stop)

@@ -79,3 +79,12 @@ def test_an_app_that_never_answers_is_a_protocol_error() -> None:
     with LoopTransport(silent) as transport, httpx.Client(transport=transport, base_url="http://m") as http:
         with pytest.raises(httpx.RemoteProtocolError):
             http.get("/")
+
+
+def test_a_transport_started_again_runs_the_apps_lifespan_again() -> None:
+    app = Recorder()
+    transport = LoopTransport(app)
+    for _ in range(2):
+        with transport, httpx.Client(transport=transport, base_url="http://m") as http:
+            assert http.get("/again").status_code == 207
+    assert app.lifespan == ["lifespan.startup", "lifespan.shutdown"] * 2
