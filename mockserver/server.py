@@ -258,14 +258,19 @@ class MockServer(ControlClient):
         """Stop the process we started: SIGTERM (or SIGKILL with `kill=True`)."""
         self.disconnect()
         if self.process is not None:
-            self._signal(signal.SIGKILL if kill else signal.SIGTERM)
+            if kill:
+                self._signal(signal.SIGKILL)
+            else:
+                # The server alone: a supervisor stops its workers itself. SIGTERM to the
+                # whole group at once could find it pinging a worker that is already
+                # shutting down, and waiting out the ping's 5 s before it notices.
+                self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self._signal(signal.SIGKILL)
                 self.process.wait(timeout=15)
-            if kill:  # workers of a killed supervisor must not outlive it
-                self._signal(signal.SIGKILL)
+            self._signal(signal.SIGKILL)  # whatever of the group outlived the server
         self.process = None
 
     def _signal(self, sig: int) -> None:
