@@ -5,6 +5,8 @@ once per backend)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,14 @@ from mockserver.inprocess import MockApp
 from tests.postgres import Postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Machines where PYTHONDONTWRITEBYTECODE is set (this project's CI image is one) would
+# make every process the suite starts (pytest workers, mock servers, the CLIs, pytest
+# inside a test) compile the toolkit from source again, and pytest rewrite the asserts
+# of schemathesis's 400-odd modules again. The cached bytecode changes nothing a test
+# checks; it only stops paying for the same compilation a few hundred times.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 BACKENDS = ("sqlite", "postgresql")
 
 
