@@ -60,6 +60,15 @@ def other_fixtures(tmp_path: Path) -> Path:
     return path
 
 
+#: Where a fault shows: "stateful" creates a request and reads it through both status operations,
+#: "lifecycle" polls it until final, "request-ids" reads malformed and unknown ids (error answers).
+#: Each test diffs only those suites: every call of a diff is compared the same way, and the other
+#: suites' few hundred calls would show the same difference again.
+READS = ("stateful",)
+POLLS = ("stateful", "lifecycle")
+ERRORS = ("request-ids",)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_two_clean_mocks_with_other_seeds_and_fixture_ids_show_no_drift(seed: int, tmp_path: Path) -> None:
     with MockApp(clock="real", progress_delay=0.2) as real, \
@@ -74,7 +83,7 @@ def test_a_poll_that_comes_after_the_erase_finished_is_not_drift(tmp_path: Path)
     """The real side finishes before its first poll, the reference is still in progress
     at its own: the same behaviour seen at other moments, not a difference."""
     with MockApp(clock="real", progress_delay=0) as real, MockApp(clock="real", progress_delay=0.2) as reference:
-        with compared(real.asgi, reference.asgi) as report:
+        with compared(real.asgi, reference.asgi, suites=POLLS) as report:
             output = drift_report.terminal(report)
         created = {e["requestId"] for e in reference.journal(operation_id="createEraseRequest") if e["requestId"]}
         first_seen = {}
@@ -88,24 +97,26 @@ def test_a_poll_that_comes_after_the_erase_finished_is_not_drift(tmp_path: Path)
     assert "IN_PROGRESS" in first_seen.values() and "IN_PROGRESS" not in real_first  # the case above happened
 
 
+#: Each defect, the contract decision its difference names, and the suites that show it.
 EXPECTED = {
-    "request-id-format": "row 9, request id format",
-    "undocumented-status-value": "row 8, per-user status values",
-    "auth-disabled": "row 21, security scheme",
-    "other-tenant-readable": "row 20, tenant isolation",
-    "500-on-malformed-reqid": "row 18, error status codes",
-    "missing-required-field": "documented by the vendor (fields)",
-    "wrong-content-type": "documented by the vendor",
+    "request-id-format": ("row 9, request id format", ("stateful",)),
+    "undocumented-status-value": ("row 8, per-user status values", ("stateful", "lifecycle")),
+    "auth-disabled": ("row 21, security scheme", ("auth",)),
+    "other-tenant-readable": ("row 20, tenant isolation", ("auth",)),
+    "500-on-malformed-reqid": ("row 18, error status codes", ("request-ids",)),
+    "missing-required-field": ("documented by the vendor (fields)", ("stateful",)),
+    "wrong-content-type": ("documented by the vendor", ("stateful",)),
 }
 
 
 @pytest.mark.parametrize("defect", sorted(EXPECTED))
 def test_a_deployment_unlike_the_mock_is_drift_naming_its_decision(defect: str, tmp_path: Path) -> None:
+    decision, suites = EXPECTED[defect]
     with MockApp(clock="real", progress_delay=0.2) as reference:
-        with compared(broken_mock.build(defect, str(tmp_path / "s.db")), reference.asgi) as report:
+        with compared(broken_mock.build(defect, str(tmp_path / "s.db")), reference.asgi, suites=suites) as report:
             output = drift_report.terminal(report)
     assert report.verdict == "DRIFT" and report.exit_code == 1, output
-    assert any(d.decision.startswith(EXPECTED[defect]) for d in report.drift.open), output
+    assert any(d.decision.startswith(decision) for d in report.drift.open), output
     assert not any(secret in output for secret in SECRETS)
 
 
@@ -120,7 +131,7 @@ def test_the_request_id_format_drift_says_what_each_side_answered(tmp_path: Path
     (tmp_path / "fixtures.yaml").write_text(yaml.safe_dump(fixtures))
     with MockApp(clock="real", progress_delay=0.2, spec=str(spec_path), fixtures=tmp_path / "fixtures.yaml") as real, \
             MockApp(clock="real", progress_delay=0.2) as reference:
-        with compared(real.asgi, reference.asgi) as report:
+        with compared(real.asgi, reference.asgi, suites=READS + ERRORS) as report:
             output = drift_report.terminal(report)
     assert report.exit_code == 1, output
     ids = [d for d in report.drift.open if d.where.endswith(".requestId")]
@@ -133,7 +144,7 @@ def test_the_request_id_format_drift_says_what_each_side_answered(tmp_path: Path
 def test_accepted_differences_are_listed_not_counted(tmp_path: Path) -> None:
     with MockApp(clock="real", progress_delay=0.2) as reference:
         with compared(broken_mock.build("wrong-content-type", str(tmp_path / "s.db")), reference.asgi,
-                      ignore=("header/*",)) as report:
+                      ignore=("header/*",), suites=READS) as report:
             output = drift_report.terminal(report)
     assert report.exit_code == 0 and report.drift.accepted and not report.drift.open, output
     assert "[accepted]" in output and "accepted by --ignore" in output
@@ -189,7 +200,7 @@ def test_every_report_format_names_each_difference_its_decision_and_fix() -> Non
     with MockApp(clock="real", progress_delay=0.2) as real, MockApp(clock="real", progress_delay=0.2) as reference:
         real.inject(kind="statusValue", operationId="getEraseRequestStatus")
         real.inject(kind="contentType", operationId="createEraseRequest")  # one fault per request: another operation
-        with compared(real.asgi, reference.asgi, ignore=("header/*",)) as report:
+        with compared(real.asgi, reference.asgi, ignore=("header/*",), suites=POLLS) as report:
             pass
     assert report.verdict == "DRIFT" and report.drift.open and report.drift.accepted
     status_values = [d for d in report.drift.open if d.decision.startswith("row 8, per-user status values")]
@@ -226,29 +237,30 @@ def test_a_reference_without_identities_is_a_one_line_error() -> None:
 STATUS_OP = "getEraseRequestStatus"
 DRIFT_FAULTS = {
     "an undocumented status value": ({"kind": "statusValue", "operationId": STATUS_OP},
-                                     "row 8, per-user status values"),
+                                     "row 8, per-user status values", POLLS),
     "a missing field": ({"kind": "missingField", "field": "lastUpdatedOn", "operationId": STATUS_OP},
-                        "documented by the vendor (fields)"),
+                        "documented by the vendor (fields)", READS),
     "a renamed field": ({"kind": "renamedField", "field": "response", "renameTo": "results",
-                         "operationId": STATUS_OP}, "documented by the vendor (fields)"),
-    "an extra field": ({"kind": "extraField", "field": "region", "value": "eu"}, "documented by the vendor (fields)"),
-    "another request-id format": ({"kind": "requestIdFormat"}, "row 9, request id format"),
-    "another error body shape": ({"kind": "errorShape"}, "row 19, error body"),
-    "a gateway page": ({"kind": "gateway", "operationId": STATUS_OP + "ViaPost"}, "row 1"),  # rows 18 and 19
+                         "operationId": STATUS_OP}, "documented by the vendor (fields)", READS),
+    "an extra field": ({"kind": "extraField", "field": "region", "value": "eu"}, "documented by the vendor (fields)",
+                       READS),
+    "another request-id format": ({"kind": "requestIdFormat"}, "row 9, request id format", READS),
+    "another error body shape": ({"kind": "errorShape"}, "row 19, error body", ERRORS),
+    "a gateway page": ({"kind": "gateway", "operationId": STATUS_OP + "ViaPost"}, "row 1", READS),  # rows 18, 19
     # The content type of answers: the vendor's JSON (2xx), the contract's error body (4xx).
     "a wrong content type": ({"kind": "contentType", "operationId": STATUS_OP}, ("documented by the vendor",
-                                                                                "row 19, error body")),
+                                                                                "row 19, error body"), READS),
     "a slow first byte": ({"kind": "slowFirstByte", "delayMs": 150, "operationId": STATUS_OP},
-                          "documented by the vendor (response times"),
+                          "documented by the vendor (response times", POLLS),
 }
 
 
 @pytest.mark.parametrize("name", sorted(DRIFT_FAULTS))
 def test_each_drift_fault_of_the_mock_is_reported_as_that_difference(name: str) -> None:
-    fault, decision = DRIFT_FAULTS[name]
+    fault, decision, suites = DRIFT_FAULTS[name]
     with MockApp(clock="real", progress_delay=0.2) as real, MockApp(clock="real", progress_delay=0.2) as reference:
         real.inject(**fault)
-        with compared(real.asgi, reference.asgi, slower_by=0.1) as report:
+        with compared(real.asgi, reference.asgi, slower_by=0.1, suites=suites) as report:
             output = drift_report.terminal(report)
     assert report.exit_code == 1, output
     assert report.drift.open and all(d.decision.startswith(decision) for d in report.drift.open), output
