@@ -42,7 +42,7 @@ def _run(server: MockServer, tmp_path: Path, *extra: str) -> str:
 
 
 def test_every_phase_and_check_passes(server: MockServer, tmp_path: Path) -> None:
-    output = _run(server, tmp_path, "--max-examples", "40")
+    output = _run(server, tmp_path, "--max-examples", "20")
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert re.search(rf"✅\s+{phase}", output), output
     assert "4 selected / 4 total" in output
@@ -61,7 +61,7 @@ def _st_with_our_checks(base_url: str, token: str, tmp_path: Path) -> subprocess
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "contracts.st_checks"}
     return subprocess.run(
         [*SCHEMATHESIS, "run", f"{base_url}/openapi.json", "--checks", "all", "--seed", "20261128",
-         "--header", f"auth: {token}", "--exclude-deprecated", "--max-examples", "20"],
+         "--header", f"auth: {token}", "--exclude-deprecated", "--max-examples", "10"],
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
     )
 
