@@ -112,15 +112,21 @@ WRONG_USES = {
 }
 
 
+#: A create with `userIds` alone: `RemoveDataFromAllBots` has a default, so it may be left out.
+MINIMAL_BODY = ("import { createEraseRequest, type KoreConfig } from './usage';\n"
+                "export const go = (c: KoreConfig) => createEraseRequest(c, { userIds: ['u'] });\n")
+
+
 @pytest.fixture(scope="module")
 def wrong_uses_checked(ts_project: Path) -> str:
-    """tsc's output for every wrong use at once (one tsc start instead of one per file):
-    its errors name the file they are in."""
+    """tsc's output for every wrong use, and the minimal body, at once (one tsc start
+    instead of one per file): its errors name the file they are in."""
     imports = ("import { createEraseRequest, type EraseRequestStatus, type KoreConfig } from './usage';\n"
                "void createEraseRequest;\n")
     for name, (code, _) in WRONG_USES.items():
         (ts_project / f"wrong-{name}.ts").write_text(imports + code + "\n")
-    result = tsc(ts_project, *(f"wrong-{name}.ts" for name in sorted(WRONG_USES)))
+    (ts_project / "minimal-body.ts").write_text(MINIMAL_BODY)
+    result = tsc(ts_project, "minimal-body.ts", *(f"wrong-{name}.ts" for name in sorted(WRONG_USES)))
     assert result.returncode != 0, result.stdout
     return result.stdout
 
@@ -136,16 +142,13 @@ def test_tsc_refuses_a_wrong_use(wrong_uses_checked: str, name: str) -> None:
 
 
 def test_default_non_nullable_false_keeps_RemoveDataFromAllBots_optional(
-    ts_project: Path, bundled: Path, tmp_path: Path
+    wrong_uses_checked: str, bundled: Path, tmp_path: Path
 ) -> None:
-    body = ("import { createEraseRequest, type KoreConfig } from './usage';\n"
-            "export const go = (c: KoreConfig) => createEraseRequest(c, { userIds: ['u'] });\n")
-    (ts_project / "minimal-body.ts").write_text(body)
-    assert tsc(ts_project, "minimal-body.ts").returncode == 0
+    assert "minimal-body.ts(" not in wrong_uses_checked, wrong_uses_checked
     # Without the flag, openapi-typescript makes every property with a `default` required.
     plain = doc_commands()["openapi-typescript"].replace(" --default-non-nullable false", "")
     other = project(tmp_path / "plain", bundled, generate=plain)
-    (other / "minimal-body.ts").write_text(body)
+    (other / "minimal-body.ts").write_text(MINIMAL_BODY)
     result = tsc(other, "minimal-body.ts")
     assert result.returncode != 0 and "error TS2345:" in result.stdout and "RemoveDataFromAllBots" in result.stdout
 
