@@ -43,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"User id that may be erased on a remote target (repeatable) [env {ERASE_USER_IDS_ENV}].")
     group.addoption("--contract-refused-user-id", action="append", default=[],
                     help=f"A user the business rule refuses to erase (repeatable) [env {REFUSED_USER_IDS_ENV}].")
+    group.addoption("--contract-suite", action="append", default=[],
+                    help="Only this suite (repeatable; the names of `contracts run --suite`) [default: all].")
     group.addoption("--contract-allow-incomplete", action="store_true", help="Accept an incomplete run.")
     group.addoption("--contract-junit-xml", default=None, help="Also write the runner's JUnit XML here.")
 
@@ -97,6 +99,7 @@ def contract_report(pytestconfig: pytest.Config) -> ContractReport:
         target_kind=pytestconfig.getoption("--contract-target-kind"),
         erase_user_ids=_ids(pytestconfig, "erase-user-id", ERASE_USER_IDS_ENV),
         refused_user_ids=_ids(pytestconfig, "refused-user-id", REFUSED_USER_IDS_ENV),
+        suites=tuple(dict.fromkeys(pytestconfig.getoption("--contract-suite"))),
         allow_incomplete=pytestconfig.getoption("--contract-allow-incomplete"),
         junit_xml=Path(junit) if junit else None,
     )

@@ -111,7 +111,8 @@ def test_ci_doc_staging_job_runs_as_written(tmp_path) -> None:
 
 
 def test_readme_diff_example_runs_as_written(tmp_path) -> None:
-    """The README's worked `contracts diff` example, on free ports instead of 8080/8081."""
+    """The README's worked `contracts diff` example, on free ports instead of 8080/8081, and
+    erases that take 0.2 s instead of 2 (the lifecycle polls wait for them; nothing else changes)."""
     import socket
     import subprocess
     import sys
@@ -126,6 +127,8 @@ def test_readme_diff_example_runs_as_written(tmp_path) -> None:
             ports.append(str(probe.getsockname()[1]))
     bin_dir = Path(sys.executable).parent
     script = example.replace("8080", ports[0]).replace("8081", ports[1]).replace(".venv/bin/", f"{bin_dir}/")
+    script = script.replace("--state :memory:", "--state :memory: --progress-delay 0.2")
+    assert script.count("--progress-delay 0.2") == 2
     ready = " && ".join(f"curl -fs http://127.0.0.1:{port}/__mockserver/health >/dev/null" for port in ports)
     lines = ["trap 'kill $(jobs -p) 2>/dev/null' EXIT"]
     for line in script.strip().splitlines():
