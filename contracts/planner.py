@@ -37,6 +37,11 @@ _DROPPED_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "x-
 #: operation), so a process that plans several runs (the pytest plugin, `contracts
 #: diff`, a test suite) computes them once. The cases are only read, never changed.
 _COVERAGE_CASES: dict[tuple[str, str], list[Any]] = {}
+#: schemathesis's generated cases per (contract, label, count, seed): the same for the same
+#: seed, so the plans of one seed in one process (a test suite's runs, `contracts run
+#: --plan` checking the plan it applies) draw them once. The newest few are kept.
+_GENERATED: dict[tuple[str, str, int, int], list[Any]] = {}
+_GENERATED_KEPT = 64
 
 
 class Planner:
@@ -114,8 +119,14 @@ class Planner:
 
     def generated(self, operation_id: str, mode: Any, count: int, label: str) -> list[Any]:
         """schemathesis cases for an operation, positive or negative data."""
-        operation = self.st_operations[operation_id]
-        return self.draw(operation.as_strategy(generation_mode=mode), count, f"{label}:{operation_id}:{mode.value}")
+        label = f"{label}:{operation_id}:{mode.value}"
+        key = (self._contract_key, label, count, self.seed_for(label))
+        if key not in _GENERATED:
+            operation = self.st_operations[operation_id]
+            while len(_GENERATED) >= _GENERATED_KEPT:
+                del _GENERATED[next(iter(_GENERATED))]  # the oldest
+            _GENERATED[key] = self.draw(operation.as_strategy(generation_mode=mode), count, label)
+        return list(_GENERATED[key])
 
     def coverage(self, operation_id: str) -> list[Any]:
         """schemathesis's coverage cases (boundaries, missing headers, unexpected
