@@ -56,7 +56,8 @@ def test_readme_integration_test_example_runs(tmp_path) -> None:
 
 
 def test_ci_doc_mock_job_wiring_works(tmp_path) -> None:
-    """docs/ci.md's mock job: the apps' credentials reach `contracts run` through env vars."""
+    """docs/ci.md's mock job: the apps' credentials reach `contracts run` through env vars
+    (all three identities: the stateful suite uses the app's, the auth suite the others')."""
     import subprocess
     import sys
     from pathlib import Path
@@ -68,14 +69,19 @@ def test_ci_doc_mock_job_wiring_works(tmp_path) -> None:
     with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=0.2) as server:
         script = (f'eval "$({bin_dir}/mockserver apps --contracts-env)" && '
                   f'{bin_dir}/contracts run --base-url {server.base_url} --max-examples 5 '
-                  f'--audit-log {tmp_path}/audit.jsonl')
+                  f'--suite stateful --suite auth --audit-log {tmp_path}/audit.jsonl')
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: PASSED (0 violations; every selected check ran)" in result.stdout
 
 
+WIRING = " --max-examples 5 --suite stateful --suite lifecycle --suite auth"
+
+
 def test_ci_doc_staging_job_runs_as_written(tmp_path) -> None:
-    """docs/ci.md's staging job, step by step, against a mock standing in for staging."""
+    """docs/ci.md's staging job, step by step, against a mock standing in for staging: its
+    wiring (the environment, the plan, the reports, the audit log), with the suites that create,
+    poll and use every identity (every suite against a remote target: test_contracts_staging)."""
     import os
     import subprocess
     import sys
@@ -102,7 +108,7 @@ def test_ci_doc_staging_job_runs_as_written(tmp_path) -> None:
         env["CONTRACTS_ERASE_USER_IDS"] = "qa-user@example.com"
         env["CONTRACTS_REFUSED_USER_IDS"] = values["CONTRACTS_REFUSED_USER_IDS"].split()[0]
         for step in steps:
-            script = step.strip().replace(".venv/bin/", f"{bin_dir}/") + " --max-examples 5"
+            script = step.strip().replace(".venv/bin/", f"{bin_dir}/") + WIRING
             result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=600, env=env,
                                     cwd=tmp_path)
             assert result.returncode == 0, result.stdout + result.stderr
