@@ -17,7 +17,6 @@ that both answered.
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 
 from mockserver import MockServer
 from mockserver.inprocess import MockApp
-from tests.support import ACME_JTI, CREATE, PRELOADED, STATUS, assert_error, create, sign, status
+from tests.support import ACME_JTI, CREATE, PRELOADED, STATUS, assert_error, connection, create, sign, status
 
 BODY = {"userIds": ["u-cache"], "RemoveDataFromAllBots": True}
 READS = 24  # per round, each on its own connection
@@ -108,10 +107,6 @@ def two_workers(two_workers_session: MockServer) -> MockServer:
     return two_workers_session
 
 
-#: One TLS context for the reads' clients: httpx makes one per client otherwise (17 ms of CPU).
-_TLS = ssl.create_default_context()
-
-
 def _reads(server: MockServer, request_id: str, token: str | None = None) -> list[httpx.Response]:
     """Reads of the request, each on a connection of its own, round after round until both
     workers have answered some: the kernel gives each new connection to whichever worker
@@ -121,7 +116,7 @@ def _reads(server: MockServer, request_id: str, token: str | None = None) -> lis
     answers: list[httpx.Response] = []
     for _ in range(50):
         for _ in range(READS):
-            with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False, verify=_TLS) as http:
+            with connection(server.base_url) as http:
                 answers.append(http.get(path, headers={"auth": token}))
         time.sleep(0.06)  # another worker's journal rows are written within 0.05 s
         if len({e["worker"] for e in server.journal(since, path=path)}) == 2:
@@ -194,6 +189,6 @@ def test_a_request_retention_forgot_is_not_served_from_any_worker_cache(tmp_path
 def test_a_create_on_one_worker_is_read_on_the_other_at_once(two_workers: MockServer) -> None:
     server = two_workers
     for _ in range(10):
-        with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False, verify=_TLS) as http:
+        with connection(server.base_url) as http:
             answer = http.request("DELETE", CREATE, json=BODY, headers={"auth": server.token()})
         assert _statuses(_reads(server, answer.json()["requestId"])) == {(200, "IN_PROGRESS")}

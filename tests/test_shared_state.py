@@ -18,7 +18,7 @@ import pytest
 
 from mockserver import MockServer
 from tests.postgres import Postgres
-from tests.support import ACME_JTI, CREATE, PRELOADED, STATUS, assert_error, sign, wait_until
+from tests.support import ACME_JTI, CREATE, PRELOADED, STATUS, assert_error, connection, sign, wait_until
 
 pytestmark = pytest.mark.xdist_group("shared-state")
 BODY = {"userIds": ["u-shared"], "RemoveDataFromAllBots": True}
@@ -49,18 +49,18 @@ def trio(instances: list[MockServer]) -> list[MockServer]:
 def _create(server: MockServer, token: str | None = None) -> httpx.Response:
     """A create on a new connection (`token`: minted beforehand, as a client that
     must not depend on the control API would)."""
-    with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False) as http:
+    with connection(server.base_url) as http:
         return http.request("DELETE", CREATE, json=BODY, headers={"auth": token or server.token()})
 
 
 def _status(server: MockServer, request_id: str, token: str | None = None) -> httpx.Response:
-    with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False) as http:
+    with connection(server.base_url) as http:
         return http.get(STATUS.format(request_id), headers={"auth": token or server.token()})
 
 
 def _readable(server: MockServer, request_ids: list[str]) -> set[int]:
     """The status codes of reading each request on `server` (one connection)."""
-    with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False) as http:
+    with connection(server.base_url) as http:
         headers = {"auth": server.token()}
         return {http.get(STATUS.format(request_id), headers=headers).status_code for request_id in request_ids}
 
@@ -83,7 +83,7 @@ def test_a_jti_sent_to_all_instances_at_once_is_accepted_once(trio: list[MockSer
     barrier = threading.Barrier(len(trio))
 
     def send(server: MockServer) -> httpx.Response:
-        with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False) as http:
+        with connection(server.base_url) as http:
             barrier.wait()
             return http.get(STATUS.format(PRELOADED), headers={"auth": token})
 
@@ -177,7 +177,7 @@ def test_a_database_outage_answers_503_then_recovers_and_loses_nothing() -> None
                 postgres.stop()
                 wait_until(lambda: any(answer.status_code == 503 for answer in answers))
                 assert server.health()["state"]["status"] == "unavailable"
-                with httpx.Client(base_url=server.base_url, trust_env=False) as http:
+                with connection(server.base_url, timeout=None) as http:
                     assert_error(http.get("/__mockserver/ready"), 503, "Not ready")
                 postgres.start()
                 wait_until(lambda: answers[-1].status_code == 200, timeout=30)
