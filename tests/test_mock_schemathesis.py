@@ -45,7 +45,7 @@ def _run(server: MockServer, tmp_path: Path, *extra: str, hooks: bool = False) -
 def test_every_phase_and_check_passes_with_the_runners_checks_loaded(server: MockServer, tmp_path: Path) -> None:
     """Every phase, every check (schemathesis's, and the runner's as a hooks module: that they
     judge is shown below, where another request-id format fails them), positive and negative data."""
-    output = _run(server, tmp_path, "--max-examples", "20", hooks=True)
+    output = _run(server, tmp_path, "--max-examples", "10", hooks=True)
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert re.search(rf"✅\s+{phase}", output), output
     assert "4 selected / 4 total" in output
