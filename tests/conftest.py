@@ -9,12 +9,15 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from contracts.core.spec import Spec, load_spec
-from mockserver.inprocess import MockApp
-from tests.postgres import Postgres
+
+if TYPE_CHECKING:  # imported by the fixtures: the pytest-xdist controller loads this file too, before its workers
+    from mockserver.inprocess import MockApp
+    from tests.postgres import Postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +38,8 @@ def spec() -> Spec:
 
 @pytest.fixture(scope="session")
 def mock_session() -> Iterator[MockApp]:
+    from mockserver.inprocess import MockApp
+
     with MockApp(clock="manual") as app:
         yield app
 
@@ -42,6 +47,8 @@ def mock_session() -> Iterator[MockApp]:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """A PostgreSQL server of this pytest worker (see tests/postgres.py)."""
+    from tests.postgres import Postgres
+
     server = Postgres()
     try:
         yield server
@@ -51,6 +58,8 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture(scope="session")
 def pg_mock_session(postgres: Postgres) -> Iterator[MockApp]:
+    from mockserver.inprocess import MockApp
+
     with MockApp(clock="manual", state=postgres.database()) as app:
         yield app
 
