@@ -20,6 +20,7 @@ The guarantee (also in the README):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -31,6 +32,29 @@ from typing import Any
 from openapi_schema_validator import OAS30Validator
 
 from contracts.core.vocabulary import Vocabulary
+
+#: (create schema, body) -> may erase. A run asks about the same bodies again and again, and
+#: the runs of one process (a test suite, the plugin) about the same generated ones; validating a
+#: thousand-user body takes milliseconds. Bounded by the bytes of the bodies kept, oldest out.
+_ERASING: dict[tuple[str, bytes | None], bool] = {}
+_ERASING_MAX_BYTES = 16 * 2**20
+_erasing_bytes = 0
+_erasing_lock = threading.Lock()
+
+
+def _remember_erasing(key: tuple[str, bytes | None], erases: bool) -> None:
+    global _erasing_bytes
+    size = len(key[1] or b"")
+    if size > _ERASING_MAX_BYTES:
+        return
+    with _erasing_lock:
+        while _ERASING and _erasing_bytes + size > _ERASING_MAX_BYTES:
+            oldest = next(iter(_ERASING))
+            del _ERASING[oldest]
+            _erasing_bytes -= len(oldest[1] or b"")
+        if key not in _ERASING:
+            _ERASING[key] = erases
+            _erasing_bytes += size
 
 
 @dataclass
@@ -48,14 +72,16 @@ class BodyPolicy:
         self._schema = schema
         self._validator = OAS30Validator(schema)
         self._bot_schema = self.vocabulary.spec.schema(self.vocabulary.bot_id.name)
-        self._erasing: dict[bytes | None, bool] = {}  # body -> may erase: a run asks again and again
+        self._schema_key = hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
 
     def may_erase(self, body: bytes | None) -> bool:
         """True when this body satisfies the create schema (a conforming deployment erases)."""
-        known = self._erasing.get(body)
+        key = (self._schema_key, body)
+        known = _ERASING.get(key)
         if known is None:
             value = _json(body)
-            known = self._erasing[body] = value is not _NOT_JSON and self._validator.is_valid(value)
+            known = value is not _NOT_JSON and self._validator.is_valid(value)
+            _remember_erasing(key, known)
         return known
 
     def safe(self, body: bytes | None, content_type: str | None) -> bytes | None:
