@@ -120,7 +120,7 @@ class Planner:
     def generated(self, operation_id: str, mode: Any, count: int, label: str) -> list[Any]:
         """schemathesis cases for an operation, positive or negative data."""
         label = f"{label}:{operation_id}:{mode.value}"
-        key = (self._contract_key, label, count, self.seed_for(label))
+        key = (self.vocabulary.spec.digest, label, count, self.seed_for(label))
         if key not in _GENERATED:
             operation = self.st_operations[operation_id]
             while len(_GENERATED) >= _GENERATED_KEPT:
@@ -133,7 +133,7 @@ class Planner:
         methods, wrong media types), positive and negative."""
         from schemathesis import GenerationMode
 
-        key = (self._contract_key, operation_id)
+        key = (self.vocabulary.spec.digest, operation_id)
         if key not in _COVERAGE_CASES:
             operation = self.st_operations[operation_id]
             with warnings.catch_warnings():
@@ -143,11 +143,6 @@ class Planner:
                     generation_config=self.schema.config.generation_for(operation=operation, phase="coverage"),
                 ))
         return list(_COVERAGE_CASES[key])
-
-    @cached_property
-    def _contract_key(self) -> str:
-        canonical = json.dumps(self.vocabulary.spec.document, sort_keys=True, default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def positive_body(self, label: str, users: list[str] | None = None) -> bytes:
         """A create body the contract accepts, its users chosen for this target:

@@ -20,7 +20,6 @@ The guarantee (also in the README):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -33,7 +32,7 @@ from openapi_schema_validator import OAS30Validator
 
 from contracts.core.vocabulary import Vocabulary
 
-#: (create schema, body) -> may erase. A run asks about the same bodies again and again, and
+#: (contract, body) -> may erase. A run asks about the same bodies again and again, and
 #: the runs of one process (a test suite, the plugin) about the same generated ones; validating a
 #: thousand-user body takes milliseconds. Bounded by the bytes of the bodies kept, oldest out.
 _ERASING: dict[tuple[str, bytes | None], bool] = {}
@@ -72,11 +71,10 @@ class BodyPolicy:
         self._schema = schema
         self._validator = OAS30Validator(schema)
         self._bot_schema = self.vocabulary.spec.schema(self.vocabulary.bot_id.name)
-        self._schema_key = hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()
 
     def may_erase(self, body: bytes | None) -> bool:
         """True when this body satisfies the create schema (a conforming deployment erases)."""
-        key = (self._schema_key, body)
+        key = (self.vocabulary.spec.digest, body)  # the create schema is the contract's
         known = _ERASING.get(key)
         if known is None:
             value = _json(body)

@@ -16,10 +16,12 @@ actually validated.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,12 @@ class Spec:
     @property
     def version(self) -> str:
         return str(self.document.get("openapi", ""))
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the document's JSON, keys sorted (a YAML date as its text): the key of
+        work that depends on nothing but the contract."""
+        return hashlib.sha256(json.dumps(self.document, sort_keys=True, default=str).encode()).hexdigest()
 
     def operations(self) -> Iterator[Operation]:
         for path, item in self.document.get("paths", {}).items():
