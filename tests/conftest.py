@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported by the fixtures: the pytest-xdist controller loads
     from tests.postgres import Postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ("sqlite", "postgresql")
 
 # Machines where PYTHONDONTWRITEBYTECODE is set (this project's CI image is one) would
 # make every process the suite starts (pytest workers, mock servers, the CLIs, pytest
@@ -28,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # checks; it only stops paying for the same compilation a few hundred times.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
-BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import contextlib
 import ssl
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import httpx
 import jwt
@@ -40,9 +40,30 @@ _SPEC: Spec | None = None
 _TLS = ssl.create_default_context()
 
 
-def connection(base_url: str, timeout: float | None = 30) -> httpx.Client:
+def connection(base_url: str, timeout: float = 30) -> httpx.Client:
     """A client of its own (so a connection of its own) to a server's `base_url`."""
     return httpx.Client(base_url=base_url, timeout=timeout, trust_env=False, verify=_TLS)
+
+
+T = TypeVar("T")
+
+
+def over_both_workers(server: ControlClient, one_round: Callable[[], list[T]], rounds: int = 50,
+                      **journal_filters: Any) -> list[T]:
+    """What `one_round()` returns, round after round, until the journal shows that both
+    workers of a two-worker `server` answered requests that pass `journal_filters` since
+    the first round. Each round must send on connections of its own: the kernel gives a new
+    connection to whichever worker accepts it first, so one round may all go to one worker."""
+    from mockserver.journal import FLUSH_DELAY
+
+    since = max((e["id"] for e in server.journal(**journal_filters)), default=0)
+    results: list[T] = []
+    for _ in range(rounds):
+        results += one_round()
+        time.sleep(FLUSH_DELAY + 0.01)  # another worker's journal rows are written within FLUSH_DELAY
+        if len({e["worker"] for e in server.journal(since, **journal_filters)}) == 2:
+            return results
+    raise AssertionError(f"one worker answered all {len(results)} requests passing {journal_filters}")
 
 
 def spec() -> Spec:

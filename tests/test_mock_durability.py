@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mockserver import MockServer
-from tests.support import CREATE, STATUS, connection, create, status, vocabulary, wait_until
+from tests.support import CREATE, STATUS, connection, create, over_both_workers, status, vocabulary, wait_until
 
 BODY = {"userIds": ["u-durable"], "RemoveDataFromAllBots": True}
 #: Retention switched on hard: a small journal cap, finished requests forgotten at once,
@@ -74,13 +74,11 @@ def _creators(server: MockServer) -> dict[str, int]:
 @retention
 def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path, retention: str) -> None:
     with MockServer(state=tmp_path / "state.db", workers=2, extra_args=RETENTION[retention]) as server:
-        ids: list[str] = []
-        for _ in range(10):  # rounds of 200 concurrent creates until both workers made some (which worker
-            # accepts a new connection is the kernel's choice: a loaded machine may give one round to one)
+        def one_round() -> list[str]:  # 200 concurrent creates, each on a connection of its own
             with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
-                ids += pool.map(lambda _: _create_one(server), range(200))
-            if retention == "on" or len(set(_creators(server).values())) == 2:
-                break
+                return list(pool.map(lambda _: _create_one(server), range(200)))
+
+        ids = over_both_workers(server, one_round, rounds=10, operation_id="createEraseRequest")
         assert len(set(ids)) == len(ids) >= 200
         assert all(vocabulary().request_id.matches(i) for i in ids)
         with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
@@ -95,7 +93,7 @@ def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path, ret
         created_by = _creators(server)
         assert set(created_by) == set(ids)
         assert len(set(created_by.values())) == 2, "both workers created requests"
-        reads = [e for e in server.journal(limit=100_000, operation_id="getEraseRequestStatus")]
+        reads = server.journal(limit=100_000, operation_id="getEraseRequestStatus")
         read_by_other = [e for e in reads if e["worker"] != created_by[e["path"].rsplit("/", 1)[1]]]
         assert read_by_other, "some request was read through the worker that did not create it"
         assert all(e["status"] == 200 for e in read_by_other)

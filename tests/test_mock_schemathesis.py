@@ -17,6 +17,8 @@ from mockserver import MockServer
 pytestmark = pytest.mark.xdist_group("schemathesis-cli")
 
 SCHEMATHESIS = [sys.executable, "-m", "schemathesis.cli"]
+#: The runner's checks, loaded by `st run` as a hooks module.
+WITH_OUR_CHECKS = {**os.environ, "SCHEMATHESIS_HOOKS": "contracts.st_checks"}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 def _run(server: MockServer, tmp_path: Path, *extra: str, hooks: bool = False) -> str:
     token = server.token(expires_in=24 * 3600)
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "contracts.st_checks"} if hooks else None
+    env = WITH_OUR_CHECKS if hooks else None
     result = subprocess.run(
         [*SCHEMATHESIS, "run", f"{server.base_url}/openapi.json",
          "--checks", "all", "--mode", "all", "--seed", "20261128",
@@ -61,12 +63,11 @@ def test_stateful_phase_follows_the_create_to_status_link(server: MockServer, tm
 
 
 def _st_with_our_checks(base_url: str, token: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "contracts.st_checks"}
     return subprocess.run(  # every create it sends shows the format: its examples and fuzzing suffice
         [*SCHEMATHESIS, "run", f"{base_url}/openapi.json", "--checks", "all", "--seed", "20261128",
          "--header", f"auth: {token}", "--exclude-deprecated", "--phases", "examples,fuzzing",
          "--max-examples", "10"],
-        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600, env=WITH_OUR_CHECKS, cwd=tmp_path,
     )
 
 

@@ -17,7 +17,6 @@ that both answered.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,18 @@ import pytest
 
 from mockserver import MockServer
 from mockserver.inprocess import MockApp
-from tests.support import ACME_JTI, CREATE, PRELOADED, STATUS, assert_error, connection, create, sign, status
+from tests.support import (
+    ACME_JTI,
+    CREATE,
+    PRELOADED,
+    STATUS,
+    assert_error,
+    connection,
+    create,
+    over_both_workers,
+    sign,
+    status,
+)
 
 BODY = {"userIds": ["u-cache"], "RemoveDataFromAllBots": True}
 READS = 24  # per round, each on its own connection
@@ -108,20 +118,18 @@ def two_workers(two_workers_session: MockServer) -> MockServer:
 
 
 def _reads(server: MockServer, request_id: str, token: str | None = None) -> list[httpx.Response]:
-    """Reads of the request, each on a connection of its own, round after round until both
-    workers have answered some: the kernel gives each new connection to whichever worker
-    accepts it first, so one round may all go to one worker."""
+    """Reads of the request, READS to a round, each on a connection of its own, until both
+    workers have answered some."""
     token, path = token or server.token(), STATUS.format(request_id)
-    since = max((e["id"] for e in server.journal(path=path)), default=0)
-    answers: list[httpx.Response] = []
-    for _ in range(50):
+
+    def one_round() -> list[httpx.Response]:
+        answers = []
         for _ in range(READS):
             with connection(server.base_url) as http:
                 answers.append(http.get(path, headers={"auth": token}))
-        time.sleep(0.06)  # another worker's journal rows are written within 0.05 s
-        if len({e["worker"] for e in server.journal(since, path=path)}) == 2:
-            return answers
-    raise AssertionError(f"one worker answered all {len(answers)} reads of {path}")
+        return answers
+
+    return over_both_workers(server, one_round, path=path)
 
 
 def _statuses(answers: list[httpx.Response]) -> set[object]:

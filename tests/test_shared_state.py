@@ -177,7 +177,7 @@ def test_a_database_outage_answers_503_then_recovers_and_loses_nothing() -> None
                 postgres.stop()
                 wait_until(lambda: any(answer.status_code == 503 for answer in answers))
                 assert server.health()["state"]["status"] == "unavailable"
-                with connection(server.base_url, timeout=None) as http:
+                with connection(server.base_url, timeout=5) as http:  # httpx's default
                     assert_error(http.get("/__mockserver/ready"), 503, "Not ready")
                 postgres.start()
                 wait_until(lambda: answers[-1].status_code == 200, timeout=30)
