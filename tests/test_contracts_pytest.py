@@ -42,7 +42,8 @@ def test_plugin_reports_violations_as_a_failing_test(tmp_path: Path) -> None:
     with MockServer(state=tmp_path / "s.db", clock="real", progress_delay=0.3) as server:
         server.inject("status", status=500, operationId="getEraseRequestStatus", fraction=1.0)
         result = _pytest(tmp_path, "--contract-base-url", server.base_url, *_identities(),
-                         "--contract-suite", "stateful", "--contract-suite", "request-ids")
+                         "--contract-max-examples", "5", "--contract-suite", "stateful",
+                         "--contract-suite", "request-ids")
     assert result.returncode == 1
     assert "[not_a_server_error]" in result.stdout and "1 failed" in result.stdout
     assert not any(secret in result.stdout for secret in SECRETS)
