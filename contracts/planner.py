@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,11 +37,13 @@ _DROPPED_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "x-
 #: operation), so a process that plans several runs (the pytest plugin, `contracts
 #: diff`, a test suite) computes them once. The cases are only read, never changed.
 _COVERAGE_CASES: dict[tuple[str, str], list[Any]] = {}
-#: schemathesis's generated cases per (contract, label, count, seed): the same for the same
-#: seed, so the plans of one seed in one process (a test suite's runs, `contracts run
-#: --plan` checking the plan it applies) draw them once. The newest few are kept.
-_GENERATED: dict[tuple[str, str, int, int], list[Any]] = {}
-_GENERATED_KEPT = 64
+#: Hypothesis's draws per (contract, label, count, seed): a label names one strategy of
+#: one contract, so the draw is the same for the same seed, and the plans of one seed in
+#: one process (a test suite's runs, the pytest plugin's, `contracts run --plan` checking
+#: the plan it applies) draw it once. Each draw starts Hypothesis's engine, about 5 ms,
+#: and a plan makes dozens. The values are only read, never changed; the newest are kept.
+_DRAWN: dict[tuple[str, str, int, int], list[Any]] = {}
+_DRAWN_KEPT = 512
 
 
 class Planner:
@@ -101,7 +103,19 @@ class Planner:
         return random.Random(self.seed_for(label))
 
     def draw(self, strategy: st.SearchStrategy[Any], count: int, label: str) -> list[Any]:
-        """`count` examples of `strategy`, the same for the same seed and label."""
+        """`count` examples of `strategy`, the same for the same seed and label.
+        `label` names the strategy: one label, one strategy, for a given contract."""
+        return self._drawn(lambda: strategy, count, label)
+
+    def _drawn(self, strategy: Callable[[], st.SearchStrategy[Any]], count: int, label: str) -> list[Any]:
+        key = (self.vocabulary.spec.digest, label, count, self.seed_for(label))
+        if key not in _DRAWN:
+            while len(_DRAWN) >= _DRAWN_KEPT:
+                del _DRAWN[next(iter(_DRAWN))]  # the oldest
+            _DRAWN[key] = self._examples(strategy(), count, label)
+        return list(_DRAWN[key])
+
+    def _examples(self, strategy: st.SearchStrategy[Any], count: int, label: str) -> list[Any]:
         found: list[Any] = []
 
         @hypothesis.seed(self.seed_for(label))
@@ -119,14 +133,8 @@ class Planner:
 
     def generated(self, operation_id: str, mode: Any, count: int, label: str) -> list[Any]:
         """schemathesis cases for an operation, positive or negative data."""
-        label = f"{label}:{operation_id}:{mode.value}"
-        key = (self.vocabulary.spec.digest, label, count, self.seed_for(label))
-        if key not in _GENERATED:
-            operation = self.st_operations[operation_id]
-            while len(_GENERATED) >= _GENERATED_KEPT:
-                del _GENERATED[next(iter(_GENERATED))]  # the oldest
-            _GENERATED[key] = self.draw(operation.as_strategy(generation_mode=mode), count, label)
-        return list(_GENERATED[key])
+        return self._drawn(lambda: self.st_operations[operation_id].as_strategy(generation_mode=mode),
+                           count, f"{label}:{operation_id}:{mode.value}")
 
     def coverage(self, operation_id: str) -> list[Any]:
         """schemathesis's coverage cases (boundaries, missing headers, unexpected

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from contracts import report as reports
@@ -78,6 +79,30 @@ def test_a_plan_file_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
     assert data["calls"] and all("auth" not in call["headers"] or call["headers"]["auth"].startswith("<fresh token")
                                  or call["check"] == "conformance" for call in data["calls"])
     assert any(call["mayErase"] for call in data["calls"])
+
+
+def test_a_plan_is_the_same_whether_its_draws_are_remembered_or_drawn_afresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from contracts import planner
+
+    def plan_file(name: str, seed: int = 7) -> bytes:
+        path = tmp_path / name
+        run(run_config(dry_run=True, plan_out=path, max_examples=5, seed=seed))
+        return path.read_bytes()
+
+    monkeypatch.setattr(planner, "_DRAWN", {})
+    monkeypatch.setattr(planner, "_DRAWN_KEPT", 8)  # fewer than a plan makes: the oldest go
+    monkeypatch.setattr(planner, "_COVERAGE_CASES", {})
+    afresh = plan_file("afresh.json")
+    assert len(planner._DRAWN) == 8
+    monkeypatch.setattr(planner, "_DRAWN_KEPT", 512)
+    assert plan_file("filling.json") == afresh
+    remembered = len(planner._DRAWN)
+    assert plan_file("remembered.json") == afresh and len(planner._DRAWN) == remembered > 8
+    # Another seed draws anew: none of its calls' values comes from the first seed's draws.
+    calls = [json.dumps(call, sort_keys=True) for call in json.loads(afresh)["calls"]]
+    other = [json.dumps(call, sort_keys=True) for call in json.loads(plan_file("other.json", seed=8))["calls"]]
+    assert len(planner._DRAWN) > remembered and calls != other
 
 
 def test_applying_a_plan_sends_exactly_its_calls(tmp_path: Path) -> None:
