@@ -41,7 +41,8 @@ _COVERAGE_CASES: dict[tuple[str, str], list[Any]] = {}
 #: one contract, so the draw is the same for the same seed, and the plans of one seed in
 #: one process (a test suite's runs, the pytest plugin's, `contracts run --plan` checking
 #: the plan it applies) draw it once. Each draw starts Hypothesis's engine, about 5 ms,
-#: and a plan makes dozens. The values are only read, never changed; the newest are kept.
+#: and a plan makes dozens. The values are only read, never changed; the least recently
+#: used go first.
 _DRAWN: dict[tuple[str, str, int, int], list[Any]] = {}
 _DRAWN_KEPT = 512
 
@@ -109,11 +110,13 @@ class Planner:
 
     def _drawn(self, strategy: Callable[[], st.SearchStrategy[Any]], count: int, label: str) -> list[Any]:
         key = (self.vocabulary.spec.digest, label, count, self.seed_for(label))
-        if key not in _DRAWN:
+        drawn = _DRAWN.pop(key, None)  # and put back last: the least recently used go first
+        if drawn is None:
             while len(_DRAWN) >= _DRAWN_KEPT:
-                del _DRAWN[next(iter(_DRAWN))]  # the oldest
-            _DRAWN[key] = self._examples(strategy(), count, label)
-        return list(_DRAWN[key])
+                del _DRAWN[next(iter(_DRAWN))]
+            drawn = self._examples(strategy(), count, label)
+        _DRAWN[key] = drawn
+        return list(drawn)
 
     def _examples(self, strategy: st.SearchStrategy[Any], count: int, label: str) -> list[Any]:
         found: list[Any] = []
