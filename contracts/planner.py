@@ -44,7 +44,7 @@ _COVERAGE_CASES: dict[tuple[str, str], list[Any]] = {}
 #: and a plan makes dozens. The values are only read, never changed; the least recently
 #: used go first.
 _DRAWN: dict[tuple[str, str, int, int], list[Any]] = {}
-_DRAWN_KEPT = 512
+_DRAWN_KEPT = 256
 
 
 class Planner:

@@ -91,11 +91,11 @@ def test_a_plan_is_the_same_whether_its_draws_are_remembered_or_drawn_afresh(
         return path.read_bytes()
 
     monkeypatch.setattr(planner, "_DRAWN", {})
-    monkeypatch.setattr(planner, "_DRAWN_KEPT", 8)  # fewer than a plan makes: the oldest go
+    monkeypatch.setattr(planner, "_DRAWN_KEPT", 8)  # fewer than a plan makes: the least recently used go
     monkeypatch.setattr(planner, "_COVERAGE_CASES", {})
     afresh = plan_file("afresh.json")
     assert len(planner._DRAWN) == 8
-    monkeypatch.setattr(planner, "_DRAWN_KEPT", 512)
+    monkeypatch.setattr(planner, "_DRAWN_KEPT", 256)
     assert plan_file("filling.json") == afresh
     remembered = len(planner._DRAWN)
     assert plan_file("remembered.json") == afresh and len(planner._DRAWN) == remembered > 8
