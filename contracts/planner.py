@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from contracts.config import RunConfig
 from contracts.core.vocabulary import CREATE, Operation, Vocabulary
+from contracts.memo import Memo
 from contracts.plan import ANCHOR, POSITIVE, Auth, Cut, Expect, Plan, PlannedCall, Ref
 from contracts.safety import BodyPolicy
 from contracts.target import Target
@@ -41,10 +42,8 @@ _COVERAGE_CASES: dict[tuple[str, str], list[Any]] = {}
 #: one contract, so the draw is the same for the same seed, and the plans of one seed in
 #: one process (a test suite's runs, the pytest plugin's, `contracts run --plan` checking
 #: the plan it applies) draw it once. Each draw starts Hypothesis's engine, about 5 ms,
-#: and a plan makes dozens. The values are only read, never changed; the least recently
-#: used go first.
-_DRAWN: dict[tuple[str, str, int, int], list[Any]] = {}
-_DRAWN_KEPT = 256
+#: and a plan makes dozens.
+_DRAWN: Memo[tuple[str, str, int, int], list[Any]] = Memo(256)
 
 
 class Planner:
@@ -110,12 +109,10 @@ class Planner:
 
     def _drawn(self, strategy: Callable[[], st.SearchStrategy[Any]], count: int, label: str) -> list[Any]:
         key = (self.vocabulary.spec.digest, label, count, self.seed_for(label))
-        drawn = _DRAWN.pop(key, None)  # and put back last: the least recently used go first
+        drawn = _DRAWN.get(key)
         if drawn is None:
-            while len(_DRAWN) >= _DRAWN_KEPT:
-                del _DRAWN[next(iter(_DRAWN))]
             drawn = self._examples(strategy(), count, label)
-        _DRAWN[key] = drawn
+            _DRAWN.put(key, drawn)
         return list(drawn)
 
     def _examples(self, strategy: st.SearchStrategy[Any], count: int, label: str) -> list[Any]:

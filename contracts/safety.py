@@ -31,29 +31,12 @@ from typing import Any
 from openapi_schema_validator import OAS30Validator
 
 from contracts.core.vocabulary import Vocabulary
+from contracts.memo import Memo
 
 #: (contract, body) -> may erase. A run asks about the same bodies again and again, and
 #: the runs of one process (a test suite, the plugin) about the same generated ones; validating a
-#: thousand-user body takes milliseconds. Bounded by the bytes of the bodies kept, oldest out.
-_ERASING: dict[tuple[str, bytes | None], bool] = {}
-_ERASING_MAX_BYTES = 16 * 2**20
-_erasing_bytes = 0
-_erasing_lock = threading.Lock()
-
-
-def _remember_erasing(key: tuple[str, bytes | None], erases: bool) -> None:
-    global _erasing_bytes
-    size = len(key[1] or b"")
-    if size > _ERASING_MAX_BYTES:
-        return
-    with _erasing_lock:
-        while _ERASING and _erasing_bytes + size > _ERASING_MAX_BYTES:
-            oldest = next(iter(_ERASING))
-            del _ERASING[oldest]
-            _erasing_bytes -= len(oldest[1] or b"")
-        if key not in _ERASING:
-            _ERASING[key] = erases
-            _erasing_bytes += size
+#: thousand-user body takes milliseconds. Bounded by the bytes of the bodies kept.
+_ERASING: Memo[tuple[str, bytes | None], bool] = Memo(16 * 2**20, cost=lambda key: len(key[1] or b""))
 
 
 @dataclass
@@ -79,7 +62,7 @@ class BodyPolicy:
         if known is None:
             value = _json(body)
             known = value is not _NOT_JSON and self._validator.is_valid(value)
-            _remember_erasing(key, known)
+            _ERASING.put(key, known)
         return known
 
     def safe(self, body: bytes | None, content_type: str | None) -> bytes | None:

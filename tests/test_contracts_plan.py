@@ -15,6 +15,7 @@ from contracts import report as reports
 from contracts.cli import main
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
+from contracts.memo import Memo
 from contracts.runner import run
 from contracts.safety import BodyPolicy
 from mockserver.inprocess import MockApp
@@ -90,12 +91,11 @@ def test_a_plan_is_the_same_whether_its_draws_are_remembered_or_drawn_afresh(
         run(run_config(dry_run=True, plan_out=path, max_examples=5, seed=seed))
         return path.read_bytes()
 
-    monkeypatch.setattr(planner, "_DRAWN", {})
-    monkeypatch.setattr(planner, "_DRAWN_KEPT", 8)  # fewer than a plan makes: the least recently used go
+    monkeypatch.setattr(planner, "_DRAWN", Memo(8))  # fewer than a plan makes: the least recently used go
     monkeypatch.setattr(planner, "_COVERAGE_CASES", {})
     afresh = plan_file("afresh.json")
     assert len(planner._DRAWN) == 8
-    monkeypatch.setattr(planner, "_DRAWN_KEPT", 256)
+    planner._DRAWN.limit = 256
     assert plan_file("filling.json") == afresh
     remembered = len(planner._DRAWN)
     assert plan_file("remembered.json") == afresh and len(planner._DRAWN) == remembered > 8

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from contracts.cli import main
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
+from contracts.memo import Memo
 from contracts.redaction import Redactor
 from contracts.safety import BodyPolicy
 from contracts.target import Target
@@ -254,14 +255,12 @@ def test_the_audit_log_is_written_by_default_only_for_a_remote_target(lenient, t
 def test_which_bodies_may_erase_is_remembered_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     from contracts import safety
 
-    monkeypatch.setattr(safety, "_ERASING", {})
-    monkeypatch.setattr(safety, "_erasing_bytes", 0)
-    monkeypatch.setattr(safety, "_ERASING_MAX_BYTES", 200)
+    monkeypatch.setattr(safety, "_ERASING", Memo(200, cost=safety._ERASING.cost))
     policy = BodyPolicy(VOCABULARY, False, ())
     bodies = {json.dumps({"userIds": [f"user-{n}@example.com"]}).encode(): True for n in range(20)}
     bodies |= {b'{"userIds": []}': False, b"not json": False, None: False}
     for _ in range(2):  # asked again: the same answers, remembered or not
         assert {body: policy.may_erase(body) for body in bodies} == bodies
-    assert safety._erasing_bytes == sum(len(body or b"") for _, body in safety._ERASING) <= 200
+    assert safety._ERASING.total == sum(len(body or b"") for _, body in safety._ERASING) <= 200
     other = BodyPolicy(Vocabulary.of(load_spec()), False, ())  # the same schema: the same answers
     assert all(other.may_erase(body) == erases for body, erases in bodies.items())
