@@ -36,8 +36,8 @@ _DROPPED_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "x-
 #: schemathesis's coverage cases per (contract, operation): they depend on nothing
 #: but the contract, and are the slowest part of planning (over a second per
 #: operation), so a process that plans several runs (the pytest plugin, `contracts
-#: diff`, a test suite) computes them once. The cases are only read, never changed.
-_COVERAGE_CASES: dict[tuple[str, str], list[Any]] = {}
+#: diff`, a test suite) computes them once. The cases of the 64 operations used last are kept.
+_COVERAGE_CASES: Memo[tuple[str, str], list[Any]] = Memo(64)
 #: Hypothesis's draws per (contract, label, count, seed): a label names one strategy of
 #: one contract, so the draw is the same for the same seed, and the plans of one seed in
 #: one process (a test suite's runs, the pytest plugin's, `contracts run --plan` checking
@@ -142,15 +142,17 @@ class Planner:
         from schemathesis import GenerationMode
 
         key = (self.vocabulary.spec.digest, operation_id)
-        if key not in _COVERAGE_CASES:
+        cases = _COVERAGE_CASES.get(key)
+        if cases is None:
             operation = self.st_operations[operation_id]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _COVERAGE_CASES[key] = list(self.schema.iter_coverage_cases(
+                cases = list(self.schema.iter_coverage_cases(
                     operation, generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                     generation_config=self.schema.config.generation_for(operation=operation, phase="coverage"),
                 ))
-        return list(_COVERAGE_CASES[key])
+            _COVERAGE_CASES.put(key, cases)
+        return list(cases)
 
     def positive_body(self, label: str, users: list[str] | None = None) -> bytes:
         """A create body the contract accepts, its users chosen for this target:

@@ -92,7 +92,7 @@ def test_a_plan_is_the_same_whether_its_draws_are_remembered_or_drawn_afresh(
         return path.read_bytes()
 
     monkeypatch.setattr(planner, "_DRAWN", Memo(8))  # fewer than a plan makes: the least recently used go
-    monkeypatch.setattr(planner, "_COVERAGE_CASES", {})
+    monkeypatch.setattr(planner, "_COVERAGE_CASES", Memo(64))
     afresh = plan_file("afresh.json")
     assert len(planner._DRAWN) == 8
     planner._DRAWN.limit = 256
