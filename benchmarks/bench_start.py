@@ -23,8 +23,8 @@ how much resident memory each process holds after a short load.
    `--load-seconds` of wrk on the status call (`-t2 -c32`): VmRSS (and VmHWM,
    the peak, RssAnon, RssFile, and Pss from smaps_rollup) of every process of
    the server's tree from /proc, each named by its role: with one worker the
-   server process is the worker; with several, uvicorn's supervisor forks
-   (spawns) the workers, and multiprocessing adds a resource tracker.
+   server process is the worker; with several, the server process is uvicorn's
+   supervisor, which forks the workers (`mockserver.server`).
    Goal (issue 13): RSS <= 80 MB per worker.
 
 Requirements: the project's venv (run with `.venv/bin/python`); wrk for part 3.
@@ -146,6 +146,13 @@ def memory_fields(pid: int) -> dict[str, int]:
     return found
 
 
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def role(pid: int, root: int, workers: int) -> str:
     if pid == root:
         return "server (the worker)" if workers == 1 else "supervisor"
@@ -155,7 +162,7 @@ def role(pid: int, root: int, workers: int) -> str:
         return "?"
     if "resource_tracker" in command:
         return "multiprocessing resource tracker"
-    if "spawn_main" in command or "multiprocessing" in command:
+    if "spawn_main" in command or "multiprocessing" in command or _parent(pid) == root:
         return "worker"
     return command[:60]
 

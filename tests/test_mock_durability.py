@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -123,6 +125,34 @@ def test_kill_takes_every_worker_down_and_nothing_acknowledged_is_lost(tmp_path:
         wait_until(lambda: not _group_alive(group))
         server.start()
         assert {status(server, request_id).status_code for request_id in ids} == {200}
+
+
+def test_a_worker_ends_on_a_signal_like_any_process_and_is_replaced(tmp_path: Path) -> None:
+    """Workers are forked from the supervisor (`mockserver.server`); they must not keep
+    its signal handlers, which only queue signals for the supervisor's own loop."""
+    with MockServer(state=tmp_path / "state.db", workers=2) as server:
+        def one_round() -> list[str]:
+            return [_create_one(server) for _ in range(20)]
+
+        ids = over_both_workers(server, one_round)
+        workers = {e["worker"] for e in server.journal(limit=10_000)}
+        victim = min(workers)
+        os.kill(victim, signal.SIGUSR1)  # SIGUSR1's default action ends a process
+        wait_until(lambda: not _alive(victim))
+        server.disconnect()  # the control client's kept-alive connection may have been the ended worker's
+        server.connect(server.base_url)
+        ids += over_both_workers(server, one_round)
+        now = {e["worker"] for e in server.journal(limit=10_000)}
+        assert victim in now and len(now - workers) == 1, "a new worker took the ended one's place"
+        assert {_read(server, request_id) for request_id in ids} == {200}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 def test_late_workers_never_undo_fixtures_loaded_at_run_time(tmp_path: Path) -> None:
