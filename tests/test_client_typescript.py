@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -69,21 +70,29 @@ def project(where: Path, bundled: Path, *, generate: str | None = None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ts_project(tmp_path_factory: pytest.TempPathFactory, bundled: Path) -> Path:
-    return project(tmp_path_factory.mktemp("ts") / "app", bundled)
+def workspace(tmp_path_factory: pytest.TempPathFactory, bundled: Path) -> Path:
+    """app/, generated as the doc says, and plain/, generated without `--default-non-nullable false`."""
+    root = tmp_path_factory.mktemp("ts")
+    project(root / "app", bundled)
+    project(root / "plain", bundled,
+            generate=doc_commands()["openapi-typescript"].replace(" --default-non-nullable false", ""))
+    return root
 
 
-def tsc(where: Path, *files: str) -> subprocess.CompletedProcess[str]:
-    """The doc's tsc command, on `files` instead of usage.ts."""
-    command = doc_commands()["tsc"]
-    assert command.endswith(" usage.ts")
-    return run(command.removesuffix("usage.ts") + " ".join(files), where)
+@pytest.fixture(scope="module")
+def ts_project(workspace: Path) -> Path:
+    return workspace / "app"
 
 
-def test_doc_commands_generate_types_and_type_check_usage(ts_project: Path, wrong_uses_checked: str) -> None:
+def tsc_errors(output: str, path: str) -> list[str]:
+    """tsc's error lines about the file at `path` (relative to the workspace)."""
+    return [line for line in output.splitlines() if line.startswith(f"{path}(")]
+
+
+def test_doc_commands_generate_types_and_type_check_usage(ts_project: Path, checked: Checked) -> None:
     assert "--noEmit" in doc_commands()["tsc"] and "--strict" in doc_commands()["tsc"]
     # The doc's tsc command ran on usage.ts (and the files below, in the same start): no error in usage.ts.
-    assert "usage.ts(" not in wrong_uses_checked and "error TS" in wrong_uses_checked, wrong_uses_checked
+    assert not tsc_errors(checked.output, "app/usage.ts") and "error TS" in checked.output, checked.output
     check = run(doc_commands()["openapi-typescript"] + " --check", ts_project)
     assert check.returncode == 0, check.stdout + check.stderr
 
@@ -117,54 +126,60 @@ MINIMAL_BODY = ("import { createEraseRequest, type KoreConfig } from './usage';\
                 "export const go = (c: KoreConfig) => createEraseRequest(c, { userIds: ['u'] });\n")
 
 
+@dataclass(frozen=True)
+class Checked:
+    output: str  # tsc's diagnostics, each naming its file relative to the workspace
+    out: Path  # the JavaScript it emitted
+
+
 @pytest.fixture(scope="module")
-def wrong_uses_checked(ts_project: Path) -> str:
-    """tsc's output for usage.ts, every wrong use and the minimal body, at once (one tsc
-    start instead of one per file): its errors name the file they are in."""
+def checked(workspace: Path) -> Checked:
+    """One tsc start for every test here (each start costs seconds): the doc's tsc command,
+    emitting to out/ instead of `--noEmit` (the same type check), on app/usage.ts, each wrong
+    use and the minimal body in app/, and the minimal body in plain/."""
     imports = ("import { createEraseRequest, type EraseRequestStatus, type KoreConfig } from './usage';\n"
                "void createEraseRequest;\n")
-    for name, (code, _) in WRONG_USES.items():
-        (ts_project / f"wrong-{name}.ts").write_text(imports + code + "\n")
-    (ts_project / "minimal-body.ts").write_text(MINIMAL_BODY)
-    result = tsc(ts_project, "usage.ts", "minimal-body.ts", *(f"wrong-{name}.ts" for name in sorted(WRONG_USES)))
+    files = ["app/usage.ts", "app/minimal-body.ts", "plain/minimal-body.ts"]
+    for name, (code, _) in sorted(WRONG_USES.items()):
+        (workspace / "app" / f"wrong-{name}.ts").write_text(imports + code + "\n")
+        files.append(f"app/wrong-{name}.ts")
+    for where in ("app", "plain"):
+        (workspace / where / "minimal-body.ts").write_text(MINIMAL_BODY)
+    command = doc_commands()["tsc"]
+    assert command.endswith(" usage.ts") and " --noEmit " in command
+    result = run(command.replace(" --noEmit ", " --outDir out ").removesuffix("usage.ts") + " ".join(files), workspace)
     assert result.returncode != 0, result.stdout
-    return result.stdout
+    return Checked(result.stdout, workspace / "out")
 
 
 @pytest.mark.parametrize("name", sorted(WRONG_USES))
-def test_tsc_refuses_a_wrong_use(wrong_uses_checked: str, name: str) -> None:
+def test_tsc_refuses_a_wrong_use(checked: Checked, name: str) -> None:
     code, error = WRONG_USES[name]
-    errors = [line for line in wrong_uses_checked.splitlines() if line.startswith(f"wrong-{name}.ts(")]
-    assert errors, f"tsc accepted {code}:\n{wrong_uses_checked}"
-    assert any(f"error {error}:" in line for line in errors), wrong_uses_checked
+    errors = tsc_errors(checked.output, f"app/wrong-{name}.ts")
+    assert errors, f"tsc accepted {code}:\n{checked.output}"
+    assert any(f"error {error}:" in line for line in errors), checked.output
     # ... and the same file without the mistake would be fine: the failure is the mistake's.
-    assert "usage.ts(" not in wrong_uses_checked, wrong_uses_checked
+    assert not tsc_errors(checked.output, "app/usage.ts"), checked.output
 
 
-def test_default_non_nullable_false_keeps_RemoveDataFromAllBots_optional(
-    wrong_uses_checked: str, bundled: Path, tmp_path: Path
-) -> None:
-    assert "minimal-body.ts(" not in wrong_uses_checked, wrong_uses_checked
+def test_default_non_nullable_false_keeps_RemoveDataFromAllBots_optional(checked: Checked) -> None:
+    assert not tsc_errors(checked.output, "app/minimal-body.ts"), checked.output
     # Without the flag, openapi-typescript makes every property with a `default` required.
-    plain = doc_commands()["openapi-typescript"].replace(" --default-non-nullable false", "")
-    other = project(tmp_path / "plain", bundled, generate=plain)
-    (other / "minimal-body.ts").write_text(MINIMAL_BODY)
-    result = tsc(other, "minimal-body.ts")
-    assert result.returncode != 0 and "error TS2345:" in result.stdout and "RemoveDataFromAllBots" in result.stdout
+    plain = tsc_errors(checked.output, "plain/minimal-body.ts")
+    assert any("error TS2345:" in line and "RemoveDataFromAllBots" in line for line in plain), checked.output
 
 
-def test_compiled_usage_works_against_the_mock(ts_project: Path, tmp_path: Path) -> None:
+def test_compiled_usage_works_against_the_mock(checked: Checked) -> None:
     """A JTI-enforcing app (fresh token per call), an injected 429 with Retry-After, a 404 and a 401."""
-    out = tmp_path / "out"
-    compiled = run(doc_commands()["tsc"].replace("--noEmit", f"--outDir {out}"), ts_project)
-    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    assert not tsc_errors(checked.output, "app/usage.ts"), checked.output
+    out = checked.out
     (out / "package.json").write_text('{"type": "module"}\n')
     with MockServer(clock="manual") as server:
         app = server.app("Acme strict (enforces JTI)")
         server.inject("status", status=429, retryAfter=2, count=1, operationId="createEraseRequest")
         env = {**os.environ, "KORE_BASE_URL": server.base_url, "KORE_CLIENT_ID": app.client_id,
                "KORE_CLIENT_SECRET": app.client_secret}
-        result = subprocess.run(["node", str(TOOLS / "ts" / "run-usage.mjs"), str(out / "usage.js")],
+        result = subprocess.run(["node", str(TOOLS / "ts" / "run-usage.mjs"), str(out / "app" / "usage.js")],
                                 env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         report = json.loads(result.stdout)
