@@ -91,3 +91,25 @@ def state_location(request: pytest.FixtureRequest, backend: str, tmp_path: Path)
         return str(tmp_path / "state.db")
     postgres: Postgres = request.getfixturevalue("postgres")
     return postgres.database()
+
+
+@pytest.fixture(autouse=True)
+def _one_worker_per_xdist_group(request: pytest.FixtureRequest, worker_id: str,
+                                tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests marked `xdist_group` share module fixtures (servers, generated clients) that
+    are built once only if one pytest worker runs the whole group. pytest-xdist's
+    `--dist loadgroup` stopped grouping with pytest 9.2, silently (pytest-xdist#1386):
+    every such fixture was then built on both workers. This fails the group's tests then."""
+    marker = request.node.get_closest_marker("xdist_group")
+    if marker is None or worker_id == "master":
+        return
+    name = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
+    claim = tmp_path_factory.getbasetemp().parent / f"xdist-group-{name}"
+    try:
+        with claim.open("x") as out:
+            out.write(worker_id)
+    except FileExistsError:
+        owner = claim.read_text()
+        if owner and owner != worker_id:
+            pytest.fail(f"xdist group {name!r} ran on {owner} and {worker_id}: --dist loadgroup is not grouping"
+                        " (pytest-xdist#1386; see the pytest pin in pyproject.toml)")
