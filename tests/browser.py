@@ -1,6 +1,9 @@
 """A real headless Chromium (Debian's `chromium` package) driven by Playwright,
 for tests of pages people look at. Where the package is missing the tests
-skip, naming it; CI installs it and fails if any test skipped for that reason."""
+skip, naming it; CI installs it and fails if any test skipped for that reason.
+
+One browser per pytest worker (the `chromium` fixture: a launch costs about
+2 s of CPU), one fresh context, with its own cookies and storage, per page."""
 
 from __future__ import annotations
 
@@ -23,16 +26,25 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 
 
-@contextmanager
-def browser_page(width: int = 1280, height: int = 900) -> Iterator[Any]:
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            yield browser.new_page(viewport={"width": width, "height": height})
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def browser_page(browser: Any, width: int = 1280, height: int = 900) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from contracts.core.spec import Spec, load_spec
+from tests.browser import chromium  # noqa: F401 - a session fixture: one browser per pytest worker
 
 if TYPE_CHECKING:  # imported by the fixtures: the pytest-xdist controller loads this file too, before its workers
     from mockserver.inprocess import MockApp

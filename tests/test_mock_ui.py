@@ -5,17 +5,23 @@ token only."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from mockserver import MockServer
 from mockserver.inprocess import MockApp
 from tests.browser import browser_page, needs_chromium, screenshot
 from tests.support import CREATE, create
 
+#: One worker runs the browser tests: they share its Chromium (`tests.browser`).
+pytestmark = pytest.mark.xdist_group("chromium")
 BODY = {"userIds": ["ui-user@example.com", "owner@acme.example"], "RemoveDataFromAllBots": True}
 
 
 @needs_chromium
-def test_the_page_shows_a_created_request_and_advances_the_manual_clock() -> None:
-    with MockServer(clock="manual", progress_delay=5) as server, browser_page(1400, 1000) as page:
+def test_the_page_shows_a_created_request_and_advances_the_manual_clock(chromium: Any) -> None:
+    with MockServer(clock="manual", progress_delay=5) as server, browser_page(chromium, 1400, 1000) as page:
         page.goto(server.base_url + "/__mockserver/ui/")
         page.wait_for_selector("#clock-mode:text('manual')")
         assert page.locator("#apps").inner_text().count("cs-") == len(server.fixtures.apps)
@@ -39,8 +45,8 @@ def test_the_page_shows_a_created_request_and_advances_the_manual_clock() -> Non
 
 
 @needs_chromium
-def test_the_page_on_a_real_clock_has_no_advance_control() -> None:
-    with MockServer(clock="real", state=":memory:") as server, browser_page() as page:
+def test_the_page_on_a_real_clock_has_no_advance_control(chromium: Any) -> None:
+    with MockServer(clock="real", state=":memory:") as server, browser_page(chromium) as page:
         page.goto(server.base_url + "/__mockserver/ui/")
         page.wait_for_selector("#clock-mode:text('real')")
         assert not page.locator("#advance").is_visible()

@@ -4,6 +4,9 @@ and the matrix are visible, failures stand out, nothing is fetched."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from contracts import report as reports
 from mockserver.inprocess import MockApp
@@ -11,6 +14,8 @@ from tests import broken_mock
 from tests.browser import browser_page, needs_chromium, screenshot
 from tests.support import run_against, run_config
 
+#: One worker runs the browser tests: they share its Chromium (`tests.browser`).
+pytestmark = pytest.mark.xdist_group("chromium")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -22,12 +27,12 @@ def _open(page, path: Path) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @needs_chromium
-def test_a_passing_report_shows_its_verdict_and_matrix(tmp_path: Path) -> None:
+def test_a_passing_report_shows_its_verdict_and_matrix(chromium: Any, tmp_path: Path) -> None:
     path = tmp_path / "report.html"
     with MockApp(clock="manual") as mock:
         report, _ = run_against(mock.asgi, run_config(report=path, max_examples=10), sleep=mock.advance)
     reports.write(report)
-    with browser_page() as page:
+    with browser_page(chromium) as page:
         requests = _open(page, path)
         verdict, matrix = page.locator("#verdict"), page.locator("#matrix")
         assert verdict.is_visible() and verdict.inner_text() == "PASSED"
@@ -41,11 +46,11 @@ def test_a_passing_report_shows_its_verdict_and_matrix(tmp_path: Path) -> None:
 
 
 @needs_chromium
-def test_a_failing_report_shows_the_failed_check_in_the_matrix(tmp_path: Path) -> None:
+def test_a_failing_report_shows_the_failed_check_in_the_matrix(chromium: Any, tmp_path: Path) -> None:
     path = tmp_path / "report.html"
     report, _ = run_against(broken_mock.build("request-id-format", str(tmp_path / "s.db")), run_config(report=path))
     reports.write(report)
-    with browser_page() as page:
+    with browser_page(chromium) as page:
         _open(page, path)
         assert page.locator("#verdict").inner_text() == "FAILED"
         failed = page.locator("#matrix td.failed")
