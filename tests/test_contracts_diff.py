@@ -23,6 +23,8 @@ from mockserver.inprocess import MockApp
 from tests import broken_mock
 from tests.support import ROOT, SECRETS, credential_args, deployment, run_config
 
+#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planner`).
+pytestmark = pytest.mark.xdist_group("in-process-runs")
 NOBODY = Credentials()
 
 

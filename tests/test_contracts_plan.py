@@ -21,6 +21,8 @@ from contracts.safety import BodyPolicy
 from mockserver.inprocess import MockApp
 from tests.support import IN_PROCESS_URL, credential_args, deployment, run_against, run_config
 
+#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planner`).
+pytestmark = pytest.mark.xdist_group("in-process-runs")
 VOCABULARY = Vocabulary.of(load_spec())
 POLICY = BodyPolicy(VOCABULARY, False, ())
 
@@ -127,7 +129,9 @@ def test_applying_a_plan_sends_exactly_its_calls(tmp_path: Path) -> None:
 
 
 def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["run", "--max-examples", "5", *args])
+    """`contracts run` with the in-process runs' seed and size (`run_config`): their draws are remembered."""
+    seed = [] if "--seed" in args or "--plan" in args else ["--seed", "7"]
+    result = CliRunner().invoke(main, ["run", "--max-examples", "5", *seed, *args])
     return result.exit_code, result.output
 
 

@@ -23,6 +23,8 @@ from contracts.safety import BodyPolicy
 from contracts.target import Target
 from tests.support import ACME, SECRETS, credential_args
 
+#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planner`).
+pytestmark = pytest.mark.xdist_group("in-process-runs")
 VOCABULARY = Vocabulary.of(load_spec())
 CREATE = VOCABULARY.create[0].path
 STATUS_PREFIX = VOCABULARY.status[0].path.split("{")[0]

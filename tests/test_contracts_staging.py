@@ -23,6 +23,8 @@ from mockserver.inprocess import MockApp
 from tests import broken_mock, deployments
 from tests.support import ACME, ACME_STRICT, SECRETS, Recording, credential_args, run_against, run_config
 
+#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planner`).
+pytestmark = pytest.mark.xdist_group("in-process-runs")
 ALLOWED = ("synthetic-user-1@example.com",)
 VOCABULARY = Vocabulary.of(load_spec())
 
