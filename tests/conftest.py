@@ -110,10 +110,12 @@ def _one_worker_per_xdist_group(request: pytest.FixtureRequest, worker_id: str,
     are built once only if one pytest worker runs the whole group. pytest-xdist's
     `--dist loadgroup` stopped grouping with pytest 9.2, silently (pytest-xdist#1386):
     every such fixture was then built on both workers. This fails the group's tests then."""
-    marker = request.node.get_closest_marker("xdist_group")
-    if marker is None or worker_id == "master":
+    # The group's name as pytest-xdist makes it: every xdist_group mark of the test, joined.
+    names = {str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+             for mark in request.node.iter_markers("xdist_group")}
+    if not names or worker_id == "master":
         return
-    name = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
+    name = "_".join(sorted(names))
     claim = tmp_path_factory.getbasetemp().parent / f"xdist-group-{name}"
     try:
         with claim.open("x") as out:
