@@ -57,6 +57,7 @@ from benchlib import (
     busy_warning,
     get,
     mockserver_token,
+    parent_pid,
     process_tree,
     read_banner_url,
     require,
@@ -146,13 +147,6 @@ def memory_fields(pid: int) -> dict[str, int]:
     return found
 
 
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 def role(pid: int, root: int, workers: int) -> str:
     if pid == root:
         return "server (the worker)" if workers == 1 else "supervisor"
@@ -162,7 +156,7 @@ def role(pid: int, root: int, workers: int) -> str:
         return "?"
     if "resource_tracker" in command:
         return "multiprocessing resource tracker"
-    if "spawn_main" in command or "multiprocessing" in command or _parent(pid) == root:
+    if "spawn_main" in command or "multiprocessing" in command or parent_pid(pid) == root:
         return "worker"
     return command[:60]
 

@@ -262,19 +262,25 @@ def run_main(main: Callable[[], int], name: str) -> None:
 # --- memory ------------------------------------------------------------------------
 
 
+def parent_pid(pid: int) -> int | None:
+    """The parent of a process (None if it is gone), from /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def process_tree(root: int) -> list[int]:
     """`root` and all its descendants, parents first (from /proc)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        ppid = parent_pid(int(entry.name))
+        if ppid is not None:
+            children.setdefault(ppid, []).append(int(entry.name))
     tree, queue = [], [root]
     while queue:
         pid = queue.pop(0)

@@ -43,7 +43,6 @@ LISTENING = re.compile(r"mockserver listening on (http://\S+)")
 
 
 MAX_PORT = 65535
-
 TEMPORARY = "a temporary file the workers share, removed at exit"
 
 

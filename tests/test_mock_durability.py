@@ -101,16 +101,25 @@ def test_two_workers_share_state_and_never_lose_or_duplicate(tmp_path: Path, ret
         assert all(e["status"] == 200 for e in read_by_other)
 
 
+def _stat(path: Path) -> list[str] | None:
+    """The fields of a /proc/PID/stat after the command name (which may hold spaces and
+    parentheses): state, parent, group, ...; None if the process is gone."""
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _running(fields: list[str] | None) -> bool:
+    """An exited process stays a zombie until its parent or init reaps it: dead already."""
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
 def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs. An exited worker stays a zombie until
-    init reaps it (here, seconds later): dead already, and not counted."""
+    """Whether a process of the group still runs."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state not in ("Z", "X"):
+        fields = _stat(stat)
+        if fields is not None and _running(fields) and int(fields[2]) == pgid:
             return True
     return False
 
@@ -138,21 +147,13 @@ def test_a_worker_ends_on_a_signal_like_any_process_and_is_replaced(tmp_path: Pa
         workers = {e["worker"] for e in server.journal(limit=10_000)}
         victim = min(workers)
         os.kill(victim, signal.SIGUSR1)  # SIGUSR1's default action ends a process
-        wait_until(lambda: not _alive(victim))
+        wait_until(lambda: not _running(_stat(Path(f"/proc/{victim}/stat"))))
         server.disconnect()  # the control client's kept-alive connection may have been the ended worker's
         server.connect(server.base_url)
         ids += over_both_workers(server, one_round)
         now = {e["worker"] for e in server.journal(limit=10_000)}
         assert victim in now and len(now - workers) == 1, "a new worker took the ended one's place"
         assert {_read(server, request_id) for request_id in ids} == {200}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_late_workers_never_undo_fixtures_loaded_at_run_time(tmp_path: Path) -> None:
