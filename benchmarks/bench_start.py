@@ -16,7 +16,7 @@ how much resident memory each process holds after a short load.
    by then, from /proc: on a machine shared with other work the wall time
    swings, the CPU time hardly (with several workers it adds up their cores).
    Goal (issue 13): spawn to first 200 <= 0.5 s.
-2. `MockServer()` start: the test API of `mockserver/server.py`, timed from
+2. `MockServer()` start: the test API of `mockserver/wire/server.py`, timed from
    `MockServer(...).start()` to its return (it waits for `/__mockserver/health`),
    with its defaults (manual clock, a temporary state file, one worker).
 3. Memory: `mockserver run --workers N` (1 and 2) with a state file, after
@@ -24,7 +24,7 @@ how much resident memory each process holds after a short load.
    the peak, RssAnon, RssFile, and Pss from smaps_rollup) of every process of
    the server's tree from /proc, each named by its role: with one worker the
    server process is the worker; with several, the server process is uvicorn's
-   supervisor, which forks the workers (`mockserver.server`).
+   supervisor, which forks the workers (`mockserver.wire.server`).
    Goal (issue 13): RSS <= 80 MB per worker.
 
 Requirements: the project's venv (run with `.venv/bin/python`); wrk for part 3.
@@ -203,8 +203,8 @@ def summary(values: list[float]) -> str:
 
 
 def importtime(top: int = 15) -> list[tuple[int, int, str]]:
-    """The `top` imports with the largest cumulative time of `import mockserver.app` (us, us, module)."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", "import mockserver.app, mockserver.cli"],
+    """The `top` imports with the largest cumulative time of `import mockserver.app.build` (us, us, module)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", "import mockserver.app.build, mockserver.cli"],
                             capture_output=True, text=True, check=True)
     rows = []
     for line in result.stderr.splitlines():
@@ -223,7 +223,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-runs", type=int, default=5, help="MockServer() starts (median).")
     parser.add_argument("--load-seconds", type=int, default=5, help="Seconds of status load before reading RSS.")
     parser.add_argument("--importtime", action="store_true",
-                        help="Also list the slowest imports of mockserver.app (python -X importtime).")
+                        help="Also list the slowest imports of mockserver.app.build (python -X importtime).")
     parser.add_argument("--json", type=Path, metavar="PATH", help="Write the raw results here.")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.api_runs < 0 or args.load_seconds < 1:
@@ -290,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.importtime:
         rows = importtime()
-        print("\nSlowest imports (cumulative) of `import mockserver.app, mockserver.cli` (python -X importtime):\n")
+        print("\nSlowest imports (cumulative) of `import mockserver.app.build, mockserver.cli`"
+              " (python -X importtime):\n")
         for own, cumulative, name in rows:
             print(f"  {cumulative / 1000:7.1f} ms cumulative  {own / 1000:6.1f} ms own  {name.strip()}")
         report["importtime_top"] = [{"module": n.strip(), "own_us": o, "cumulative_us": c} for o, c, n in rows]

@@ -101,7 +101,7 @@ def _identity_options(identity: Identity) -> Callable[[Any], Any]:
 
 
 def _suite_names() -> list[str]:
-    from contracts.suites import SUITES
+    from contracts.planning.suites import SUITES
 
     return list(SUITES)
 
@@ -210,8 +210,8 @@ def config_from(options: dict[str, Any]) -> RunConfig:
         progress=sys.stderr.isatty(),
     )
     if config.plan_in is not None:
-        from contracts.plan import read_plan_file
-        from contracts.runner import plan_settings
+        from contracts.execution.runner import plan_settings
+        from contracts.planning.model import read_plan_file
 
         try:
             data = read_plan_file(config.plan_in)
@@ -225,10 +225,10 @@ def config_from(options: dict[str, Any]) -> RunConfig:
 @run_options
 def run_command(**options: Any) -> None:
     """Property-test a deployment against the contract."""
-    from contracts import report as reports
-    from contracts.progress import progress_bar
-    from contracts.redaction import Redactor
-    from contracts.runner import run
+    from contracts.execution.progress_bar import progress_bar
+    from contracts.execution.runner import run
+    from contracts.reporting import run_report as reports
+    from contracts.safety.redaction import Redactor
 
     config = config_from(options)
     try:
@@ -273,9 +273,9 @@ def _reference_options(command: Any) -> Any:
 @_reference_options
 def diff_command(**options: Any) -> None:
     """Compare a deployment (--base-url) with a reference (--reference-url), call by call."""
-    from contracts import drift_report
-    from contracts.diff import DiffConfig, diff
-    from contracts.redaction import Redactor
+    from contracts.diff.lockstep import DiffConfig, diff
+    from contracts.reporting import diff_report as drift_report
+    from contracts.safety.redaction import Redactor
 
     real = config_from(options)
     reference = RunConfig(
@@ -295,8 +295,8 @@ def diff_command(**options: Any) -> None:
     except ContractsError as exc:
         raise Fail(Redactor(secrets)(str(exc)), exc.exit_code) from None
     if real.dry_run:
-        from contracts import report as reports
-        from contracts.verdict import judge
+        from contracts.judging.verdict import judge
+        from contracts.reporting import run_report as reports
 
         dry = judge(result.real, dry_run=True)
         click.echo(reports.dry_run_json(dry) if options["as_json"] else reports.terminal(dry), nl=False)

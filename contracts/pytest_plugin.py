@@ -60,7 +60,7 @@ class ContractReport:
     @property
     def text(self) -> str:
         """The terminal report (secrets redacted)."""
-        from contracts import report as reports
+        from contracts.reporting import run_report as reports
 
         return reports.terminal(self.report)
 
@@ -79,8 +79,8 @@ def contract_report(pytestconfig: pytest.Config) -> ContractReport:
     base_url = _value(pytestconfig, "base-url")
     if not base_url:
         pytest.skip("contract checks need --contract-base-url (or CONTRACTS_BASE_URL)")
-    from contracts import report as reports
-    from contracts.runner import run
+    from contracts.execution.runner import run
+    from contracts.reporting import run_report as reports
 
     junit = pytestconfig.getoption("--contract-junit-xml")
 

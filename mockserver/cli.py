@@ -1,4 +1,4 @@
-"""`mockserver`: the command line over `mockserver.server` and the fixtures.
+"""`mockserver`: the command line over `mockserver.wire.server` and the fixtures.
 
 Options come from the one settings table (`mockserver.settings.SETTINGS`);
 every misuse ends with a one-line `Error: ...` and exit code 2.
@@ -16,10 +16,10 @@ import click
 from contracts.core.clikit import Fail, OneLineErrors
 from contracts.core.errors import SpecError
 from contracts.core.identities import REFUSED_USER_IDS_ENV
-from mockserver.documents import load_documents
+from mockserver.common.openapi_documents import load_documents
 from mockserver.errors import FixturesError, MockserverError, SettingsError
-from mockserver.fixtures import Fixtures, load_fixtures
 from mockserver.settings import SETTINGS, Setting, Settings, from_env
+from mockserver.vendor.fixtures import Fixtures, load_fixtures
 
 
 def _option(setting: Setting) -> Callable[[Any], Any]:
@@ -75,7 +75,7 @@ def main() -> None:
 @settings_options()
 def run(**flags: Any) -> None:
     """Start the mock server (defaults: 127.0.0.1:8080, shipped fixtures)."""
-    from mockserver.server import serve
+    from mockserver.wire.server import serve
 
     settings = _settings(**flags)
     try:

@@ -17,9 +17,9 @@ import jwt
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.app import create_app
-from mockserver.server import bind
+from mockserver.app.build import create_app
 from mockserver.settings import Settings
+from mockserver.wire.server import bind
 
 STATUS_PREFIX = "/api/public/bot/eraseUsersData/status/"
 

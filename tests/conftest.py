@@ -17,7 +17,7 @@ from contracts.core.spec import Spec, load_spec
 from tests.browser import chromium  # noqa: F401 - a session fixture: one browser per pytest worker
 
 if TYPE_CHECKING:  # imported by the fixtures: the pytest-xdist controller loads this file too, before its workers
-    from mockserver.inprocess import MockApp
+    from mockserver.testing.mock_app import MockApp
     from tests.postgres import Postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def spec() -> Spec:
 
 @pytest.fixture(scope="session")
 def mock_session() -> Iterator[MockApp]:
-    from mockserver.inprocess import MockApp
+    from mockserver.testing.mock_app import MockApp
 
     with MockApp(clock="manual") as app:
         yield app
@@ -68,7 +68,7 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture(scope="session")
 def pg_mock_session(postgres: Postgres) -> Iterator[MockApp]:
-    from mockserver.inprocess import MockApp
+    from mockserver.testing.mock_app import MockApp
 
     with MockApp(clock="manual", state=postgres.database()) as app:
         yield app

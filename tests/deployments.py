@@ -10,7 +10,7 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from contracts.core.vocabulary import CREATE
-from mockserver.app import create_app
+from mockserver.app.build import create_app
 from mockserver.settings import Settings
 
 

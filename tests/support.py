@@ -17,7 +17,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from contracts.core.spec import Spec, load_spec
 from contracts.core.vocabulary import Vocabulary
-from mockserver.client import ControlClient
+from mockserver.testing.control_client import ControlClient
 from tests.conftest import ROOT
 
 CREATE = "/api/public/bot/eraseUsersData"
@@ -54,7 +54,7 @@ def over_both_workers(server: ControlClient, one_round: Callable[[], list[T]], r
     workers of a two-worker `server` answered requests that pass `journal_filters` since
     the first round. Each round must send on connections of its own: the kernel gives a new
     connection to whichever worker accepts it first, so one round may all go to one worker."""
-    from mockserver.journal import FLUSH_DELAY
+    from mockserver.state.journal import FLUSH_DELAY
 
     since = max((e["id"] for e in server.journal(**journal_filters)), default=0)
     results: list[T] = []
@@ -191,7 +191,7 @@ class Recording(httpx.BaseTransport):
 def deployment(app: Any) -> Iterator[Recording]:
     """An ASGI app (a mock, a broken one) as the target of a contract run in this
     process: the runner's httpx transport calls it directly."""
-    from mockserver.asgi_transport import LoopTransport
+    from mockserver.testing.loop_transport import LoopTransport
 
     with LoopTransport(app, client=("127.0.0.1", 50000)) as transport:
         yield Recording(transport)
@@ -199,7 +199,7 @@ def deployment(app: Any) -> Iterator[Recording]:
 
 def run_against(app: Any, config: Any = None, *, sleep: Any = None, **overrides: Any) -> tuple[Any, Recording]:
     """A contract run against `app` in this process: its report and every request it sent."""
-    from contracts.runner import run
+    from contracts.execution.runner import run
 
     with deployment(app) as wire:
         report = run(config or run_config(**overrides), transport=wire, sleep=sleep or time.sleep)

@@ -65,7 +65,7 @@ def vendor_literals() -> list[tuple[str, re.Pattern[str]]]:
 
 
 def test_no_python_literal_outside_the_core_repeats_the_vendor_api() -> None:
-    from contracts.suites import SUITES
+    from contracts.planning.suites import SUITES
 
     rules = vendor_literals()
     offenders = []
@@ -115,14 +115,14 @@ def test_the_core_imports_neither_tool() -> None:
 
 
 def test_running_the_mock_loads_no_module_of_the_runner() -> None:
-    code = ("import sys, mockserver.cli, mockserver.app, mockserver.server, mockserver.inprocess;"
+    code = ("import sys, mockserver.cli, mockserver.app.build, mockserver.wire.server, mockserver.testing.mock_app;"
             "print(sorted(m for m in sys.modules if m.startswith('contracts')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert all(name == "contracts" or name.startswith("contracts.core") for name in eval(loaded)), loaded
 
 
 def test_plugins_cost_nothing_to_a_test_session_that_does_not_use_them() -> None:
-    code = ("import sys, mockserver.pytest_plugin, contracts.pytest_plugin;"
+    code = ("import sys, mockserver.testing.pytest_plugin, contracts.pytest_plugin;"
             "print(sorted({'schemathesis', 'hypothesis', 'uvicorn', 'connexion', 'starlette', 'jsonschema'}"
             " & {m.split('.')[0] for m in sys.modules}))")
     heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -133,7 +133,7 @@ def test_plugins_cost_nothing_to_a_test_session_that_does_not_use_them() -> None
 def test_each_package_has_one_exception_root(package: str, root: type[Exception]) -> None:
     module = importlib.import_module(package)
     for info in pkgutil.walk_packages(module.__path__, package + "."):
-        if info.name.endswith(("pytest_plugin", "st_checks", "__main__")):
+        if info.name.endswith(("pytest_plugin", "st_checks", "st_hooks", "__main__")):
             continue
         loaded = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(loaded, inspect.isclass):

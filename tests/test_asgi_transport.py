@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.asgi_transport import LoopTransport
+from mockserver.testing.loop_transport import LoopTransport
 
 
 class Recorder:

@@ -13,17 +13,17 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from contracts import drift_report
 from contracts.cli import main
 from contracts.config import Credentials
-from contracts.diff import DiffConfig, DiffReport, diff
-from contracts.drift import spec_notes
+from contracts.diff.comparison import spec_notes
+from contracts.diff.lockstep import DiffConfig, DiffReport, diff
+from contracts.reporting import diff_report as drift_report
 from mockserver import MockServer
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests import broken_mock
 from tests.support import ROOT, SECRETS, credential_args, deployment, run_config
 
-#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planner`).
+#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planning.planner`).
 pytestmark = pytest.mark.xdist_group("in-process-runs")
 NOBODY = Credentials()
 
@@ -46,7 +46,7 @@ def compared(real_app: Any, reference_app: Any, ignore: tuple[str, ...] = (), sl
 def other_fixtures(tmp_path: Path) -> Path:
     """The default fixtures with every id changed (accounts, apps, bots, preloaded
     request) and the same users and roles."""
-    document = yaml.safe_load((ROOT / "mockserver" / "default_fixtures.yaml").read_text())
+    document = yaml.safe_load((ROOT / "mockserver" / "vendor" / "default_fixtures.yaml").read_text())
     for n, account in enumerate(document["accounts"]):
         account["id"] = f"tenant-{n}"
         for app in account["apps"]:
@@ -128,7 +128,7 @@ def test_the_request_id_format_drift_says_what_each_side_answered(tmp_path: Path
         pattern="^eud-[0-9a-f]{24}$", minLength=28, maxLength=28)
     spec_path = tmp_path / "openapi-24hex.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
-    fixtures = yaml.safe_load((ROOT / "mockserver" / "default_fixtures.yaml").read_text())
+    fixtures = yaml.safe_load((ROOT / "mockserver" / "vendor" / "default_fixtures.yaml").read_text())
     fixtures["requests"] = []  # its preloaded request has an id of the other format
     (tmp_path / "fixtures.yaml").write_text(yaml.safe_dump(fixtures))
     with MockApp(clock="real", progress_delay=0.2, spec=str(spec_path), fixtures=tmp_path / "fixtures.yaml") as real, \
@@ -174,7 +174,7 @@ def test_the_real_side_keeps_the_safety_rules_of_a_remote_target(tmp_path: Path)
 
 
 def test_every_decision_the_diff_can_name_is_a_row_of_the_spec_notes() -> None:
-    from contracts.drift import ROWS
+    from contracts.diff.comparison import ROWS
 
     notes = spec_notes(str(ROOT / "docs" / "spec-notes.md"))
     for topic, row in ROWS.items():

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from contracts import report as reports
 from contracts.cli import main
+from contracts.core.memo import Memo
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
-from contracts.memo import Memo
-from contracts.runner import run
-from contracts.safety import BodyPolicy
-from mockserver.inprocess import MockApp
+from contracts.execution.runner import run
+from contracts.reporting import run_report as reports
+from contracts.safety.policy import BodyPolicy
+from mockserver.testing.mock_app import MockApp
 from tests.support import IN_PROCESS_URL, credential_args, deployment, run_against, run_config
 
-#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planner`).
+#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planning.planner`).
 pytestmark = pytest.mark.xdist_group("in-process-runs")
 VOCABULARY = Vocabulary.of(load_spec())
 POLICY = BodyPolicy(VOCABULARY, False, ())
@@ -86,7 +86,7 @@ def test_a_plan_file_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
 
 def test_a_plan_is_the_same_whether_its_draws_are_remembered_or_drawn_afresh(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from contracts import planner
+    from contracts.planning import planner
 
     def plan_file(name: str, seed: int = 7) -> bytes:
         path = tmp_path / name

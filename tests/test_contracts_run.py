@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from contracts import report as reports
+from contracts.reporting import run_report as reports
 from mockserver import MockServer
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests import broken_mock
 from tests.support import SECRETS, credential_args, run_against, run_config
 

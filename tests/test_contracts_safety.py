@@ -15,15 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 from contracts.cli import main
+from contracts.core.memo import Memo
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
-from contracts.memo import Memo
-from contracts.redaction import Redactor
-from contracts.safety import BodyPolicy
-from contracts.target import Target
+from contracts.safety.policy import BodyPolicy
+from contracts.safety.redaction import Redactor
+from contracts.safety.target import Target
 from tests.support import ACME, SECRETS, credential_args
 
-#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planner`).
+#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planning.planner`).
 pytestmark = pytest.mark.xdist_group("in-process-runs")
 VOCABULARY = Vocabulary.of(load_spec())
 CREATE = VOCABULARY.create[0].path
@@ -255,7 +255,7 @@ def test_the_audit_log_is_written_by_default_only_for_a_remote_target(lenient, t
 
 
 def test_which_bodies_may_erase_is_remembered_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    from contracts import safety
+    from contracts.safety import policy as safety
 
     monkeypatch.setattr(safety, "_ERASING", Memo(200, cost=safety._ERASING.cost))
     policy = BodyPolicy(VOCABULARY, False, ())

@@ -13,17 +13,17 @@ import pytest
 from click.testing import CliRunner
 from junitparser import JUnitXml
 
-from contracts import report as reports
 from contracts.cli import main
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
-from contracts.redaction import FRAGMENT
+from contracts.reporting import run_report as reports
+from contracts.safety.redaction import FRAGMENT
 from mockserver import MockServer
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests import broken_mock, deployments
 from tests.support import ACME, ACME_STRICT, SECRETS, Recording, credential_args, run_against, run_config
 
-#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planner`).
+#: One worker runs the in-process contract runs: they share its memo of draws (`contracts.planning.planner`).
 pytestmark = pytest.mark.xdist_group("in-process-runs")
 ALLOWED = ("synthetic-user-1@example.com",)
 VOCABULARY = Vocabulary.of(load_spec())
@@ -48,7 +48,7 @@ def creates_on_the_wire(wire: Recording) -> list[tuple[str, bytes]]:
 
 
 def erasing(body: bytes) -> bool:
-    from contracts.safety import BodyPolicy
+    from contracts.safety.policy import BodyPolicy
 
     return BodyPolicy(VOCABULARY, True, ()).may_erase(body)
 

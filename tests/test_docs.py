@@ -177,9 +177,9 @@ def test_readme_journal_example_runs_and_its_failure_message_is_real(mock) -> No
 def test_every_public_method_of_the_test_clients_is_documented() -> None:
     import inspect
 
-    from mockserver.client import ControlClient
-    from mockserver.inprocess import MockApp
-    from mockserver.server import MockServer
+    from mockserver.testing.control_client import ControlClient
+    from mockserver.testing.mock_app import MockApp
+    from mockserver.testing.mock_server import MockServer
 
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## The mock server"):readme.index("## Contract checks against any deployment")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.memo import Memo
+from contracts.core.memo import Memo
 
 
 def test_the_least_recently_used_go_first() -> None:

@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests.support import (
     ACME_BOT_APP,
     ACME_JTI,

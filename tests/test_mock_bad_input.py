@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests.support import CREATE, STATUS, assert_error, client, spec, vocabulary
 from tests.support import PRELOADED as PRELOADED_ID
 

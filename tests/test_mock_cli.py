@@ -61,10 +61,10 @@ def test_apps_hides_secrets_unless_asked() -> None:
 
 
 def test_fixtures_check_accepts_the_defaults() -> None:
-    result = invoke("fixtures", "check", "mockserver/default_fixtures.yaml")
+    result = invoke("fixtures", "check", "mockserver/vendor/default_fixtures.yaml")
     assert result.exit_code == 0
     assert result.output == (
-        "mockserver/default_fixtures.yaml: OK (2 accounts, 5 apps, 1 preloaded requests)\n"
+        "mockserver/vendor/default_fixtures.yaml: OK (2 accounts, 5 apps, 1 preloaded requests)\n"
     )
 
 

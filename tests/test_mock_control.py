@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from mockserver import MockServer
-from mockserver.app import create_app
-from mockserver.inprocess import MockApp
+from mockserver.app.build import create_app
 from mockserver.settings import Settings
+from mockserver.testing.mock_app import MockApp
 from tests.support import PRELOADED, STATUS, assert_error, client, create, status
 
 #: The state's semantics hold on both backends (tests/conftest.py).

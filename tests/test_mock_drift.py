@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests.support import CREATE, PRELOADED, STATUS, assert_error, assert_matches, client, create, status, vocabulary
 
 BODY = {"userIds": ["drift-user"], "RemoveDataFromAllBots": True}

@@ -137,7 +137,7 @@ def test_kill_takes_every_worker_down_and_nothing_acknowledged_is_lost(tmp_path:
 
 
 def test_a_worker_ends_on_a_signal_like_any_process_and_is_replaced(tmp_path: Path) -> None:
-    """Workers are forked from the supervisor (`mockserver.server`); they must not keep
+    """Workers are forked from the supervisor (`mockserver.wire.server`); they must not keep
     its signal handlers, which only queue signals for the supervisor's own loop."""
     with MockServer(state=tmp_path / "state.db", workers=2) as server:
         def one_round() -> list[str]:

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.inprocess import MockApp
-from mockserver.journal import JournalRow, encode
-from mockserver.journal_search import render
-from mockserver.store import open_store
-from mockserver.store_sqlite import WAL_SIZE_LIMIT
+from mockserver.state.backends import open_store
+from mockserver.state.journal import JournalRow, encode
+from mockserver.state.journal_query import render
+from mockserver.state.sqlite import WAL_SIZE_LIMIT
+from mockserver.testing.mock_app import MockApp
 from tests.support import (
     ACME_JTI,
     CREATE,
@@ -164,7 +164,7 @@ def test_fixtures_user_ids_are_matched_as_whole_strings(mock: MockApp) -> None:
 def test_a_query_parameter_pattern_matches_the_whole_string() -> None:
     from jsonschema import ValidationError
 
-    from mockserver.validation import ecma_validator
+    from mockserver.app.validation import ecma_validator
 
     checker = ecma_validator({"type": "string", "pattern": "^[a-z]+$"})
     checker.validate("abc")
@@ -246,7 +246,7 @@ def test_fixtures_lists_and_strings_are_bounded(mock: MockApp) -> None:
 
 def test_every_control_input_schema_is_bounded() -> None:
     """Every string, number and list a control call takes has a bound in control.yaml."""
-    from mockserver.documents import load_documents
+    from mockserver.common.openapi_documents import load_documents
 
     control = load_documents().control
     unbounded = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests.support import ACME_ADMIN, GLOBEX_ADMIN, assert_error, create, status
 
 #: The state's semantics hold on both backends (tests/conftest.py).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests.support import CREATE, GLOBEX_ADMIN, PRELOADED, STATUS, assert_error, client, create, status
 
 #: The state's semantics hold on both backends (tests/conftest.py).

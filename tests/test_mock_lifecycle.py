@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from mockserver import MockServer
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests.support import (
     ACME_BOTS,
     GLOBEX_BOT,

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from mockserver import MockServer
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests.support import (
     ACME_JTI,
     CREATE,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mockserver import MockServer
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
 from tests.browser import browser_page, needs_chromium, screenshot
 from tests.support import CREATE, create
 

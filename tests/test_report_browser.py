@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from contracts import report as reports
-from mockserver.inprocess import MockApp
+from contracts.reporting import run_report as reports
+from mockserver.testing.mock_app import MockApp
 from tests import broken_mock
 from tests.browser import browser_page, needs_chromium, screenshot
 from tests.support import run_against, run_config

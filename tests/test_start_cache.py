@@ -15,11 +15,11 @@ import pytest
 from contracts.core import cache
 from contracts.core.errors import SpecError
 from contracts.core.spec import load_spec
-from mockserver.app import create_app
-from mockserver.documents import load_documents
+from mockserver.app.build import create_app
+from mockserver.common.openapi_documents import load_documents
 from mockserver.errors import FixturesError
-from mockserver.fixtures import load_fixtures
-from mockserver.inprocess import MockApp
+from mockserver.testing.mock_app import MockApp
+from mockserver.vendor.fixtures import load_fixtures
 from tests.conftest import ROOT
 from tests.support import PRELOADED, status
 
@@ -29,7 +29,7 @@ def _spy_on_validators(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     import openapi_spec_validator
     from connexion.spec import Specification
 
-    from mockserver import fixtures
+    from mockserver.vendor import fixtures
 
     calls: list[str] = []
     original = openapi_spec_validator.validate
@@ -79,7 +79,7 @@ def test_fixtures_that_changed_are_checked_again(monkeypatch: pytest.MonkeyPatch
     documents = load_documents()
     load_fixtures(None, documents)  # the shipped ones pass, and are remembered
     bad = tmp_path / "fixtures.yaml"
-    shipped = (ROOT / "mockserver" / "default_fixtures.yaml").read_text(encoding="utf-8")
+    shipped = (ROOT / "mockserver" / "vendor" / "default_fixtures.yaml").read_text(encoding="utf-8")
     bad.write_text(shipped.replace("accounts:", "accounts:\n  - nonsense: true", 1), encoding="utf-8")
     for _ in range(2):
         with pytest.raises(FixturesError):

@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 
 from mockserver.errors import StartupError
-from mockserver.inprocess import MockApp
-from mockserver.journal import JournalRow, encode
-from mockserver.journal_search import JournalFilter, render
-from mockserver.migrations import LATEST
-from mockserver.store import Store, StoredRequest, UserPlan, open_store, redact
+from mockserver.state.backends import open_store
+from mockserver.state.journal import JournalRow, encode
+from mockserver.state.journal_query import JournalFilter, render
+from mockserver.state.location import redact
+from mockserver.state.migrations import LATEST
+from mockserver.state.records import StoredRequest, UserPlan
+from mockserver.state.store import Store
+from mockserver.testing.mock_app import MockApp
 from tests.conftest import ROOT
 from tests.support import status
 
@@ -179,10 +182,10 @@ def test_an_unreachable_database_at_start_gets_one_line(tmp_path: Path) -> None:
 
 
 def test_a_database_password_is_never_printed() -> None:
-    from mockserver.documents import load_documents
-    from mockserver.fixtures import load_fixtures
-    from mockserver.server import banner
+    from mockserver.common.openapi_documents import load_documents
     from mockserver.settings import Settings
+    from mockserver.vendor.fixtures import load_fixtures
+    from mockserver.wire.server import banner
 
     documents = load_documents()
     url = "postgresql://mock:s3cret@db.internal:5432/mockserver"

@@ -4,7 +4,7 @@
     ├── SpecError             the contract cannot be found, read or validated, or lacks
     │                         what the toolkit relies on (contracts.core)
     ├── ConfigError           bad options, a refused target, an unreadable or edited plan,
-    │                         credentials the deployment refused at pre-flight (contracts.runner)
+    │                         credentials the deployment refused at pre-flight (contracts.execution.runner)
     └── UnreachableError      exit 3: the target does not answer HTTP
 
 Contract violations and incomplete runs are not exceptions: they are the

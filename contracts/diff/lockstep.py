@@ -1,0 +1,317 @@
+"""`contracts diff`: where does the mock behave unlike the real deployment?
+
+    report = diff(DiffConfig(real=RunConfig(...), reference=RunConfig(...)))
+
+Both deployments get the same planned calls, in lockstep: the pre-flight of
+each, then create and poll to the end, every token defect, malformed and
+unknown ids, the bodies the contract rejects, another tenant's read, the
+unscoped app (the suites of `contracts run` in their "diff" profile: each
+kind once). Each pair of answers is compared after normalising what may
+differ (`contracts.diff.comparison`); the lifecycle is compared as the sequence of
+per-user statuses and the time to a final status, as ranges.
+
+The real side is held to the rules of `contracts run` against a remote
+target: deny-list, allow-list, erase budget, plan and apply, audit log. A
+call the real side does not send is not sent to the reference either.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from contracts.config import Credentials, RunConfig
+from contracts.core.errors import ConfigError, ContractsError
+from contracts.diff.comparison import Difference, Drift, Normaliser, compare, decision_of, fix_for
+from contracts.execution.runner import Runner, approved
+from contracts.judging.checks import Observation
+from contracts.judging.outcome import Outcome
+from contracts.judging.verdict import Missing
+from contracts.planning.model import PlannedCall
+from contracts.planning.suites import poll_schedule
+
+#: A side is slower when its median response time exceeds the other's by `slower_by` seconds, and this many times.
+SLOWER_RATIO = 5.0
+
+
+@dataclass(frozen=True)
+class DiffConfig:
+    real: RunConfig
+    reference: RunConfig
+    ignore: tuple[str, ...] = ()
+    slower_by: float = 1.0
+
+
+@dataclass
+class Track:
+    """The per-user statuses a side showed for one created request, and when."""
+
+    sequences: dict[str, list[str]] = field(default_factory=dict)
+    last_in_progress: float = 0.0
+    first_final: float | None = None
+    unreadable: bool = False  # an answer whose shape differs: the body comparison reports it
+
+
+@dataclass
+class DiffReport:
+    config: DiffConfig
+    real: Outcome
+    reference: Outcome | None
+    drift: Drift
+    incomplete: list[Missing]
+    compared: int
+    duration: float
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.dry_run:
+            return 0
+        if self.drift.open:
+            return 1
+        return 4 if self.incomplete and not self.config.real.allow_incomplete else 0
+
+    @property
+    def verdict(self) -> str:
+        return {0: "NO DRIFT", 1: "DRIFT", 4: "INCOMPLETE"}[self.exit_code] if not self.dry_run else "DRY RUN"
+
+    def redact(self, text: str) -> str:
+        text = self.real.redactor(text)
+        return self.reference.redactor(text) if self.reference is not None else text
+
+
+def reference_identities(config: RunConfig, transport: httpx.BaseTransport | None = None) -> RunConfig:
+    """The reference's credentials: as given, or, for a mockserver, its own
+    fixture apps read through its control API."""
+    if config.credentials.present:
+        return config
+    url = config.base_url.rstrip("/") + "/__mockserver/apps?secrets=true"
+    try:
+        with httpx.Client(transport=transport, timeout=config.timeout, trust_env=False) as client:
+            answer = client.get(url)
+    except httpx.TransportError:
+        answer = None
+    if answer is None or answer.status_code != 200:
+        raise ConfigError("the reference needs --reference-client-id/--reference-client-secret (it is no mockserver"
+                          " whose control API names its apps)")
+    apps = answer.json()
+
+    def creds(role: str) -> Credentials:
+        app = apps.get("contractApps", {}).get(role)
+        return Credentials(app["clientId"], app["clientSecret"]) if app else Credentials()
+
+    return config.with_overrides(credentials=creds("app"), other_tenant=creds("otherTenant"),
+                                 unscoped=creds("unscoped"))
+
+
+def diff(config: DiffConfig, *, real_transport: httpx.BaseTransport | None = None,
+         reference_transport: httpx.BaseTransport | None = None,
+         sleep: Callable[[float], None] = time.sleep) -> DiffReport:
+    """Drive both deployments in lockstep and report how they differ.
+    Raises `ConfigError` (exit 2, the side named) or `UnreachableError` (exit 3)."""
+    started = time.monotonic()
+    real = Runner(config.real.with_overrides(profile="diff"), transport=real_transport, sleep=sleep)
+    try:
+        reference_config = reference_identities(config.reference.with_overrides(profile="diff"), reference_transport)
+        reference = Runner(reference_config, transport=reference_transport, sleep=sleep)
+    except ContractsError as exc:
+        raise type(exc)(f"the reference: {exc}") from None
+    engine = _Lockstep(real, reference, config)
+    try:
+        planner = real.planner()
+        early = not config.real.dry_run and config.real.plan_in is None
+        if early:
+            engine.preflight(planner.plan)
+        plan = real.plan_suites(planner)
+        if config.real.plan_in is not None:
+            approved(config.real, real, plan)
+        if config.real.plan_out is not None:
+            plan.write(config.real.plan_out, real.vocabulary.auth_header)
+        if config.real.dry_run:
+            return DiffReport(config, real.outcome(plan, time.monotonic() - started), None, Drift(), [], 0,
+                              time.monotonic() - started, dry_run=True)
+        if not early:
+            engine.preflight(plan)
+        engine.execute(plan)
+        engine.incomplete[:0] = [Missing(c.suite, c.check, c.operation_id, c.reason) for c in plan.cuts]
+    finally:
+        real.http.close()
+        reference.http.close()
+    engine.drift.accept(config.ignore)
+    return DiffReport(config, real.outcome(plan, time.monotonic() - started),
+                      reference.outcome(plan, time.monotonic() - started), engine.drift, engine.incomplete,
+                      engine.compared, time.monotonic() - started)
+
+
+class _Lockstep:
+    def __init__(self, real: Runner, reference: Runner, config: DiffConfig):
+        self.real, self.reference, self.config = real, reference, config
+        self.normaliser = Normaliser(real.vocabulary)
+        self.drift = Drift()
+        self.incomplete: list[Missing] = []
+        self.compared = 0
+        self.clock = 0.0  # seconds of back-off waited: the time axis of both sides' lifecycles
+        self.tracks: dict[int, tuple[Track, Track]] = {}
+        self.latency: dict[str, tuple[list[float], list[float]]] = {}
+
+    def preflight(self, plan: Any) -> None:
+        from contracts.execution.preflight import run_preflight
+
+        calls = [c for c in plan.calls if c.suite == "preflight"]
+        run_preflight(self.real, calls)
+        try:
+            run_preflight(self.reference, [c for c in calls if self._reference_can_send(c)])
+        except ContractsError as exc:
+            raise type(exc)(f"the reference: {exc}") from None
+
+    def _reference_can_send(self, call: PlannedCall) -> bool:
+        creds = {"app": self.reference.config.credentials, "other_tenant": self.reference.config.other_tenant,
+                 "unscoped": self.reference.config.unscoped}.get(call.auth.identity)
+        return creds is None or creds.present
+
+    def execute(self, plan: Any) -> None:
+        for call in plan.calls:
+            if call.cut:
+                self.real.records.setdefault(call.index, _cut(call))
+        for name in self.real.suites:
+            calls = [c for c in plan.calls if c.suite == name and not c.cut]
+            if name == "lifecycle":
+                self._poll(calls)
+            else:
+                for call in calls:
+                    self.pair(call)
+        for runner in (self.real, self.reference):
+            for check in runner.checks:
+                check.after_run(runner.context)
+        self._compare_latency()
+
+    def pair(self, call: PlannedCall) -> tuple[Observation | None, Observation | None]:
+        """Send a call to the real side, then (if it went out) to the reference; compare."""
+        real_before, reference_before = _violations(self.real), _violations(self.reference)
+        mine = self.real.send(call)
+        if mine is None:
+            return None, None
+        if not self._reference_can_send(call):
+            self._missing(call, f"the reference has no {call.auth.identity.replace('_', ' ')} identity")
+            return mine, None
+        theirs = self.reference.send(call)
+        if theirs is None:
+            self._missing(call, self.reference.records[call.index].reason or "not sent to the reference")
+            return mine, None
+        conforms = (_violations(self.real) == real_before, _violations(self.reference) == reference_before)
+        self.compared += 1
+        times = self.latency.setdefault(call.operation_id, ([], []))
+        times[0].append(mine.exchange.elapsed)
+        times[1].append(theirs.exchange.elapsed)
+        for difference in compare(call, mine, theirs, self.real.vocabulary, self.normaliser, conforms):
+            self.drift.add(difference)
+        return mine, theirs
+
+    def _poll(self, calls: list[PlannedCall]) -> None:
+        """Poll both sides' created requests, round by round, until both show every
+        user final (or past the initial status) or the deadline passes."""
+        pending = [c for c in calls if c.repeat]
+        waits = iter(poll_schedule(self.real.config.wait_for_completion))
+        while pending:
+            for call in list(pending):
+                mine, theirs = self.pair(call)
+                if mine is None or theirs is None:
+                    pending.remove(call)
+                    continue
+                tracks = self.tracks.setdefault(call.index, (Track(), Track()))
+                done = [self._track(track, observation) for track, observation in zip(tracks, (mine, theirs),
+                                                                                        strict=True)]
+                if all(done):
+                    pending.remove(call)
+            wait = next(waits, None)
+            if not pending or wait is None:
+                break
+            self.clock += wait
+            self.real.sleep(wait)
+        for call in pending:
+            self._missing(call, f"not every user was final on both sides within"
+                                f" {self.real.config.wait_for_completion:g} s")
+        for index, (mine_track, their_track) in self.tracks.items():
+            self._compare_tracks(self.real.records[index].call, mine_track, their_track)
+
+    def _track(self, track: Track, observation: Observation) -> bool:
+        f, statuses = self.real.vocabulary.fields, self.real.vocabulary.user_status
+        try:
+            results = observation.json()[f.results]
+            current = {r[f.user_id]: r[f.user_status] for r in results}
+        except (ValueError, KeyError, TypeError):
+            track.unreadable = True
+            return True
+        for user, status in current.items():
+            sequence = track.sequences.setdefault(user, [])
+            if not sequence or sequence[-1] != status:
+                sequence.append(status)
+        moved = all(s != statuses.initial for s in current.values())
+        if moved and track.first_final is None:
+            track.first_final = self.clock
+        elif not moved:
+            track.last_in_progress = self.clock
+        return moved
+
+    def _compare_tracks(self, call: PlannedCall, mine: Track, theirs: Track) -> None:
+        decision, choice = decision_of("user statuses")
+        what = f"the request created by call {call.ref.call if call.ref else '?'}, polled until final"
+        if mine.unreadable or theirs.unreadable:
+            return  # the statuses could not be read on one side: the body's difference says why
+        initial = self.real.vocabulary.user_status.initial
+
+        def past_initial(sequence: list[str]) -> list[str]:
+            """A side whose first poll came after the user left the initial status never
+            saw it: that says when the poll came, not how the deployment behaves (the
+            time comparison below judges how long each side took)."""
+            return list(itertools.dropwhile(lambda status: status == initial, sequence))
+
+        if mine.sequences != theirs.sequences:
+            for user in sorted(set(mine.sequences) | set(theirs.sequences)):
+                a, b = mine.sequences.get(user, []), theirs.sequences.get(user, [])
+                if past_initial(a) != past_initial(b) or not a or not b:
+                    self.drift.add(Difference(f"lifecycle/{call.operation_id}/sequence", what, "lifecycle",
+                                              f"{user}: statuses in order", " -> ".join(a) or "(none)",
+                                              " -> ".join(b) or "(none)", "user statuses", decision,
+                                              fix_for(True, True, choice)))
+        if mine.first_final is not None and theirs.first_final is not None:
+            low_a, high_a = mine.last_in_progress, mine.first_final
+            low_b, high_b = theirs.last_in_progress, theirs.first_final
+            if high_a < low_b or high_b < low_a:  # the ranges do not overlap
+                self.drift.add(Difference(
+                    f"lifecycle/{call.operation_id}/time", what, "lifecycle", "time to a final status",
+                    f"{low_a:g}-{high_a:g} s", f"{low_b:g}-{high_b:g} s", "progress timing",
+                    "documented by the vendor (the erase is asynchronous; how long it takes is not documented)",
+                    "the mock's behaviour: its --progress-delay"))
+
+    def _compare_latency(self) -> None:
+        """A side that answers much more slowly (over a second and five times slower, median
+        per operation): a slow first byte the other side's clients never see."""
+        for operation_id, (mine, theirs) in self.latency.items():
+            a, b = statistics.median(mine), statistics.median(theirs)
+            if abs(a - b) > self.config.slower_by and max(a, b) > SLOWER_RATIO * max(min(a, b), 0.001):
+                self.drift.add(Difference(
+                    f"latency/{operation_id}/median", f"every call of {operation_id}", "latency",
+                    "median response time", f"{a:.2f} s", f"{b:.2f} s", "response time",
+                    "documented by the vendor (response times are not documented)",
+                    "the mock's behaviour (a latency fault), or a slow deployment to report"))
+
+    def _missing(self, call: PlannedCall, reason: str) -> None:
+        self.incomplete.append(Missing(call.suite, call.check, call.operation_id, f"not compared: {reason}"))
+
+
+def _violations(runner: Runner) -> int:
+    return sum(f.count for f in runner.context.findings)
+
+
+def _cut(call: PlannedCall) -> Any:
+    from contracts.judging.outcome import CallOutcome, CallRecord
+
+    return CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut or "")
+

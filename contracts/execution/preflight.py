@@ -1,0 +1,126 @@
+"""Pre-flight: before any generated call, prove that the configuration can
+work, and stop with one line naming the flag to fix when it cannot.
+
+- the app's token is accepted: the status of a well-formed id that was never
+  created answers 404 with the error body (401 or 403 is the credentials);
+- the base URL serves the contract's paths: that 404 is JSON with the
+  error body (an HTML page is not), and a malformed id gets a 4xx other than
+  404 (an unknown path answers 404 to everything; a wrong path prefix shows
+  here);
+- the optional identities are identities: their tokens are not refused with
+  401 (whether the deployment enforces scopes and tenants is for the auth
+  suite to judge, not the pre-flight).
+
+These calls are part of the plan (suite `preflight`) and are counted like
+any other; none can erase.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from contracts.core.errors import ConfigError, UnreachableError
+from contracts.core.vocabulary import Vocabulary
+from contracts.judging.checks import Observation
+from contracts.planning.model import Auth, Expect
+
+if TYPE_CHECKING:
+    from contracts.execution.runner import Runner
+    from contracts.planning.planner import Planner
+
+SUITE = "preflight"
+#: Answers that say the deployment is not there now (a rate limit, a gateway without its upstream).
+UNAVAILABLE = (429, 502, 503, 504)
+
+
+def plan_preflight(planner: Planner) -> None:
+    vocabulary, config = planner.vocabulary, planner.config
+    status = vocabulary.status[0]
+    unknown = planner.unknown_ids(3, "preflight")
+    planner.call(SUITE, "token accepted", status, path_value=unknown[0], expect=Expect((404,)),
+                 description="the app's token, an id never created: 404 with the error body")
+    malformed = vocabulary.request_id.prefix + "preflight"
+    planner.call(SUITE, "contract paths served", status, path_value=malformed,
+                 expect=Expect(tuple(range(400, 500))), description="a malformed id: a 4xx other than 404")
+    if config.other_tenant.present:
+        planner.call(SUITE, "other tenant accepted", status, path_value=unknown[1], auth=Auth("other_tenant"),
+                     expect=Expect((404,)), description="the other tenant's token: 404 like the app's")
+    if config.unscoped.present:
+        planner.call(SUITE, "unscoped app is an identity", status, path_value=unknown[2], auth=Auth("unscoped"),
+                     expect=Expect((403,)), description="the unscoped app's token: 403")
+
+
+def run_preflight(runner: Runner, calls: list) -> None:
+    """Send the pre-flight calls; raise `ConfigError` (exit 2) or `UnreachableError`
+    (exit 3) with one line that says what to fix."""
+    config = runner.config
+    answers: dict[str, Observation] = {}
+    for call in calls:
+        observation = runner.send(call)
+        assert observation is not None
+        answers[call.check] = observation
+        if observation.status in UNAVAILABLE:
+            raise UnreachableError(f"{runner.target.base_url} answered the pre-flight with HTTP {observation.status}"
+                                   f" ({_message(runner.vocabulary, observation)}); try again later")
+        if call.auth.identity == "app" and call.check == "token accepted":
+            _check_token(runner, observation)
+        elif call.auth.identity == "other_tenant":
+            _check_identity(runner.vocabulary, observation, config.other_tenant.client_id, "--other-tenant",
+                            expected=404)
+        elif call.auth.identity == "unscoped":
+            _check_identity(runner.vocabulary, observation, config.unscoped.client_id, "--unscoped", expected=403)
+    _check_paths(answers.get("token accepted"), answers.get("contract paths served"))
+
+
+def _check_token(runner: Runner, observation: Observation) -> None:
+    config, status, vocabulary = runner.config, observation.status, runner.vocabulary
+    if status == 401:
+        if config.credentials.can_sign:
+            raise ConfigError(f"the deployment refused the token of --client-id {config.credentials.client_id}:"
+                              f" 401 {_message(vocabulary, observation)!r}; check --client-secret")
+        raise ConfigError(f"the deployment refused the --token: 401 {_message(vocabulary, observation)!r};"
+                          " check --token")
+    if status == 403:
+        raise ConfigError(f"the deployment refused the app --client-id {config.credentials.client_id}: 403"
+                          f" {_message(vocabulary, observation)!r}; it must be a Bot Admin Console app with the"
+                          f" {vocabulary.token.scope!r} scope")
+
+
+def _check_paths(unknown: Observation | None, malformed: Observation | None) -> None:
+    """Does the base URL serve the contract's paths? Not when it answers with a web
+    page, or when a malformed id gets the 404 an unknown id gets (as every path of
+    a server that does not have the contract's paths does). An answer that merely
+    breaks the contract (another error body, a 500) is the suites' to report."""
+    if unknown is None or malformed is None:
+        return
+    for observation in (unknown, malformed):
+        content_type = observation.headers.get("content-type", "(none)")
+        if content_type.startswith("text/html") or 300 <= observation.status < 400:
+            where = f"{observation.exchange.method} {observation.exchange.url}"
+            raise ConfigError(f"the base URL does not serve the contract's paths: {where} answered"
+                              f" {observation.status} {content_type}, not the contract's error body; check --base-url")
+    if unknown.status == 404 and malformed.status == 404:
+        where = f"{malformed.exchange.method} {malformed.exchange.url}"
+        raise ConfigError(f"the base URL does not serve the contract's paths: a malformed request id got 404, as"
+                          f" an unknown path does ({where}); check --base-url (a missing or extra path prefix?)")
+
+
+def _check_identity(vocabulary: Vocabulary, observation: Observation, client_id: str | None, flag: str, *,
+                    expected: int) -> None:
+    status = observation.status
+    if status == 401:
+        raise ConfigError(f"the deployment refused the token of {flag}-client-id {client_id}: 401"
+                          f" {_message(vocabulary, observation)!r}; check {flag}-client-secret")
+    if expected == 404 and status == 403:
+        raise ConfigError(f"{flag}-client-id {client_id} may not call the API"
+                          f" (403 {_message(vocabulary, observation)!r}); the isolation check needs an app of another"
+                          " account that has the scope")
+
+
+def _message(vocabulary: Vocabulary, observation: Observation) -> str:
+    """The error body's message, else the start of the body."""
+    try:
+        message = vocabulary.error_message(observation.json())
+    except ValueError:
+        message = None
+    return (message or observation.body.decode("utf-8", "replace").strip())[:200]

@@ -1,0 +1,374 @@
+"""The contract runner: plan, pre-flight, execute, judge.
+
+    report = run(RunConfig(base_url=..., credentials=...))
+
+1. **Plan.** Every selected suite (`contracts.planning.suites.SUITES`) adds the calls
+   it will send to one `Plan`; the erase budget is spent on the erasing calls
+   by priority; `--dry-run` prints this plan and stops, `--plan-out` writes
+   it, `--plan` recomputes it and refuses to go on unless it is the approved one.
+2. **Pre-flight** (`contracts.execution.preflight`): the token, the base URL and the
+   optional identities are tried first; a configuration problem stops the
+   run with exit 2 before any generated call.
+3. **Execute.** Each suite sends its calls through `Runner.send`: a token
+   minted per request, the erase budget taken for every erasing request on
+   the wire (retries included), `Retry-After` honoured, every answer given
+   to every check of `contracts.judging.checks.CHECKS`.
+4. **Judge** (`contracts.judging.verdict`): violations make the run FAILED; a check
+   that could not run fully, or a documented state never observed, makes
+   it INCOMPLETE, named with its reason; otherwise PASSED.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from contracts.config import DEFAULT_MAX_ERASE_REMOTE, REMOTE_AUDIT_LOG, Credentials, RunConfig
+from contracts.core import tokens
+from contracts.core.errors import ConfigError
+from contracts.core.spec import load_spec
+from contracts.core.vocabulary import CREATE, STATUS, Operation, Vocabulary
+from contracts.execution.transport import Exchange, Transport
+from contracts.judging import checks as checkmod
+from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
+from contracts.planning.model import Auth, PlannedCall, read_plan_file
+from contracts.planning.planner import Planner
+from contracts.planning.strategies import broken_headers
+from contracts.planning.suites import SUITES
+from contracts.safety.policy import AuditLog, Budget
+from contracts.safety.redaction import Redactor
+from contracts.safety.target import Target
+
+
+class Runner:
+    def __init__(self, config: RunConfig, *, transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep, progress: Any = None):
+        if not config.credentials.present:
+            raise ConfigError("credentials are required: --client-id and --client-secret, or --token")
+        self.config = config
+        self.vocabulary = Vocabulary.of(load_spec(config.spec_path))
+        self.target = Target.of(config.base_url, kind=config.target_kind,
+                                denied_hosts=self.vocabulary.production_hosts, allow_denied=config.allow_denied_host)
+        self.seed = config.seed if config.seed is not None else random.randrange(2**31)
+        self.operations = self._selected_operations()
+        self.suites = self._selected_suites()
+        self.sleep = sleep
+        self.progress = progress
+        self.redactor = Redactor(config.secrets())
+        cap = config.max_erase_requests
+        self.budget = Budget(DEFAULT_MAX_ERASE_REMOTE if cap is None and self.target.remote else cap)
+        audit_log = config.audit_log or (REMOTE_AUDIT_LOG if self.target.remote else None)
+        self.audit = AuditLog(audit_log, self.target.base_url)
+        self.http = Transport(self.target.base_url, config.timeout, config.max_retry_after, transport=transport,
+                              sleep=sleep)
+        self.context = checkmod.Context(self.vocabulary)
+        self.checks = [cls() for cls in checkmod.REGISTRY]
+        self.records: dict[int, CallRecord] = {}
+        self._lock = threading.Lock()
+        self.not_final_calls: list[tuple[PlannedCall, str]] = []
+
+    # -- selection ---------------------------------------------------------------------------------
+
+    def _selected_operations(self) -> list[Operation]:
+        known = list(self.vocabulary.operations)
+        for name in (*self.config.include, *self.config.exclude):
+            if name not in known:
+                raise ConfigError(f"unknown operation {name!r} in --include/--exclude; known: {', '.join(known)}")
+        return [self.vocabulary.operations[op] for op in known
+                if (not self.config.include or op in self.config.include) and op not in self.config.exclude]
+
+    def _selected_suites(self) -> list[str]:
+        chosen = self.config.suites or tuple(SUITES)
+        unknown = [s for s in chosen if s not in SUITES]
+        if unknown:
+            raise ConfigError(f"unknown suite {unknown[0]!r}; known: {', '.join(SUITES)}")
+        return [name for name in SUITES if name in chosen]  # the registry's order
+
+    # -- planning ----------------------------------------------------------------------------------
+
+    def settings_record(self) -> dict[str, Any]:
+        """What the plan depends on, recorded in a plan file so `--plan` can recompute it."""
+        c = self.config
+        return {
+            "suites": self.suites, "operations": [op.operation_id for op in self.operations],
+            "maxExamples": c.max_examples, "eraseUserIds": list(c.erase_user_ids),
+            "refusedUserIds": list(c.refused_user_ids), "eraseBudget": self.budget.cap,
+            "waitForCompletion": c.wait_for_completion,
+            "identities": {"otherTenant": c.other_tenant.present, "unscoped": c.unscoped.present,
+                           "canSign": c.credentials.can_sign},
+        }
+
+    def planner(self) -> Planner:
+        """A planner holding the pre-flight's calls, which come first in every plan."""
+        from contracts.execution.preflight import plan_preflight
+
+        planner = Planner(self.config, self.vocabulary, self.target, self.seed, self.operations, self.budget.cap,
+                          self.settings_record())
+        plan_preflight(planner)
+        return planner
+
+    def plan_suites(self, planner: Planner) -> Any:
+        """Every selected suite's calls, then the erase budget spent by priority."""
+        with _quiet():
+            for name in self.suites:
+                SUITES[name].plan(planner)
+            planner.plan.allocate_budget()
+            for name in self.suites:
+                finish = SUITES[name].finish
+                if finish:
+                    finish(planner)
+        return planner.plan
+
+    def preflight(self, plan: Any) -> None:
+        from contracts.execution.preflight import run_preflight
+
+        run_preflight(self, [c for c in plan.calls if c.suite == "preflight"])
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    def headers_for(self, call: PlannedCall) -> Callable[[], dict[str, str]]:
+        """Headers for each attempt: a token minted at send time, never planned."""
+        recipe = self.vocabulary.token
+
+        def build() -> dict[str, str]:
+            headers = dict(call.headers)
+            auth = call.auth
+            if auth.identity == "literal":
+                if auth.value is not None:
+                    headers[recipe.header] = auth.value
+                return headers
+            creds = self._credentials(auth)
+            now = time.time()
+            if auth.defect is not None:
+                assert creds.client_id and creds.client_secret
+                extra = broken_headers(auth.defect, recipe, creds.client_id, creds.client_secret, now)
+            elif creds.can_sign:
+                assert creds.client_id and creds.client_secret
+                extra = {recipe.header: tokens.mint(recipe, creds.client_id, creds.client_secret, now=now,
+                                                    subject="contracts")}
+            else:
+                extra = {recipe.header: creds.token or ""}
+            for value in extra.values():
+                self.redactor.remember(value.removeprefix("Bearer "))
+            headers.update(extra)
+            return headers
+
+        return build
+
+    def _credentials(self, auth: Auth) -> Credentials:
+        return {"app": self.config.credentials, "other_tenant": self.config.other_tenant,
+                "unscoped": self.config.unscoped}[auth.identity]
+
+    def send(self, call: PlannedCall) -> checkmod.Observation | None:
+        """Send a planned call (unless it cannot be sent now), give the answer to every check."""
+        record = self.records.setdefault(call.index, CallRecord(call))
+        path = call.path
+        if call.ref is not None:
+            value = self._resolve(call)
+            if value is None:
+                return None
+            path = call.url_path(value)
+        if call.erasing and not self.budget.take():
+            self._skip(record, "erase budget: every unit was spent on earlier erasing requests (retries included)")
+            return None
+        exchange = self.http.send(call.method, path, headers=self.headers_for(call), body=call.body,
+                                  query=call.query, may_retry=self.budget.take if call.erasing else lambda: True)
+        observation = self.observe(call, exchange)
+        rate_limited = exchange.status in (429, 503)
+        inconclusive = rate_limited or (call.expect is not None and exchange.status in call.expect.inconclusive)
+        with self._lock:
+            record.status, record.sends = exchange.status, record.sends + exchange.attempts
+            record.elapsed += exchange.elapsed
+            if inconclusive and record.outcome is not CallOutcome.CONCLUSIVE:
+                record.outcome = CallOutcome.INCONCLUSIVE
+                record.reason = (f"rate-limited: HTTP {exchange.status} after {exchange.attempts - 1} retries"
+                                 if rate_limited else f"HTTP {exchange.status}: the deployment checked the body first")
+            elif not inconclusive:
+                record.outcome, record.reason = CallOutcome.CONCLUSIVE, ""
+        if self.progress is not None:
+            self.progress(call)
+        return observation
+
+    def _resolve(self, call: PlannedCall) -> str | None:
+        assert call.ref is not None
+        source = self.context.answers.get(call.ref.call)
+        value = None
+        if source is not None and 200 <= source.status < 300:
+            try:
+                value = self.vocabulary.link.value_in(source.json())
+            except ValueError:
+                value = None
+        if not isinstance(value, str) or not value:
+            answer = f"HTTP {source.status}" if source is not None else "it was not sent"
+            self._skip(self.records[call.index], f"needs the request call {call.ref.call} creates ({answer})")
+            return None
+        return value
+
+    def _skip(self, record: CallRecord, reason: str) -> None:
+        with self._lock:
+            if record.outcome is not CallOutcome.CONCLUSIVE:
+                record.outcome, record.reason = CallOutcome.CUT, reason
+
+    def observe(self, call: PlannedCall, exchange: Exchange) -> checkmod.Observation:
+        operation = self.vocabulary.operation(call.operation_id)
+        path_value = None
+        if operation.role == STATUS:
+            path_value = httpx.URL(exchange.url).path.rsplit("/", 1)[-1]
+        request_body = None
+        if call.body is not None:
+            try:
+                request_body = json.loads(call.body)
+            except ValueError:
+                request_body = None
+        observation = checkmod.Observation(
+            operation=operation, status=exchange.status, headers=exchange.response_headers,
+            body=exchange.response_body, path_value=path_value, request_body=request_body, suite=call.suite,
+            call=call, exchange=exchange, curl=exchange.curl(self.vocabulary.auth_header),
+        )
+        with _quiet():
+            for check in self.checks:
+                check.after_response(self.context, observation)
+        with self._lock:
+            self.context.answers[call.index] = observation
+        if operation.role == CREATE and 200 <= exchange.status < 300:
+            try:
+                request_id = self.vocabulary.link.value_in(json.loads(exchange.response_body))
+            except ValueError:
+                request_id = None
+            if isinstance(request_id, str):
+                self.audit.record(request_id, call.operation_id, call.body, call.erasing)
+        return observation
+
+    # -- lifecycle helpers (for the suites) ---------------------------------------------------------
+
+    def moved_on(self, call: PlannedCall) -> bool:
+        """True when every user of the request this poll reads has left the
+        initial status (a final status, or anything the schema checks judge)."""
+        answer = self.context.answers.get(call.index)
+        if answer is None or answer.status != 200:
+            return answer is not None and answer.status not in (429, 503)
+        f, initial = self.vocabulary.fields, self.vocabulary.user_status.initial
+        try:
+            results = answer.json()[f.results]
+            return bool(results) and all(r.get(f.user_status) != initial for r in results)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return True
+
+    def not_final(self, calls: list[PlannedCall], waited: float) -> None:
+        for call in calls:
+            self.not_final_calls.append((call, f"still in the initial status after {waited:.0f} s"
+                                               f" (--wait-for-completion {self.config.wait_for_completion:g})"))
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def execute(self, plan: Any) -> None:
+        """Send every suite's calls (the pre-flight has run)."""
+        calls = [c for c in plan.calls if not c.cut]
+        for call in plan.calls:
+            if call.cut:
+                self.records[call.index] = CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut)
+        for name in self.suites:
+            suite = SUITES[name]
+            mine = [c for c in calls if c.suite == name]
+            if suite.execute is not None:
+                suite.execute(self, mine)
+            else:
+                self.send_all(mine)
+        with _quiet():
+            for check in self.checks:
+                check.after_run(self.context)
+
+    def send_all(self, calls: list[PlannedCall]) -> None:
+        """Send in plan order; with `--workers N`, calls that depend on no other
+        call go N at a time, then the ones that do."""
+        workers = self.config.workers
+        independent = [c for c in calls if c.ref is None]
+        dependent = [c for c in calls if c.ref is not None]
+        if workers <= 1:
+            for call in independent + dependent:
+                self.send(call)
+            return
+        for batch in (independent, dependent):
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for future in [pool.submit(self.send, call) for call in batch]:
+                    future.result()
+
+    def outcome(self, plan: Any, duration: float) -> Outcome:
+        return Outcome(self.config, self.vocabulary, self.target, plan, self.context, self.records, self.http,
+                       self.budget, self.audit, self.redactor, duration, self.not_final_calls)
+
+
+def run(config: RunConfig, *, transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep, progress: Any = None) -> Any:
+    """Plan, pre-flight, execute and judge a run; returns its `Report`
+    (`contracts.judging.verdict`). Raises `ConfigError` (exit 2) or `UnreachableError` (exit 3)."""
+    from contracts.judging.verdict import judge
+
+    runner = Runner(config, transport=transport, sleep=sleep, progress=progress)
+    started = time.monotonic()
+    try:
+        planner = runner.planner()
+        # A configuration problem stops the run in seconds, before the (slower) planning;
+        # an approved plan is checked first: nothing is sent unless it is the approved one.
+        early = not config.dry_run and config.plan_in is None
+        if early:
+            runner.preflight(planner.plan)
+        plan = runner.plan_suites(planner)
+        if config.plan_in is not None:
+            approved(config, runner, plan)
+        if config.plan_out is not None:
+            plan.write(config.plan_out, runner.vocabulary.auth_header)
+        if config.dry_run:
+            return judge(runner.outcome(plan, time.monotonic() - started), dry_run=True)
+        if not early:
+            runner.preflight(plan)
+        runner.execute(plan)
+    finally:
+        runner.http.close()
+    return judge(runner.outcome(plan, time.monotonic() - started))
+
+
+def approved(config: RunConfig, runner: Runner, plan: Any) -> None:
+    """Refuse to run unless `plan` is exactly the plan file's (same target, same calls)."""
+    assert config.plan_in is not None
+    data = read_plan_file(config.plan_in)
+    if data["target"] != runner.target.base_url:
+        raise ConfigError(f"--plan {config.plan_in} names another target ({data['target']}), not"
+                          f" {runner.target.base_url}")
+    mine = plan.as_json(runner.vocabulary.auth_header)
+    if mine["calls"] != data["calls"]:
+        first = next((i for i, (a, b) in enumerate(zip(mine["calls"], data["calls"], strict=False)) if a != b),
+                     min(len(mine["calls"]), len(data["calls"])))
+        raise ConfigError(f"--plan {config.plan_in}: this run would not send exactly the approved calls (first"
+                          f" difference at call {first}); the contract, the options or the toolkit changed since"
+                          " it was written: write and approve a new plan")
+
+
+def plan_settings(config: RunConfig, data: dict[str, Any]) -> RunConfig:
+    """The options a plan file was written with, for `--plan` (credentials stay the caller's)."""
+    s = data.get("settings", {})
+    return config.with_overrides(
+        seed=data.get("seed"), suites=tuple(s.get("suites", ())),
+        include=tuple(s.get("operations", ())), exclude=(),
+        max_examples=int(s.get("maxExamples", config.max_examples)),
+        erase_user_ids=tuple(s.get("eraseUserIds", ())), refused_user_ids=tuple(s.get("refusedUserIds", ())),
+        max_erase_requests=s.get("eraseBudget"), wait_for_completion=float(s.get("waitForCompletion", 60)),
+        target_kind="remote" if data.get("remote") else "local",
+    )
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Library warnings (PyJWT's key length, Hypothesis, schemathesis) never reach the terminal."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

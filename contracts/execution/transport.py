@@ -1,0 +1,156 @@
+"""Sending requests: one httpx client (its transport injectable, so tests can
+call an ASGI app in-process), a count of every request on the wire,
+`Retry-After` honoured on 429/503 instead of hammering, a token minted for
+every attempt, redirects never followed, and reproducible `curl` lines
+with the token replaced by `$CONTRACTS_TOKEN`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from contracts.core.errors import UnreachableError
+from contracts.planning.model import MAX_RETRIES
+
+RETRY_STATUSES = (429, 503)
+TOKEN_PLACEHOLDER = "$CONTRACTS_TOKEN"
+_QUIET_HEADERS = ("user-agent", "accept-encoding", "connection", "content-length", "accept", "host")
+
+
+@dataclass
+class Exchange:
+    """One request as sent and the answer to it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    status: int
+    response_headers: dict[str, str]
+    response_body: bytes
+    elapsed: float
+    attempts: int = 1
+    response: httpx.Response | None = field(default=None, repr=False)
+
+    def json(self) -> Any:
+        return json.loads(self.response_body)
+
+    def header(self, name: str) -> str | None:
+        return self.response_headers.get(name.lower())
+
+    def curl(self, auth_header: str) -> str:
+        """A one-paste reproduction; the token is replaced by `$CONTRACTS_TOKEN`."""
+        parts = ["curl", "-sS", "-i", "-X", self.method, shlex.quote(self.url)]
+        for name, value in self.headers.items():
+            lowered = name.lower()
+            if lowered in _QUIET_HEADERS:
+                continue
+            if lowered == auth_header.lower():
+                parts += ["-H", f'"{name}: {TOKEN_PLACEHOLDER}"'] if value.count(".") == 2 else \
+                    ["-H", shlex.quote(f"{name}: {value}")]
+            elif lowered == "authorization":
+                parts += ["-H", f'"{name}: Bearer {TOKEN_PLACEHOLDER}"']
+            else:
+                parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.body:
+            try:
+                parts += ["--data-binary", shlex.quote(self.body.decode("utf-8"))]
+            except UnicodeDecodeError:
+                parts += ["--data-binary", "@- <<< $'" + "".join(f"\\x{b:02x}" for b in self.body) + "'"]
+        return " ".join(parts)
+
+
+class Transport:
+    def __init__(self, base_url: str, timeout: float, max_retry_after: float, *,
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.base_url, self.timeout, self.max_retry_after = base_url, timeout, max_retry_after
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, trust_env=False)
+        self.sleep = sleep
+        self.sent = 0
+        self.waited = 0.0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Callable[[], Mapping[str, str]],
+        body: bytes | None = None,
+        query: tuple[tuple[str, str], ...] = (),
+        may_retry: Callable[[], bool] = lambda: True,
+    ) -> Exchange:
+        """Send, and on 429/503 with `Retry-After` wait and send again (at most
+        `MAX_RETRIES` times, and only while `may_retry()` allows another request).
+        `headers()` is called for every attempt: each gets a fresh token.
+        Raises `UnreachableError` when the target does not answer HTTP."""
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            attempt += 1
+            request_headers = dict(headers())
+            started = time.monotonic()
+            try:
+                response = self.client.request(method, url, headers=request_headers, content=body,
+                                               params=list(query) or None)
+            except httpx.TimeoutException:
+                raise UnreachableError(f"{self.base_url} did not answer within {self.timeout:g} s") from None
+            except httpx.TransportError as exc:
+                raise UnreachableError(f"{self.base_url} is unreachable: {_reason(exc)}") from None
+            finally:
+                with self._lock:
+                    self.sent += 1
+            exchange = _exchange(response, request_headers, body, time.monotonic() - started, attempt)
+            delay = self.retry_delay(exchange)
+            if delay is None or attempt > MAX_RETRIES or not may_retry():
+                return exchange
+            with self._lock:
+                self.waited += delay
+            self.sleep(delay)
+
+    def retry_delay(self, exchange: Exchange) -> float | None:
+        """Seconds to wait before retrying, from `Retry-After`; None: do not retry."""
+        if exchange.status not in RETRY_STATUSES:
+            return None
+        value = exchange.header("retry-after")
+        try:
+            delay = float(value) if value is not None else None
+        except ValueError:
+            return None
+        return None if delay is None else min(max(delay, 0.0), self.max_retry_after)
+
+
+def _exchange(response: httpx.Response, headers: dict[str, str], body: bytes | None, elapsed: float,
+              attempts: int) -> Exchange:
+    return Exchange(
+        method=response.request.method,
+        url=str(response.request.url),
+        headers=headers,
+        body=body,
+        status=response.status_code,
+        response_headers={k.lower(): v for k, v in response.headers.items()},
+        response_body=response.content,
+        elapsed=elapsed,
+        attempts=attempts,
+        response=response,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "No route to host",
+                   "Temporary failure in name resolution"):
+        if marker in text:
+            return marker.lower()
+    return type(exc).__name__

@@ -1,0 +1,300 @@
+"""The plan of a run: every call it will send, computed before anything is sent.
+
+A `Plan` is the list of `PlannedCall`s the suites asked for (in the order
+they run), each with what it proves (`check`), whether it may erase data
+(its body satisfies the create schema), and, for the erasing ones, their
+place in the erase budget. `--dry-run` prints this object, `--plan-out`
+writes it, `--plan` sends exactly it: a dry run cannot describe another run
+than the one that happens.
+
+Bounds, per suite and operation: a call is sent once, plus at most
+`MAX_RETRIES` retries when the deployment answers 429/503 with
+`Retry-After` (an erasing retry needs a unit of the erase budget like any
+erasing call); a polled call (`repeat`) at most `repeat.max_reads` times.
+The erase budget caps every erasing request on the wire, retries included.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contracts.core.errors import ConfigError
+from contracts.planning.strategies import TokenDefect
+
+MAX_RETRIES = 3
+PLAN_FORMAT = 1
+
+#: Budget classes of erasing calls, in the order the budget is spent.
+ANCHOR, SECOND_CREATE, SEVERE_AUTH, OTHER_AUTH, SCOPE, POSITIVE = 1, 2, 3, 4, 5, 6
+PRIORITY_NAMES: dict[int, str] = {
+    ANCHOR: "the create every stateful check reads",
+    SECOND_CREATE: "a second create (uniqueness)",
+    SEVERE_AUTH: "a severe token defect with a valid body",
+    OTHER_AUTH: "another token defect with a valid body",
+    SCOPE: "the unscoped app with a valid body",
+    POSITIVE: "more positive create examples",
+}
+
+
+@dataclass(frozen=True)
+class Auth:
+    """How a call is authenticated; tokens are minted when it is sent.
+
+    identity: "app" (the app under test), "other_tenant", "unscoped", or
+    "literal" (the header value in `value`, as generated: not a token).
+    """
+
+    identity: str = "app"
+    defect: TokenDefect | None = None
+    value: str | None = None
+
+    def describe(self, header: str) -> dict[str, str]:
+        if self.identity == "literal":
+            return {header: self.value or ""} if self.value is not None else {}
+        who = {"app": "app under test", "other_tenant": "other tenant's app", "unscoped": "app without the scope"}
+        token = f"<fresh token: {who[self.identity]}"
+        return {header: token + (f", defect {self.defect.describe()}>" if self.defect else ">")}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value read from an earlier call's answer (e.g. the request id a create returned)."""
+
+    call: int
+    pointer: tuple[str, ...]
+
+    def placeholder(self) -> str:
+        return "{" + f"call {self.call}: /" + "/".join(self.pointer) + "}"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the answer must be, for the call's `check`."""
+
+    statuses: tuple[int, ...]
+    error_body: bool = True
+    same_body_as: int | None = None  # the answer must equal this earlier call's (tenant isolation)
+    why: str = ""
+    #: Answers that prove nothing either way (a body check that came before the token check).
+    inconclusive: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A polled call: read again with back-off until `until` holds or the deadline passes."""
+
+    until: str
+    max_reads: int
+    deadline: float
+
+
+@dataclass
+class PlannedCall:
+    index: int
+    suite: str
+    check: str
+    operation_id: str
+    method: str
+    path: str  # raw, as sent; `{ref}` where `ref` fills in a value
+    query: tuple[tuple[str, str], ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)  # without the auth header
+    body: bytes | None = None
+    auth: Auth = Auth()
+    erasing: bool = False
+    priority: float | None = None
+    positive: bool = False  # a valid token and schema-valid data: a deployment must accept it
+    expect: Expect | None = None
+    ref: Ref | None = None
+    repeat: Repeat | None = None
+    description: str = ""
+    group: str | None = None  # calls that prove the same thing; one conclusive answer completes it
+    cut: str | None = None
+    case: Any = field(default=None, repr=False, compare=False)  # the schemathesis Case, for its checks
+
+    @property
+    def group_key(self) -> str:
+        return self.group or f"{self.suite}/{self.check}/{self.operation_id}"
+
+    def url_path(self, resolved: str | None = None) -> str:
+        if self.ref is None:
+            return self.path
+        return self.path.replace("{ref}", resolved if resolved is not None else self.ref.placeholder())
+
+    def max_sends(self) -> int:
+        return (self.repeat.max_reads if self.repeat else 1) * (1 + MAX_RETRIES)
+
+    def as_json(self, auth_header: str) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "index": self.index,
+            "suite": self.suite,
+            "check": self.check,
+            "operation": self.operation_id,
+            "method": self.method,
+            "path": self.url_path(),
+            "query": [list(pair) for pair in self.query],
+            "headers": {**self.auth.describe(auth_header), **self.headers},
+            "body": _body_json(self.body, self.headers),
+            "mayErase": self.erasing,
+        }
+        if self.description:
+            data["description"] = self.description
+        if self.expect:
+            data["expect"] = list(self.expect.statuses)
+        if self.repeat:
+            data["repeat"] = {"until": self.repeat.until, "maxReads": self.repeat.max_reads,
+                              "deadlineSeconds": self.repeat.deadline}
+        if self.cut:
+            data["cut"] = self.cut
+        return data
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A check (or part of one) the run will not do fully, and the true reason."""
+
+    suite: str
+    check: str
+    operation_id: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    base_url: str
+    seed: int
+    budget: int | None  # erasing calls allowed on the wire, retries included; None: unlimited
+    remote: bool
+    settings: dict[str, Any]  # what the plan was computed from, for --plan to recompute it
+    calls: list[PlannedCall] = field(default_factory=list)
+    cuts: list[Cut] = field(default_factory=list)
+    #: Generated cases left out of the plan, and why: "suite: check on operation: reason" -> how many.
+    left_out: Counter[str] = field(default_factory=Counter)
+
+    def add(self, call: PlannedCall) -> PlannedCall:
+        call.index = len(self.calls)
+        self.calls.append(call)
+        return call
+
+    def allocate_budget(self) -> None:
+        """Spend the erase budget on the erasing calls, by priority then order;
+        the rest are cut (their reason says what they would have proven)."""
+        if self.budget is None:
+            return
+        erasing = sorted((c for c in self.calls if c.erasing and not c.cut), key=lambda c: (c.priority or 99, c.index))
+        for position, call in enumerate(erasing):
+            if position >= self.budget:
+                call.cut = (f"erase budget: --max-erase-requests {self.budget} was spent on higher priorities"
+                            f" (this call: {PRIORITY_NAMES.get(int(call.priority or 0), 'an erasing call')})")
+
+    def sendable(self) -> Iterator[PlannedCall]:
+        return (c for c in self.calls if not c.cut)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per suite and operation: planned calls, the most requests and erasing
+        requests it may send, and the calls cut."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for call in self.calls:
+            row = rows.setdefault((call.suite, call.operation_id), {
+                "suite": call.suite, "operation": call.operation_id, "method": call.method,
+                "calls": 0, "maxRequests": 0, "maxErasing": 0, "cut": 0, "checks": Counter(),
+            })
+            row["checks"][call.check] += 1
+            if call.cut:
+                row["cut"] += 1
+                continue
+            row["calls"] += 1
+            row["maxRequests"] += call.max_sends()
+            row["maxErasing"] += call.max_sends() if call.erasing else 0
+        for row in rows.values():
+            row["checks"] = dict(row["checks"])
+            if self.budget is not None:
+                row["maxErasing"] = min(row["maxErasing"], self.budget)
+        return list(rows.values())
+
+    def totals(self) -> dict[str, Any]:
+        sendable = list(self.sendable())
+        max_erasing = sum(c.max_sends() for c in sendable if c.erasing)
+        return {
+            "calls": len(sendable),
+            "maxRequests": sum(c.max_sends() for c in sendable),
+            "erasingCalls": sum(1 for c in sendable if c.erasing),
+            "maxErasing": max_erasing if self.budget is None else min(max_erasing, self.budget),
+            "cut": sum(1 for c in self.calls if c.cut),
+        }
+
+    # -- the plan file ---------------------------------------------------------------------------
+
+    def as_json(self, auth_header: str, *, calls: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "format": PLAN_FORMAT,
+            "target": self.base_url,
+            "remote": self.remote,
+            "seed": self.seed,
+            "eraseBudget": self.budget,
+            "settings": self.settings,
+            "totals": self.totals(),
+            "summary": self.summary(),
+            "cuts": [{"suite": c.suite, "check": c.check, "operation": c.operation_id, "reason": c.reason}
+                     for c in self.cuts],
+            "leftOut": dict(self.left_out),
+        }
+        if calls:
+            data["calls"] = [call.as_json(auth_header) for call in self.calls]
+        return data
+
+    def write(self, path: Path, auth_header: str) -> None:
+        data = self.as_json(auth_header)
+        data["digest"] = digest(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def digest(data: dict[str, Any]) -> str:
+    """The sha256 of a plan file's content (without its own digest)."""
+    content = {k: v for k, v in data.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def read_plan_file(path: Path) -> dict[str, Any]:
+    """A plan file as written by `--plan-out`; `ConfigError` if it is unreadable or edited."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--plan {path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError:
+        raise ConfigError(f"--plan {path}: not a plan file (not JSON)") from None
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT or "calls" not in data:
+        raise ConfigError(f"--plan {path}: not a plan file of this version (write one with --dry-run --plan-out)")
+    if data.get("digest") != digest(data):
+        raise ConfigError(f"--plan {path}: the plan was edited after it was written (its digest does not match);"
+                          " write and approve a new one with --dry-run --plan-out")
+    return data
+
+
+#: Bodies larger than this are written to a plan file as their size and digest.
+BODY_SHOWN = 4096
+
+
+def _body_json(body: bytes | None, headers: dict[str, str]) -> Any:
+    if body is None:
+        return None
+    if len(body) > BODY_SHOWN:
+        return {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                "start": body[:200].decode("utf-8", "replace")}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if "json" in content_type:
+        try:
+            return {"json": json.loads(body)}
+        except ValueError:
+            pass
+    try:
+        return {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode()}
