@@ -1,6 +1,6 @@
 -- A state file written by the first release (main at ed7ead9, schema without a version table):
 -- MockApp(state=FILE, clock='real'), one create of kept@example.com and its status read, then .dump.
--- tests/test_store.py opens it with this release: it must keep its requests and journal.
+-- tests/state/test_store.py opens it with this release: it must keep its requests and journal.
 BEGIN TRANSACTION;
 CREATE TABLE control (
     id INTEGER PRIMARY KEY CHECK (id = 1),

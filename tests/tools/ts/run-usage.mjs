@@ -1,4 +1,4 @@
-// Runs the compiled usage.ts against a live mock server, for tests/test_client_typescript.py.
+// Runs the compiled usage.ts against a live mock server, for tests/clients/test_typescript.py.
 //   node run-usage.mjs COMPILED_USAGE_JS
 // Reads KORE_BASE_URL, KORE_CLIENT_ID, KORE_CLIENT_SECRET; waits by advancing the mock's manual
 // clock (its control API) instead of sleeping; prints one JSON object.
