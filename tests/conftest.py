@@ -125,3 +125,34 @@ def _one_worker_per_xdist_group(request: pytest.FixtureRequest, worker_id: str,
         if owner and owner != worker_id:
             pytest.fail(f"xdist group {name!r} ran on {owner} and {worker_id}: --dist loadgroup is not grouping"
                         " (pytest-xdist#1386; see the pytest pin in pyproject.toml)")
+
+
+#: Test modules that start processes (mock servers, the CLIs, npm tools, schemathesis's CLI)
+#: or run the contract runner end to end: marked `slow`, left out of the fast command.
+SLOW_MODULES = {
+    "tests/mock/test_schemathesis_cli.py", "tests/mock/test_status_cache.py", "tests/mock/test_inspector_ui.py",
+    "tests/state/test_durability.py", "tests/state/test_shared_state.py",
+    "tests/server/test_cli.py", "tests/server/test_hostile_http.py",
+    "tests/clients/test_clients_doc.py", "tests/clients/test_typescript.py",
+    "tests/project/test_docs.py",
+    "tests/runner/test_run.py", "tests/runner/test_plan.py", "tests/runner/test_safety.py",
+    "tests/runner/test_staging.py", "tests/runner/test_pytest_plugin.py", "tests/runner/test_diff.py",
+    "tests/runner/test_report_browser.py", "tests/runner/test_proxy.py", "tests/runner/test_verify.py",
+    "tests/runner/test_pacing.py", "tests/runner/test_reports_agree.py", "tests/mock/test_proxy.py",
+    "tests/mock/test_rate_limits.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks by cost (pyproject.toml lists them): `slow` for the modules above, `browser`
+    for a test that needs Chromium, `postgres` for one that needs a PostgreSQL server.
+    `pytest -m "not slow and not browser and not postgres"` runs the fast part alone."""
+    for item in items:
+        module = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if "postgres" in getattr(item, "fixturenames", ()) or params.get("backend") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
