@@ -158,7 +158,7 @@ def load_spec(path: str | os.PathLike[str] | None = None, *, check: bool = True)
     try:
         document = parse_yaml_cached(text)
     except yaml.YAMLError as exc:
-        raise SpecError(f"{spec_path}: not valid YAML or JSON: {_one_line(exc)}") from None
+        raise SpecError(f"{spec_path}{_yaml_location(exc)}: not valid YAML or JSON: {_yaml_problem(exc)}") from None
     if not isinstance(document, dict):
         raise SpecError(f"{spec_path}: not an OpenAPI document (top level is not a mapping)")
     spec = Spec(spec_path, document)
@@ -185,8 +185,7 @@ def validate_spec(spec: Spec) -> None:
     try:
         validate(spec.document)
     except OpenAPIValidationError as exc:
-        where = "/".join(str(p) for p in getattr(exc, "path", ())) or "(root)"
-        raise SpecError(f"{spec.path}: invalid OpenAPI at {where}: {_one_line(exc)}") from None
+        raise SpecError(f"{spec.path}: invalid OpenAPI at {_schema_problem(spec.document, exc)}") from None
     for ref in iter_refs(spec.document):
         if not ref.startswith("#/"):
             raise SpecError(f"{spec.path}: external $ref {ref!r}; the contract must be one file")
@@ -221,3 +220,44 @@ def iter_refs(node: Any) -> Iterator[str]:
 
 def _one_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+#: The longest message a one-line schema error prints; a value longer than that is cut.
+MESSAGE_LIMIT = 160
+
+
+def _yaml_location(exc: yaml.YAMLError) -> str:
+    """`:LINE:COLUMN` (1-based) where the parser stopped, or nothing when it does not say."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem:
+        return f"{problem} ({context})" if context else str(problem)
+    return _one_line(exc)
+
+
+def _schema_problem(document: dict[str, Any], exc: Exception) -> str:
+    """`PATH: MESSAGE (rule: KEYWORD)` for the most specific error under the OpenAPI 3.0
+    meta-schema (jsonschema's `best_match`, followed into `oneOf`/`anyOf` branches),
+    in one short line: the failing value is never dumped whole."""
+    from jsonschema import Draft4Validator
+    from jsonschema.exceptions import best_match
+    from openapi_spec_validator.schemas import schema_v30
+
+    error = best_match(Draft4Validator(schema_v30).iter_errors(document))
+    while error is not None and error.context:
+        error = best_match(error.context)
+    if error is None:  # the validator's own checks beyond the meta-schema
+        where = "/".join(str(p) for p in getattr(exc, "path", ())) or "(root)"
+        return f"{where}: {_shortened(_one_line(exc))}"
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return f"{where}: {_shortened(error.message)} (rule: {error.validator})"
+
+
+def _shortened(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT - 1] + "…"

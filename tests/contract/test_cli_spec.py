@@ -63,7 +63,7 @@ def test_a_contract_that_cannot_be_used_gets_one_line(tmp_path: Path, write: Any
     write(path)
     with pytest.raises(SpecError) as refused:
         load_spec(path)
-    assert str(refused.value).startswith(f"{path}: ") and message in str(refused.value)
+    assert str(refused.value).startswith(f"{path}") and message in str(refused.value)
     assert "\n" not in str(refused.value)
 
 
@@ -76,3 +76,30 @@ def test_a_contract_json_cannot_hold_is_still_validated(tmp_path: Path) -> None:
     path.write_text(text)
     for _ in range(2):
         assert str(load_spec(path).document["x-reviewed"]) == "2026-11-29"
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("openapi: 3.0.3\ninfo:\n  title: x\n  bad: key: v\n",
+     ":4:11: not valid YAML or JSON: mapping values are not allowed"),
+    ('{"openapi": "3.0.3",\n "info": {"title": "x",, }}', ":2:24: not valid YAML or JSON: expected the node content"),
+])
+def test_a_syntax_error_names_file_line_and_column(tmp_path: Path, text: str, where: str) -> None:
+    path = tmp_path / "openapi.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["spec", "check", "--spec", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {path}{where}") and result.output.count("\n") == 1
+
+
+def test_a_schema_error_names_the_json_path_and_the_rule_in_one_short_line(spec: Spec, tmp_path: Path) -> None:
+    """A wrong `type` deep in the real contract: the failing keyword's path and rule, never the
+    whole schema it sits in."""
+    broken = json.loads(json.dumps(spec.document))
+    broken["components"]["schemas"]["EraseRequestStatus"]["type"] = "objekt"
+    path = tmp_path / "openapi.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    result = CliRunner().invoke(main, ["spec", "check", "--spec", str(path)])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {path}: invalid OpenAPI at components/schemas/EraseRequestStatus/type: "
+                             "'objekt' is not one of ['array', 'boolean', 'integer', 'number', 'object', 'string']"
+                             " (rule: enum)\n")
