@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,10 @@ def _fixtures(settings: Settings) -> Fixtures:
         raise Fail(_one_line(exc)) from None
 
 
+#: The exit status of a process ended by SIGINT, as shells report it (128 + 2).
+EXIT_INTERRUPTED = 130
+
+
 def _one_line(exc: Exception) -> str:
     if isinstance(exc, FixturesError):
         more = f" (+{len(exc.problems) - 1} more; run: mockserver fixtures check {exc.source})"
@@ -82,6 +87,10 @@ def run(**flags: Any) -> None:
         serve(settings)
     except (MockserverError, SpecError) as exc:
         raise Fail(_one_line(exc)) from None
+    except KeyboardInterrupt:
+        # uvicorn shuts down on Ctrl-C, then raises the signal again; click would say "Aborted."
+        click.echo("mockserver stopped (interrupted)", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 @main.command()

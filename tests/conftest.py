@@ -132,7 +132,7 @@ def _one_worker_per_xdist_group(request: pytest.FixtureRequest, worker_id: str,
 SLOW_MODULES = {
     "tests/mock/test_schemathesis_cli.py", "tests/mock/test_status_cache.py", "tests/mock/test_inspector_ui.py",
     "tests/state/test_durability.py", "tests/state/test_shared_state.py",
-    "tests/server/test_cli.py", "tests/server/test_hostile_http.py",
+    "tests/server/test_cli.py", "tests/server/test_hostile_http.py", "tests/server/test_user_session.py",
     "tests/clients/test_clients_doc.py", "tests/clients/test_typescript.py",
     "tests/project/test_docs.py",
     "tests/runner/test_run.py", "tests/runner/test_plan.py", "tests/runner/test_safety.py",

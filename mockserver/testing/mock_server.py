@@ -86,7 +86,8 @@ class MockServer(ControlClient):
             raise StartupError("mockserver did not start:\n" + "".join(output))
         self.connect(base_url)
         # Keep draining output so the child never blocks on a full pipe.
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         while time.monotonic() < deadline:
             if self.ready():
                 return self
@@ -116,7 +117,17 @@ class MockServer(ControlClient):
                 self._signal(signal.SIGKILL)
                 self.process.wait(timeout=15)
             self._signal(signal.SIGKILL)  # whatever of the group outlived the server
+            self._close_output()
         self.process = None
+
+    def _close_output(self) -> None:
+        """The output pipe, read to its end by the drain thread, then closed."""
+        assert self.process is not None
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def _signal(self, sig: int) -> None:
         assert self.process is not None

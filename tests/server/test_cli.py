@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -161,3 +162,25 @@ def test_run_banner_has_url_client_id_and_curl_but_no_secret(tmp_path: Path) -> 
     assert f"curl -s {server.base_url}/api/public/bot/eraseUsersData/status/{PRELOADED}" in banner
     assert re.search(r'-H "auth: \$\((mockserver|\S+/mockserver) token\)"', banner), banner
     assert DEFAULT_SECRET not in banner and "eyJ" not in banner
+
+
+def test_ctrl_c_stops_run_with_the_mocks_own_line_not_clicks_aborted() -> None:
+    """SIGINT, as a terminal's Ctrl-C sends it: uvicorn shuts down, then raises the signal
+    again; the user sees one line of ours and the shell's status for an interrupt."""
+    process = subprocess.Popen([sys.executable, "-m", "mockserver", "run", "--port", "0", "--state", ":memory:"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        lines = []
+        while not any("Application startup complete" in line for line in lines):
+            line = process.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "Aborted" not in rest
+    assert rest.rstrip().splitlines()[-1] == "mockserver stopped (interrupted)"
