@@ -119,13 +119,13 @@ class ControlHandlers:
         stored = self.service.store.get_request(params["requestId"])
         if stored is None:
             return error_response(404, "Erase request not found")
-        return JSONResponse(self.stored_from_row(stored))
+        return JSONResponse(self._stored_view(stored))
 
     async def listStoredRequests(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         recent = self.service.store.recent_requests(params.get("limit", 20))
-        return JSONResponse({"requests": [self.stored_from_row(stored) for stored in recent]})
+        return JSONResponse({"requests": [self._stored_view(stored) for stored in recent]})
 
-    def stored_from_row(self, stored: StoredRequest) -> dict[str, Any]:
+    def _stored_view(self, stored: StoredRequest) -> dict[str, Any]:
         """A stored request: what it covers, and each user's final status, due time and status now."""
         now, initial = self.service.now_ms(), self.service.vocabulary.user_status.initial
         return {

@@ -7,8 +7,10 @@ are both control clients, so a test reads the same either way.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -77,7 +79,9 @@ class ControlClient:
         return self._fixtures
 
     def app(self, app: str | None = None) -> App:
-        """An app of the fixtures by client id or name (default: the default app).
+        """An app of the fixtures by client id or name (default: the default app): an `App`
+        with the attributes `client_id`, `client_secret`, `name`, `account_id`, `kind`,
+        `scopes` and `enforce_jti` (`app.public()` is the camelCase dict `mockserver apps` prints).
         Raises `KeyError` naming the known client ids."""
         return self.fixtures.app(app)
 
@@ -157,6 +161,43 @@ class ControlClient:
         if found:
             raise AssertionError(verify.failure(f"expected no {verify.describe(wanted)}; the journal has {len(found)}",
                                                 [("They are", found)], {}))
+
+    def assert_no_unmatched(self, since: int = 0) -> None:
+        """Assert that every request the mock was sent matched a documented operation.
+        Raises `AssertionError` listing the others, each with the operation it most likely meant."""
+        found = self.unmatched(since)
+        if found:
+            raise AssertionError(verify.failure(
+                f"expected every request to match an operation of the contract; {len(found)} did not",
+                [("They are", found)], {}))
+
+    def wait_until_final(self, request_id: str, *, timeout: float = 30.0, interval: float = 0.1) -> dict[str, Any]:
+        """Wait, on the mock's real clock, until every user of erase request `request_id`
+        has reached its final status; returns the stored request (`stored()`).
+
+        On the manual clock nothing moves by itself: unless the request is final already,
+        this raises `ControlError` naming the seconds to `advance()` instead. Raises
+        `TimeoutError` when the request is not final after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stored = self.stored(request_id)
+            pending = [user for user in stored["users"] if user["status"] != user["finalStatus"]]
+            if not pending:
+                return stored
+            if self.clock()["mode"] == "manual":
+                wait = self._seconds_until_final(stored)
+                raise ControlError("GET", f"{CONTROL_PREFIX}/requests/{request_id}", 409,
+                                   f"the mock's clock is manual, so {request_id} will not progress by itself:"
+                                   f" advance it instead (server.advance({wait:g}))")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{request_id} is not final after {timeout:g} s:"
+                                   f" {len(pending)} of {len(stored['users'])} users pending")
+            time.sleep(interval)
+
+    def _seconds_until_final(self, stored: dict[str, Any]) -> float:
+        now = datetime.fromisoformat(self.clock()["now"].replace("Z", "+00:00"))
+        due = max(datetime.fromisoformat(user["dueOn"].replace("Z", "+00:00")) for user in stored["users"])
+        return max(0.0, math.ceil((due - now).total_seconds() * 1000) / 1000)
 
     def _pages(self, path: str, since: int, limit: int | None, page_size: int,
                filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
