@@ -31,7 +31,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mockserver.errors import StartupError, StateUnavailable
-from mockserver.state.location import redact
+from mockserver.state.location import redact, scrub
 from mockserver.state.migrations import migrate
 from mockserver.state.store import Cursor, Database, Store
 
@@ -83,7 +83,7 @@ class PostgresStore(Store):
         try:
             self._pool = self._open_pool()
         except StateUnavailable as exc:
-            raise StartupError(f"--state {redact(url)}: cannot connect to PostgreSQL ({exc}); "
+            raise StartupError(f"--state {redact(url)}: cannot connect to PostgreSQL ({scrub(str(exc), url)}); "
                                "start it, or check the URL") from None
         migrate(self)
 
@@ -96,8 +96,13 @@ class PostgresStore(Store):
                                   kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT})
             pool.open(wait=True, timeout=POOL_WAIT)
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StateUnavailable(_reason(exc)) from None
+            raise StateUnavailable(self._reason(exc)) from None
         return pool
+
+    def _reason(self, exc: BaseException) -> str:
+        """What went wrong, in one line, without any password of the URL (a driver's message
+        may quote the connection string)."""
+        return scrub(_reason(exc), self.location)
 
     def _current_pool(self) -> ConnectionPool:
         if self._down is None:
@@ -120,8 +125,8 @@ class PostgresStore(Store):
     def _lost(self, pool: ConnectionPool, exc: BaseException) -> str:
         with self._lock:
             if self._down is None:
-                log.warning("the state database is unreachable (%s): answering 503 until it is back", _reason(exc))
-            self._down, self._probe_at = _reason(exc), time.monotonic() + PROBE_INTERVAL
+                log.warning("the state database is unreachable (%s): answering 503 until it is back", self._reason(exc))
+            self._down, self._probe_at = self._reason(exc), time.monotonic() + PROBE_INTERVAL
             if pool is self._pool:  # its connections are gone; a new pool comes with the database
                 pool.close(timeout=0.1)
             return self._down

@@ -7,6 +7,7 @@ one-line message."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +26,8 @@ from mockserver.state.records import StoredRequest, UserPlan
 from mockserver.state.store import Store
 from mockserver.testing.mock_app import MockApp
 from tests.conftest import ROOT
-from tests.support import status
+from tests.postgres import Postgres
+from tests.support import status, wait_until
 
 pytestmark = pytest.mark.both_backends
 FIXTURES = {"accounts": []}
@@ -192,3 +194,30 @@ def test_a_database_password_is_never_printed() -> None:
     text = banner(Settings(state=url), "http://127.0.0.1:1", documents, load_fixtures(None, documents))
     assert "s3cret" not in text and "state: postgresql://mock:***@db.internal:5432/mockserver " in text
     assert redact("postgresql://db.internal/x") == "postgresql://db.internal/x" and redact("s.db") == "s.db"
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://mock@127.0.0.1:1/mock?password=hunter2-s3cret&connect_timeout=1",
+    "postgresql://mock:hunter2-s3cret@[::1/mock",
+    "postgresql://mock:hunter2-s3cret@127.0.0.1:99999999/mock",
+    "postgres://127.0.0.1:1/mock?sslpassword=hunter2-s3cret",
+])
+def test_a_password_in_any_part_of_a_bad_url_stays_out_of_the_start_up_error(url: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "mockserver", "run", "--port", "0", "--state", url],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("Error: --state postgres") and result.stderr.count("\n") == 1
+    assert "hunter2" not in result.stdout + result.stderr and "***" in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_query_password_is_hidden_in_the_banner_health_and_ready(postgres: Postgres) -> None:
+    """A password as a URL parameter (libpq reads `?password=`): the server accepts it (the
+    test server trusts local connections) and never shows it."""
+    from mockserver import MockServer
+
+    url = postgres.database() + ("&" if "?" in postgres.database() else "?") + "password=hunter2-s3cret"
+    with MockServer(state=url) as server:
+        wait_until(lambda: "try: curl" in "".join(server.output))
+        shown = "".join(server.output) + json.dumps(server.health()) + server.http.get("/__mockserver/ready").text
+    assert "hunter2" not in shown and "password=***" in shown
