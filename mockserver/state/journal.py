@@ -13,9 +13,10 @@ the newest `BACKLOG` of them, and are written when it is back.
 
 A row is kept as the request gave it (header pairs, the body's bytes) and
 encoded for the store only when its batch is written, off the request's
-path. No token reaches the store: the credential headers are dropped when
-the row is made (`Journal.headers`), and any other header value or query
-string holding a compact JWS has it replaced by `<token>`.
+path. No credential reaches the store: the credential headers are dropped
+when the row is made (`Journal.headers`), and the path, the query string and
+every other header value pass through `mockserver.common.scrubbing` (tokens,
+credential parameters, the secrets the mock knows) when the row is encoded.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ import asyncio
 import functools
 import json
 import logging
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from mockserver.common.scrubbing import scrub
 from mockserver.errors import StateUnavailable
 from mockserver.state.store import Store
 
@@ -37,8 +38,6 @@ FLUSH_SIZE = 256
 BACKLOG, RETRY_DELAY = 10_000, 1.0
 #: Headers that carry credentials: never journaled (the vendor's auth header is added per contract).
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"x-mockserver-admin-token", b"cookie"})
-_JWS = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
-TOKEN_SHOWN_AS = "<token>"
 
 log = logging.getLogger("mockserver")
 
@@ -60,35 +59,49 @@ class JournalRow(NamedTuple):
     request_id: str | None
 
 
-def _scrub(text: str) -> str:
-    return _JWS.sub(TOKEN_SHOWN_AS, text) if "eyJ" in text else text
-
-
 @functools.lru_cache(maxsize=1024)
-def encode_headers(pairs: tuple[tuple[bytes, bytes], ...]) -> str:
+def encode_headers(pairs: tuple[tuple[bytes, bytes], ...], secrets: tuple[str, ...] = ()) -> str:
     """Header pairs as a JSON object; a repeated header's values joined with ', ' (RFC 9110).
     (Cached: a client on a kept-alive connection sends the same headers each time.)"""
     headers: dict[str, str] = {}
     for raw_name, raw_value in pairs:
-        name, value = raw_name.decode("latin-1"), _scrub(raw_value.decode("latin-1"))
+        name, value = raw_name.decode("latin-1"), scrub(raw_value.decode("latin-1"), secrets)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return json.dumps(headers)
 
 
-def encode(row: JournalRow) -> tuple[Any, ...]:
-    """The row as the store writes it (`store.JOURNAL_WRITTEN` but the worker)."""
+def encode(row: JournalRow, secrets: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    """The row as the store writes it (`store.JOURNAL_WRITTEN` but the worker), with no
+    credential in its path, query or headers (`secrets`: those the mock knows)."""
     return (
-        row.time_ms, row.method, row.path, _scrub(row.query.decode("latin-1")), encode_headers(row.headers),
-        row.body, row.status, row.response_body, row.app_id, row.operation_id,
+        row.time_ms, row.method, scrub(row.path, secrets), scrub(row.query.decode("latin-1"), secrets),
+        encode_headers(row.headers, secrets),
+        _scrubbed_body(row.body, secrets), row.status, _scrubbed_body(row.response_body, secrets), row.app_id,
+        row.operation_id,
         json.dumps(row.fault) if row.fault is not None else None, row.request_id,
     )
 
 
+def _scrubbed_body(body: bytes | None, secrets: tuple[str, ...]) -> bytes | None:
+    """A body as received or sent, with the credentials in its text replaced (a body that is
+    not UTF-8 text is kept as it is: the policy is about text a client could paste)."""
+    if not body:
+        return body
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    scrubbed = scrub(text, secrets)
+    return body if scrubbed == text else scrubbed.encode("utf-8")
+
+
 class Journal:
-    def __init__(self, store: Store, *, keep: int = 0, auth_header: str = ""):
+    def __init__(self, store: Store, *, keep: int = 0, auth_header: str = "",
+                 secrets: Callable[[], tuple[str, ...]] = tuple):
         """`keep`: the journal's row cap (0: none), applied as each batch is written;
-        `auth_header`: the contract's token header, never journaled."""
-        self.store, self.keep = store, keep
+        `auth_header`: the contract's token header, never journaled; `secrets`: what
+        the mock knows to be secret now (admin token, client secrets), never journaled."""
+        self.store, self.keep, self.secrets = store, keep, secrets
         self.hidden = CREDENTIAL_HEADERS | {auth_header.lower().encode()}
         self._rows: list[JournalRow] = []
         self._backlog: list[tuple[Any, ...]] = []  # encoded, waiting for the state to be reachable
@@ -115,7 +128,8 @@ class Journal:
             self._scheduled.cancel()
             self._scheduled = None
         rows, self._rows = self._rows, []
-        encoded, self._backlog = self._backlog + [encode(row) for row in rows], []
+        secrets = self.secrets() if rows else ()
+        encoded, self._backlog = self._backlog + [encode(row, secrets) for row in rows], []
         if not encoded:
             return
         try:

@@ -24,7 +24,7 @@ def redact(location: str) -> str:
         return location
     try:
         parts = urlsplit(location)
-        if parts.password is not None:
+        if parts.password:
             netloc = f"{parts.username or ''}:{HIDDEN}@{parts.netloc.rsplit('@', 1)[1]}"
             location = urlunsplit(parts._replace(netloc=netloc))
     except ValueError:  # not a URL urllib can read: hide whatever looks like a password

@@ -68,7 +68,8 @@ class Service:
         self.lifecycle = Lifecycle(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
-        self.journal = Journal(store, keep=settings.retain_journal_rows, auth_header=self.vocabulary.auth_header)
+        self.journal = Journal(store, keep=settings.retain_journal_rows, auth_header=self.vocabulary.auth_header,
+                               secrets=self.known_secrets)
         self._next_housekeeping = 0.0
         # request id -> (stored request, rendered status body, window it is valid in)
         self._status_cache: dict[str, tuple[StoredRequest, bytes, int, float]] = {}
@@ -78,6 +79,13 @@ class Service:
         self._manual_now_ms: int | None = None
         self._changes_seen: int | None = None
         self._recheck_at = 0.0
+
+    def known_secrets(self) -> tuple[str, ...]:
+        """What this mock knows to be secret: the admin token and every app's client secret."""
+        secrets = [app.client_secret for app in self.fixtures.apps.values()]
+        if self.settings.admin_token:
+            secrets.append(self.settings.admin_token)
+        return tuple(sorted(set(secrets), key=len, reverse=True))
 
     def _authenticator(self) -> Authenticator:
         return Authenticator(

@@ -16,6 +16,7 @@ does), and spawns otherwise.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import shutil
 import signal
@@ -28,6 +29,7 @@ from typing import Any, TextIO
 
 from mockserver.app.front_door import CONTROL_PREFIX
 from mockserver.common.openapi_documents import Documents, load_documents
+from mockserver.common.scrubbing import scrub
 from mockserver.errors import StartupError
 from mockserver.settings import Settings
 from mockserver.state.location import POSTGRES_SCHEMES, redact
@@ -165,6 +167,7 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
         http=http_protocol(settings),
         ws="none",
     )
+    logging.getLogger("uvicorn.access").addFilter(AccessLogScrubber(prepared.known_secrets()))
     server = uvicorn.Server(config)
     if settings.workers == 1:
         server.run(sockets=[sock])
@@ -173,6 +176,20 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
 
         multiprocess.get_subprocess = forked_worker
         Multiprocess(config, sockets=[sock]).run()
+
+
+class AccessLogScrubber(logging.Filter):
+    """Keeps credentials out of uvicorn's access log (`--log-level debug`): the request
+    line it prints passes through the journal's policy (`mockserver.common.scrubbing`)."""
+
+    def __init__(self, secrets: tuple[str, ...]):
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub(arg, self.secrets) if isinstance(arg, str) else arg for arg in record.args)
+        return True
 
 
 def forked_worker(config: Any, target: Any, sockets: list[socket.socket]) -> Any:
