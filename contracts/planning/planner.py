@@ -22,13 +22,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contracts.config import RunConfig
+from contracts.core.identities import Speaker
 from contracts.core.memo import Memo
 from contracts.core.vocabulary import CREATE, Operation, Vocabulary
 from contracts.planning.model import ANCHOR, POSITIVE, Auth, Cut, Expect, Plan, PlannedCall, Ref
 from contracts.safety.policy import BodyPolicy
 from contracts.safety.target import Target
 
-APP = Auth("app")
+APP = Auth(Speaker.APP)
 #: How many positive create bodies the runner's own creates are drawn from.
 POSITIVE_POOL = 10
 #: Headers schemathesis sets that say nothing about the call (the client sets its own).
@@ -204,7 +205,7 @@ class Planner:
         components = meta.components.items() if meta else ()
         negated = {location.value for location, info in components if info.mode.value == "negative"}
         auth_negated = "header" in negated and _auth_is_negated(meta, auth_name)
-        auth = Auth("literal", value=generated_auth) if auth_negated else Auth("app")
+        auth = Auth(Speaker.LITERAL, value=generated_auth) if auth_negated else Auth(Speaker.APP)
         body = _wire_body(case, kwargs)
         positive = meta is None or meta.generation.mode.value == "positive"
         erasing = False
