@@ -99,6 +99,9 @@ class Repeat:
 
 @dataclass
 class PlannedCall:
+    """One call of the plan: what it sends and as whom, what it proves, whether it may
+    erase, what its answer must be, and (when cut) why it will not be sent."""
+
     index: int
     suite: str
     check: str
@@ -169,6 +172,9 @@ class Cut:
 
 @dataclass
 class Plan:
+    """Every call a run will send, in order, with the erase budget, the checks cut and
+    the generated cases left out: what a dry run prints and a plan file holds."""
+
     base_url: str
     seed: int
     budget: int | None  # erasing calls allowed on the wire, retries included; None: unlimited

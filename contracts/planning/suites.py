@@ -47,6 +47,8 @@ UNSCOPED_APP, OTHER_TENANT_APP = Auth(Speaker.UNSCOPED), Auth(Speaker.OTHER_TENA
 
 @dataclass(frozen=True)
 class Suite:
+    """One suite of a run: its name, how it plans its calls, and how they are sent."""
+
     name: str
     description: str
     plan: Callable[[Planner], None]

@@ -8,7 +8,7 @@ from html import escape as e
 
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.checks import DESCRIPTIONS
-from contracts.judging.verdict import Report, Row
+from contracts.judging.verdict import Report, Row, RowStatus
 from contracts.reporting.common import CREATED_SHOWN, budget, differences, result_line
 
 _STYLE = """
@@ -131,7 +131,7 @@ def _matrix(report: Report) -> str:
                 tds.append("<td class='none'>–</td>")
                 continue
             title = row.reason or "; ".join(f.message for f in row.findings) or f"{row.sent} calls"
-            mark = {"passed": "✓", "failed": "✗", "cut": "…"}[row.status]
+            mark = {RowStatus.PASSED: "✓", RowStatus.FAILED: "✗", RowStatus.CUT: "…"}[row.status]
             tds.append(f"<td class='{row.status}' title='{e(title)}'>{mark}</td>")
         description = DESCRIPTIONS.get(check, "")
         body.append(f"<tr><th title='{e(description)}'>{e(check)}</th>{''.join(tds)}</tr>")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 from contracts.diff.lockstep import DiffReport
-from contracts.judging.verdict import Report, Row
+from contracts.judging.verdict import Report, Row, RowStatus
 from contracts.reporting.common import by_suite, differences, finding_lines
 
 
@@ -40,12 +40,12 @@ def _cases(element: ElementTree.Element, suite: str, rows: list[Row]) -> tuple[i
         case = ElementTree.SubElement(element, "testcase", classname=f"contracts.{suite}",
                                       name=f"{row.check} [{row.operation}]", time=f"{row.duration:.3f}")
         duration += row.duration
-        if row.status == "failed":
+        if row.status is RowStatus.FAILED:
             failures += 1
             failure = ElementTree.SubElement(case, "failure", message=f"{len(row.findings)} violation(s) of"
                                              f" {row.check} on {row.operation}")
             failure.text = "\n".join("\n".join(finding_lines(f)) for f in row.findings)
-        elif row.status == "cut":
+        elif row.status is RowStatus.CUT:
             skipped += 1
             ElementTree.SubElement(case, "skipped", message=row.reason or "did not run fully")
     return failures, skipped, duration

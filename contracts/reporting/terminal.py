@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from contracts.diff.comparison import Difference
 from contracts.diff.lockstep import DiffReport
-from contracts.judging.verdict import Report, judge
+from contracts.judging.verdict import Report, RowStatus, judge
 from contracts.reporting.common import budget, by_suite, differences, finding_lines, result_line
 
 
@@ -26,8 +26,8 @@ def _run(report: Report) -> str:
     lines = [f"contracts run against {target.base_url} ({'remote: strict erase safety' if target.remote else 'local'})",
              "", "Suites:"]
     for suite, rows in by_suite(report.rows).items():
-        status = "FAIL" if any(r.status == "failed" for r in rows) else \
-            "CUT " if any(r.status == "cut" for r in rows) else "PASS"
+        status = "FAIL" if any(r.status is RowStatus.FAILED for r in rows) else \
+            "CUT " if any(r.status is RowStatus.CUT for r in rows) else "PASS"
         sent = sum(r.sent for r in rows)
         checks = len({r.check for r in rows})
         lines.append(f"  {status}  {suite}  ({checks} checks, {sent} calls)")
