@@ -8,7 +8,9 @@
   `openapi.yaml`, the vocabulary it defines, the vendor's token recipe),
   shared by the mock server and the runner and importing neither;
 - the runner's layers below it (`ARCHITECTURE.md`): `safety`, `planning`,
-  `judging`, `execution`, `diff`, `reporting`.
+  `judging`, `execution`, `diff`, `reporting`;
+- at the root: `pipeline` (the stages of `run` and `diff`), `config` (the
+  option table and `RunConfig`), `cli` and `pytest_plugin`.
 
 The public names are listed in `__all__`; each is imported on first use, so
 importing this package loads nothing heavy.
@@ -20,11 +22,13 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "run": "contracts.execution.runner",
+    "run": "contracts.pipeline",
     "RunConfig": "contracts.config",
     "Credentials": "contracts.config",
+    "TargetKind": "contracts.config",
     "Report": "contracts.judging.verdict",
-    "diff": "contracts.diff.lockstep",
+    "Verdict": "contracts.judging.verdict",
+    "diff": "contracts.pipeline",
     "DiffConfig": "contracts.diff.lockstep",
     "DiffReport": "contracts.diff.lockstep",
     "ContractsError": "contracts.core.errors",

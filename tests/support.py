@@ -199,7 +199,7 @@ def deployment(app: Any) -> Iterator[Recording]:
 
 def run_against(app: Any, config: Any = None, *, sleep: Any = None, **overrides: Any) -> tuple[Any, Recording]:
     """A contract run against `app` in this process: its report and every request it sent."""
-    from contracts.execution.runner import run
+    from contracts.pipeline import run
 
     with deployment(app) as wire:
         report = run(config or run_config(**overrides), transport=wire, sleep=sleep or time.sleep)

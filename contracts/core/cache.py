@@ -1,7 +1,7 @@
 """A small on-disk cache of work that depends only on a document's bytes:
 the parsed contract (JSON), and the fact that a document passed a
-validation. It makes a warm start skip the YAML parser and the OpenAPI
-meta-schema checks (most of `mockserver run`'s start-up, issue 13).
+validation. It lets a start with the cache skip the YAML parser and the
+OpenAPI meta-schema checks.
 
 Entries are named by the SHA-256 of what they depend on (the document's
 text, or its canonical JSON) and a `kind` that says which work was done, so

@@ -6,12 +6,11 @@ of repeating it.
 
 Raises `SpecError` for a missing, unreadable or invalid document.
 
-Start-up cost (issue 13): YAML is parsed with libyaml where PyYAML has it;
-the parsed document and a successful validation are cached on disk by the
-hash of the document (`contracts.core.cache`), so a warm start neither
-parses nor validates again; openapi-spec-validator (and what it pulls in:
-about 0.3 s and 20 MB of imports) is imported only when a document is
-actually validated.
+Start-up: YAML is parsed with libyaml where PyYAML has it; the parsed
+document and a successful validation are cached on disk by the hash of the
+document (`contracts.core.cache`), so a start with the cache neither parses
+nor validates again; openapi-spec-validator (and what it pulls in) is
+imported only when a document is actually validated.
 """
 
 from __future__ import annotations
@@ -79,8 +78,9 @@ def default_spec_path() -> Path:
 
 
 @dataclass(frozen=True)
-class Operation:
-    """One operation of the contract."""
+class OperationDefinition:
+    """One operation as the document defines it: its id, method, path and raw
+    definition (`contracts.core.vocabulary.Operation` is the resolved one)."""
 
     operation_id: str
     method: str
@@ -109,13 +109,13 @@ class Spec:
         work that depends on nothing but the contract."""
         return hashlib.sha256(json.dumps(self.document, sort_keys=True, default=str).encode()).hexdigest()
 
-    def operations(self) -> Iterator[Operation]:
+    def operations(self) -> Iterator[OperationDefinition]:
         for path, item in self.document.get("paths", {}).items():
             for method in HTTP_METHODS:
                 if method in item:
-                    yield Operation(item[method]["operationId"], method.upper(), path, item[method])
+                    yield OperationDefinition(item[method]["operationId"], method.upper(), path, item[method])
 
-    def operation(self, operation_id: str) -> Operation:
+    def operation(self, operation_id: str) -> OperationDefinition:
         for op in self.operations():
             if op.operation_id == operation_id:
                 return op

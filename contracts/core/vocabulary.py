@@ -28,17 +28,28 @@ import string
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
 from contracts.core.errors import SpecError
 from contracts.core.spec import Spec
 
-CREATE, STATUS = "create", "status"
+
+class Role(StrEnum):
+    """What an operation does in the erase API (from the contract's links)."""
+
+    CREATE = "create"
+    STATUS = "status"
+
+
+CREATE, STATUS = Role.CREATE, Role.STATUS
 
 
 @dataclass(frozen=True)
 class Parameter:
+    """One parameter of an operation: its name, where it goes and its schema."""
+
     name: str
     location: str  # path | query | header | cookie
     required: bool
@@ -52,7 +63,7 @@ class Operation:
     operation_id: str
     method: str
     path: str
-    role: str | None  # "create", "status", or None for an operation the toolkit has no role for
+    role: Role | None  # None for an operation the toolkit has no role for
     deprecated: bool
     parameters: tuple[Parameter, ...]
     body_schema: Mapping[str, Any] | None = field(repr=False)  # the JSON request body's schema (refs kept)
@@ -205,6 +216,10 @@ class Fields:
 
 @dataclass(frozen=True)
 class Vocabulary:
+    """Everything the toolkit reads from the contract, named for code: the operations and
+    their roles, the link from a create to its status, the token recipe, the id formats,
+    the status values, the JSON field names, the error body and the limits."""
+
     spec: Spec = field(repr=False)
     operations: Mapping[str, Operation]
     link: Link
@@ -270,7 +285,7 @@ class Vocabulary:
         except (KeyError, IndexError, TypeError):
             return None
 
-    def _with_role(self, role: str) -> tuple[Operation, ...]:
+    def _with_role(self, role: Role) -> tuple[Operation, ...]:
         chosen = [op for op in self.operations.values() if op.role == role]
         return tuple(sorted(chosen, key=lambda op: op.deprecated))
 

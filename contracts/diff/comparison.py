@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,26 @@ FIX_MOCK_FIXTURES = ("the mock's fixtures or behaviour (the contract allows both
 FIX_BOTH = "the contract and the mock (neither answer follows the contract)"
 
 
+class Aspect(StrEnum):
+    """What part of two answers differs."""
+
+    STATUS = "status"  # the status codes (both accepted the input, or both refused it)
+    ACCEPTS = "accepts"  # one side accepted the input, the other refused it
+    HEADER = "header"
+    BODY = "body"
+    FIELDS = "fields"  # a field one side's successful answer has and the other's lacks
+    LIFECYCLE = "lifecycle"  # the per-user statuses in order, or the time to a final status
+    LATENCY = "latency"
+
+
 @dataclass
 class Difference:
+    """One way the two deployments answered the same call differently, with the
+    contract decision it touches and where the fix belongs."""
+
     rule: str  # e.g. "status/createEraseRequest/auth_rejected": what --ignore matches
     call: str  # what was sent, for people
-    aspect: str  # status | header | body | lifecycle | accepted
+    aspect: Aspect
     where: str  # e.g. "$.requestId" or "Content-Type"
     real: str
     reference: str
@@ -65,7 +81,10 @@ class Difference:
 
 
 @dataclass
-class Drift:
+class DriftFindings:
+    """Every difference `contracts diff` found, repeats counted, and which of them
+    `--ignore` accepts. (Not the mock's drift faults, which provoke them.)"""
+
     items: dict[tuple[str, str, str, str], Difference] = field(default_factory=dict)
 
     def add(self, difference: Difference) -> None:
@@ -203,23 +222,23 @@ def _timestamp_form(value: str) -> str:
 # -- comparing ----------------------------------------------------------------------------------
 
 
-def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: str, where: str, status: int,
+def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: Aspect, where: str, status: int,
              statuses: tuple[int, int] = (0, 0)) -> str | None:
     """Which kind of decision a difference touches."""
     f = vocabulary.fields
     operation = vocabulary.operation(call.operation_id)
-    if aspect in ("status", "accepts") and max(statuses) >= 500:
+    if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and max(statuses) >= 500:
         return "error status codes"  # a server-side failure, whatever the call was about
-    if aspect in ("status", "accepts") and operation.role == STATUS and (400 in statuses) and \
+    if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and operation.role == STATUS and (400 in statuses) and \
             statuses[0] != statuses[1] and not {401, 403} & set(statuses):
         return "request id format"  # the two sides disagree on whether the id in the path is well-formed
-    if aspect == "lifecycle":
+    if aspect is Aspect.LIFECYCLE:
         return "user statuses"
-    if aspect in ("body", "header") and status >= 400:
-        return "error body" if aspect == "body" or where.lower() == "content-type" else "error status codes"
-    if aspect == "fields":
+    if aspect in (Aspect.BODY, Aspect.HEADER) and status >= 400:
+        return "error body" if aspect is Aspect.BODY or where.lower() == "content-type" else "error status codes"
+    if aspect is Aspect.FIELDS:
         return "fields"
-    if aspect == "body":
+    if aspect is Aspect.BODY:
         if re.search(rf"\.({re.escape(f.request_id)}|{re.escape(f.id)})$", where):
             return "request id format"
         if f".{f.user_status}" in where and f".{f.results}" in where:
@@ -233,7 +252,7 @@ def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: str, where: str,
         if f".{f.user_id}" in where:
             return "user ids"
         return None
-    if aspect == "header" and where.lower() == "allow":
+    if aspect is Aspect.HEADER and where.lower() == "allow":
         return "create method" if operation.role == CREATE else "status method"
     by_check = {
         "auth_rejected": "security scheme", "auth_scope": "security scheme", "tenant_isolation": "tenant isolation",
@@ -259,10 +278,10 @@ def compare(call: PlannedCall, real: Observation, reference: Observation, vocabu
     found: list[Difference] = []
     what = f"{call.method} {call.url_path()}" + (f" ({call.description})" if call.description else "")
 
-    def add(aspect: str, where: str, real_value: Any, reference_value: Any) -> None:
-        if aspect == "body" and _MISSING in (real_value, reference_value) and max(real.status,
-                                                                                 reference.status) < 400:
-            aspect = "fields"  # a field one side has and the other lacks: the vendor's sample names them
+    def add(aspect: Aspect, where: str, real_value: Any, reference_value: Any) -> None:
+        if aspect is Aspect.BODY and _MISSING in (real_value, reference_value) and max(real.status,
+                                                                                      reference.status) < 400:
+            aspect = Aspect.FIELDS  # a field one side has and the other lacks: the vendor's sample names them
         topic = topic_of(call, vocabulary, aspect, where, max(real.status, reference.status),
                          (real.status, reference.status))
         decision, choice = decision_of(topic)
@@ -273,25 +292,25 @@ def compare(call: PlannedCall, real: Observation, reference: Observation, vocabu
     if real.status != reference.status:
         accepted = (200 <= real.status < 300, 200 <= reference.status < 300)
         if accepted[0] != accepted[1]:
-            add("accepts", "the input", _verdict(real.status), _verdict(reference.status))
+            add(Aspect.ACCEPTS, "the input", _verdict(real.status), _verdict(reference.status))
         else:
-            add("status", "status code", real.status, reference.status)
+            add(Aspect.STATUS, "status code", real.status, reference.status)
     for name in HEADERS:
         mine, theirs = _header(real, name), _header(reference, name)
         if name == "retry-after":
             mine, theirs = mine is not None, theirs is not None
         if mine != theirs:
-            add("header", _title(name), mine, theirs)
+            add(Aspect.HEADER, _title(name), mine, theirs)
     if real.status == reference.status:
         real_body, reference_body = _json(real), _json(reference)
         if (real_body is _NOT_JSON) != (reference_body is _NOT_JSON):
-            add("body", "$", _kind(real, real_body), _kind(reference, reference_body))
+            add(Aspect.BODY, "$", _kind(real, real_body), _kind(reference, reference_body))
         elif real_body is not _NOT_JSON:
             schema = normaliser.response_schema(call.operation_id, real.status)
             for path, mine, theirs in differences(normaliser.shape(real_body, schema),
                                                   normaliser.shape(reference_body, schema)):
                 if not (call.ref is not None and _progress(vocabulary, path, mine, theirs)):
-                    add("body", path, mine, theirs)
+                    add(Aspect.BODY, path, mine, theirs)
     return found
 
 

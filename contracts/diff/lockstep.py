@@ -1,6 +1,10 @@
 """`contracts diff`: where does the mock behave unlike the real deployment?
 
-    report = diff(DiffConfig(real=RunConfig(...), reference=RunConfig(...)))
+    report = contracts.diff(DiffConfig(real=RunConfig(...), reference=RunConfig(...)))
+
+The stages (plan, pre-flight, approve, execute, judge) are `contracts.pipeline`'s,
+as for `contracts run`; this module is what `contracts diff` executes with: the
+`Lockstep` of two `Runner`s.
 
 Both deployments get the same planned calls, in lockstep: the pre-flight of
 each, then create and poll to the end, every token defect, malformed and
@@ -19,21 +23,19 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from contracts.config import Credentials, RunConfig
 from contracts.core.errors import ConfigError, ContractsError
-from contracts.diff.comparison import Difference, Drift, Normaliser, compare, decision_of, fix_for
-from contracts.execution.runner import Runner, approved
+from contracts.diff.comparison import Aspect, Difference, DriftFindings, Normaliser, compare, decision_of, fix_for
+from contracts.execution.preflight import run_preflight
+from contracts.execution.runner import Runner
 from contracts.judging.checks import Observation
-from contracts.judging.outcome import Outcome
-from contracts.judging.verdict import Missing
-from contracts.planning.model import PlannedCall
+from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
+from contracts.judging.verdict import Missing, Verdict
+from contracts.planning.model import Plan, PlannedCall
 from contracts.planning.suites import poll_schedule
 
 #: A side is slower when its median response time exceeds the other's by `slower_by` seconds, and this many times.
@@ -42,6 +44,9 @@ SLOWER_RATIO = 5.0
 
 @dataclass(frozen=True)
 class DiffConfig:
+    """What `contracts diff` is told: both sides' run configurations, the accepted
+    differences (`--ignore`) and the latency threshold (`--slower-by`)."""
+
     real: RunConfig
     reference: RunConfig
     ignore: tuple[str, ...] = ()
@@ -60,10 +65,13 @@ class Track:
 
 @dataclass
 class DiffReport:
+    """The result of `contracts diff`: both sides' outcomes, the differences found,
+    what was not compared, and the verdict and exit code they make."""
+
     config: DiffConfig
     real: Outcome
     reference: Outcome | None
-    drift: Drift
+    drift: DriftFindings
     incomplete: list[Missing]
     compared: int
     duration: float
@@ -71,15 +79,15 @@ class DiffReport:
 
     @property
     def exit_code(self) -> int:
-        if self.dry_run:
-            return 0
-        if self.drift.open:
-            return 1
-        return 4 if self.incomplete and not self.config.real.allow_incomplete else 0
+        return self.verdict.exit_code(self.config.real.allow_incomplete)
 
     @property
-    def verdict(self) -> str:
-        return {0: "NO DRIFT", 1: "DRIFT", 4: "INCOMPLETE"}[self.exit_code] if not self.dry_run else "DRY RUN"
+    def verdict(self) -> Verdict:
+        if self.dry_run:
+            return Verdict.DRY_RUN
+        if self.drift.open:
+            return Verdict.DRIFT
+        return Verdict.INCOMPLETE if self.incomplete and not self.config.real.allow_incomplete else Verdict.NO_DRIFT
 
     def redact(self, text: str) -> str:
         text = self.real.redactor(text)
@@ -110,59 +118,23 @@ def reference_identities(config: RunConfig, transport: httpx.BaseTransport | Non
                                  unscoped=creds("unscoped"))
 
 
-def diff(config: DiffConfig, *, real_transport: httpx.BaseTransport | None = None,
-         reference_transport: httpx.BaseTransport | None = None,
-         sleep: Callable[[float], None] = time.sleep) -> DiffReport:
-    """Drive both deployments in lockstep and report how they differ.
-    Raises `ConfigError` (exit 2, the side named) or `UnreachableError` (exit 3)."""
-    started = time.monotonic()
-    real = Runner(config.real.with_overrides(profile="diff"), transport=real_transport, sleep=sleep)
-    try:
-        reference_config = reference_identities(config.reference.with_overrides(profile="diff"), reference_transport)
-        reference = Runner(reference_config, transport=reference_transport, sleep=sleep)
-    except ContractsError as exc:
-        raise type(exc)(f"the reference: {exc}") from None
-    engine = _Lockstep(real, reference, config)
-    try:
-        planner = real.planner()
-        early = not config.real.dry_run and config.real.plan_in is None
-        if early:
-            engine.preflight(planner.plan)
-        plan = real.plan_suites(planner)
-        if config.real.plan_in is not None:
-            approved(config.real, real, plan)
-        if config.real.plan_out is not None:
-            plan.write(config.real.plan_out, real.vocabulary.auth_header)
-        if config.real.dry_run:
-            return DiffReport(config, real.outcome(plan, time.monotonic() - started), None, Drift(), [], 0,
-                              time.monotonic() - started, dry_run=True)
-        if not early:
-            engine.preflight(plan)
-        engine.execute(plan)
-        engine.incomplete[:0] = [Missing(c.suite, c.check, c.operation_id, c.reason) for c in plan.cuts]
-    finally:
-        real.http.close()
-        reference.http.close()
-    engine.drift.accept(config.ignore)
-    return DiffReport(config, real.outcome(plan, time.monotonic() - started),
-                      reference.outcome(plan, time.monotonic() - started), engine.drift, engine.incomplete,
-                      engine.compared, time.monotonic() - started)
+class Lockstep:
+    """Sends every planned call to the real side, then (if it went out) to the
+    reference, and owns what comparing them finds: the differences, what was not
+    compared, and each side's lifecycle tracks and response times."""
 
-
-class _Lockstep:
     def __init__(self, real: Runner, reference: Runner, config: DiffConfig):
         self.real, self.reference, self.config = real, reference, config
         self.normaliser = Normaliser(real.vocabulary)
-        self.drift = Drift()
+        self.drift = DriftFindings()
         self.incomplete: list[Missing] = []
         self.compared = 0
         self.clock = 0.0  # seconds of back-off waited: the time axis of both sides' lifecycles
         self.tracks: dict[int, tuple[Track, Track]] = {}
         self.latency: dict[str, tuple[list[float], list[float]]] = {}
 
-    def preflight(self, plan: Any) -> None:
-        from contracts.execution.preflight import run_preflight
-
+    def preflight(self, plan: Plan) -> None:
+        """Both sides' pre-flight; a problem of the reference says so."""
         calls = [c for c in plan.calls if c.suite == "preflight"]
         run_preflight(self.real, calls)
         try:
@@ -171,11 +143,12 @@ class _Lockstep:
             raise type(exc)(f"the reference: {exc}") from None
 
     def _reference_can_send(self, call: PlannedCall) -> bool:
-        creds = {"app": self.reference.config.credentials, "other_tenant": self.reference.config.other_tenant,
-                 "unscoped": self.reference.config.unscoped}.get(call.auth.identity)
+        creds = self.reference.config.credentials_of(call.auth.identity)
         return creds is None or creds.present
 
-    def execute(self, plan: Any) -> None:
+    def execute(self, plan: Plan) -> None:
+        """Every suite's calls in lockstep (the lifecycle's polled round by round),
+        then the checks' end of run and the response times compared."""
         for call in plan.calls:
             if call.cut:
                 self.real.records.setdefault(call.index, _cut(call))
@@ -276,7 +249,7 @@ class _Lockstep:
             for user in sorted(set(mine.sequences) | set(theirs.sequences)):
                 a, b = mine.sequences.get(user, []), theirs.sequences.get(user, [])
                 if past_initial(a) != past_initial(b) or not a or not b:
-                    self.drift.add(Difference(f"lifecycle/{call.operation_id}/sequence", what, "lifecycle",
+                    self.drift.add(Difference(f"lifecycle/{call.operation_id}/sequence", what, Aspect.LIFECYCLE,
                                               f"{user}: statuses in order", " -> ".join(a) or "(none)",
                                               " -> ".join(b) or "(none)", "user statuses", decision,
                                               fix_for(True, True, choice)))
@@ -285,7 +258,7 @@ class _Lockstep:
             low_b, high_b = theirs.last_in_progress, theirs.first_final
             if high_a < low_b or high_b < low_a:  # the ranges do not overlap
                 self.drift.add(Difference(
-                    f"lifecycle/{call.operation_id}/time", what, "lifecycle", "time to a final status",
+                    f"lifecycle/{call.operation_id}/time", what, Aspect.LIFECYCLE, "time to a final status",
                     f"{low_a:g}-{high_a:g} s", f"{low_b:g}-{high_b:g} s", "progress timing",
                     "documented by the vendor (the erase is asynchronous; how long it takes is not documented)",
                     "the mock's behaviour: its --progress-delay"))
@@ -297,7 +270,7 @@ class _Lockstep:
             a, b = statistics.median(mine), statistics.median(theirs)
             if abs(a - b) > self.config.slower_by and max(a, b) > SLOWER_RATIO * max(min(a, b), 0.001):
                 self.drift.add(Difference(
-                    f"latency/{operation_id}/median", f"every call of {operation_id}", "latency",
+                    f"latency/{operation_id}/median", f"every call of {operation_id}", Aspect.LATENCY,
                     "median response time", f"{a:.2f} s", f"{b:.2f} s", "response time",
                     "documented by the vendor (response times are not documented)",
                     "the mock's behaviour (a latency fault), or a slow deployment to report"))
@@ -310,8 +283,6 @@ def _violations(runner: Runner) -> int:
     return sum(f.count for f in runner.context.findings)
 
 
-def _cut(call: PlannedCall) -> Any:
-    from contracts.judging.outcome import CallOutcome, CallRecord
-
+def _cut(call: PlannedCall) -> CallRecord:
     return CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut or "")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts.core.errors import ConfigError, UnreachableError
+from contracts.core.identities import Speaker
 from contracts.core.vocabulary import Vocabulary
 from contracts.judging.checks import Observation
 from contracts.planning.model import Auth, Expect
@@ -43,10 +44,10 @@ def plan_preflight(planner: Planner) -> None:
     planner.call(SUITE, "contract paths served", status, path_value=malformed,
                  expect=Expect(tuple(range(400, 500))), description="a malformed id: a 4xx other than 404")
     if config.other_tenant.present:
-        planner.call(SUITE, "other tenant accepted", status, path_value=unknown[1], auth=Auth("other_tenant"),
+        planner.call(SUITE, "other tenant accepted", status, path_value=unknown[1], auth=Auth(Speaker.OTHER_TENANT),
                      expect=Expect((404,)), description="the other tenant's token: 404 like the app's")
     if config.unscoped.present:
-        planner.call(SUITE, "unscoped app is an identity", status, path_value=unknown[2], auth=Auth("unscoped"),
+        planner.call(SUITE, "unscoped app is an identity", status, path_value=unknown[2], auth=Auth(Speaker.UNSCOPED),
                      expect=Expect((403,)), description="the unscoped app's token: 403")
 
 
@@ -62,12 +63,12 @@ def run_preflight(runner: Runner, calls: list) -> None:
         if observation.status in UNAVAILABLE:
             raise UnreachableError(f"{runner.target.base_url} answered the pre-flight with HTTP {observation.status}"
                                    f" ({_message(runner.vocabulary, observation)}); try again later")
-        if call.auth.identity == "app" and call.check == "token accepted":
+        if call.auth.identity is Speaker.APP and call.check == "token accepted":
             _check_token(runner, observation)
-        elif call.auth.identity == "other_tenant":
+        elif call.auth.identity is Speaker.OTHER_TENANT:
             _check_identity(runner.vocabulary, observation, config.other_tenant.client_id, "--other-tenant",
                             expected=404)
-        elif call.auth.identity == "unscoped":
+        elif call.auth.identity is Speaker.UNSCOPED:
             _check_identity(runner.vocabulary, observation, config.unscoped.client_id, "--unscoped", expected=403)
     _check_paths(answers.get("token accepted"), answers.get("contract paths served"))
 

@@ -1,21 +1,11 @@
-"""The contract runner: plan, pre-flight, execute, judge.
+"""The runner: sends one deployment the calls of a plan.
 
-    report = run(RunConfig(base_url=..., credentials=...))
-
-1. **Plan.** Every selected suite (`contracts.planning.suites.SUITES`) adds the calls
-   it will send to one `Plan`; the erase budget is spent on the erasing calls
-   by priority; `--dry-run` prints this plan and stops, `--plan-out` writes
-   it, `--plan` recomputes it and refuses to go on unless it is the approved one.
-2. **Pre-flight** (`contracts.execution.preflight`): the token, the base URL and the
-   optional identities are tried first; a configuration problem stops the
-   run with exit 2 before any generated call.
-3. **Execute.** Each suite sends its calls through `Runner.send`: a token
-   minted per request, the erase budget taken for every erasing request on
-   the wire (retries included), `Retry-After` honoured, every answer given
-   to every check of `contracts.judging.checks.CHECKS`.
-4. **Judge** (`contracts.judging.verdict`): violations make the run FAILED; a check
-   that could not run fully, or a documented state never observed, makes
-   it INCOMPLETE, named with its reason; otherwise PASSED.
+It selects the operations and suites, makes the planner (the pre-flight's
+calls first), and sends each suite's calls through `Runner.send`: a token
+minted per request, the erase budget taken for every erasing request on the
+wire (retries included), `Retry-After` honoured, every answer given to every
+check of `contracts.judging.checks.CHECKS`. What it did is an `Outcome`; the
+verdict on it, and the order of the stages, are `contracts.pipeline`'s.
 """
 
 from __future__ import annotations
@@ -35,12 +25,13 @@ import httpx
 from contracts.config import DEFAULT_MAX_ERASE_REMOTE, REMOTE_AUDIT_LOG, Credentials, RunConfig
 from contracts.core import tokens
 from contracts.core.errors import ConfigError
+from contracts.core.identities import Speaker
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import CREATE, STATUS, Operation, Vocabulary
 from contracts.execution.transport import Exchange, Transport
 from contracts.judging import checks as checkmod
 from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
-from contracts.planning.model import Auth, PlannedCall, read_plan_file
+from contracts.planning.model import Auth, Plan, PlannedCall
 from contracts.planning.planner import Planner
 from contracts.planning.strategies import broken_headers
 from contracts.planning.suites import SUITES
@@ -50,6 +41,10 @@ from contracts.safety.target import Target
 
 
 class Runner:
+    """One deployment's side of a run: its target, erase budget, audit log, HTTP
+    transport and redactor, the checks judging its answers, and a record of
+    every planned call."""
+
     def __init__(self, config: RunConfig, *, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, progress: Any = None):
         if not config.credentials.present:
@@ -116,7 +111,7 @@ class Runner:
         plan_preflight(planner)
         return planner
 
-    def plan_suites(self, planner: Planner) -> Any:
+    def plan_suites(self, planner: Planner) -> Plan:
         """Every selected suite's calls, then the erase budget spent by priority."""
         with _quiet():
             for name in self.suites:
@@ -128,7 +123,8 @@ class Runner:
                     finish(planner)
         return planner.plan
 
-    def preflight(self, plan: Any) -> None:
+    def preflight(self, plan: Plan) -> None:
+        """Send the plan's pre-flight calls (`contracts.execution.preflight`)."""
         from contracts.execution.preflight import run_preflight
 
         run_preflight(self, [c for c in plan.calls if c.suite == "preflight"])
@@ -142,7 +138,7 @@ class Runner:
         def build() -> dict[str, str]:
             headers = dict(call.headers)
             auth = call.auth
-            if auth.identity == "literal":
+            if auth.identity is Speaker.LITERAL:
                 if auth.value is not None:
                     headers[recipe.header] = auth.value
                 return headers
@@ -165,8 +161,9 @@ class Runner:
         return build
 
     def _credentials(self, auth: Auth) -> Credentials:
-        return {"app": self.config.credentials, "other_tenant": self.config.other_tenant,
-                "unscoped": self.config.unscoped}[auth.identity]
+        creds = self.config.credentials_of(auth.identity)
+        assert creds is not None, auth
+        return creds
 
     def send(self, call: PlannedCall) -> checkmod.Observation | None:
         """Send a planned call (unless it cannot be sent now), give the answer to every check."""
@@ -270,7 +267,7 @@ class Runner:
 
     # -- running -----------------------------------------------------------------------------------
 
-    def execute(self, plan: Any) -> None:
+    def execute(self, plan: Plan) -> None:
         """Send every suite's calls (the pre-flight has run)."""
         calls = [c for c in plan.calls if not c.cut]
         for call in plan.calls:
@@ -302,68 +299,10 @@ class Runner:
                 for future in [pool.submit(self.send, call) for call in batch]:
                     future.result()
 
-    def outcome(self, plan: Any, duration: float) -> Outcome:
+    def outcome(self, plan: Plan, duration: float) -> Outcome:
+        """What this side did, for the verdict."""
         return Outcome(self.config, self.vocabulary, self.target, plan, self.context, self.records, self.http,
                        self.budget, self.audit, self.redactor, duration, self.not_final_calls)
-
-
-def run(config: RunConfig, *, transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep, progress: Any = None) -> Any:
-    """Plan, pre-flight, execute and judge a run; returns its `Report`
-    (`contracts.judging.verdict`). Raises `ConfigError` (exit 2) or `UnreachableError` (exit 3)."""
-    from contracts.judging.verdict import judge
-
-    runner = Runner(config, transport=transport, sleep=sleep, progress=progress)
-    started = time.monotonic()
-    try:
-        planner = runner.planner()
-        # A configuration problem stops the run in seconds, before the (slower) planning;
-        # an approved plan is checked first: nothing is sent unless it is the approved one.
-        early = not config.dry_run and config.plan_in is None
-        if early:
-            runner.preflight(planner.plan)
-        plan = runner.plan_suites(planner)
-        if config.plan_in is not None:
-            approved(config, runner, plan)
-        if config.plan_out is not None:
-            plan.write(config.plan_out, runner.vocabulary.auth_header)
-        if config.dry_run:
-            return judge(runner.outcome(plan, time.monotonic() - started), dry_run=True)
-        if not early:
-            runner.preflight(plan)
-        runner.execute(plan)
-    finally:
-        runner.http.close()
-    return judge(runner.outcome(plan, time.monotonic() - started))
-
-
-def approved(config: RunConfig, runner: Runner, plan: Any) -> None:
-    """Refuse to run unless `plan` is exactly the plan file's (same target, same calls)."""
-    assert config.plan_in is not None
-    data = read_plan_file(config.plan_in)
-    if data["target"] != runner.target.base_url:
-        raise ConfigError(f"--plan {config.plan_in} names another target ({data['target']}), not"
-                          f" {runner.target.base_url}")
-    mine = plan.as_json(runner.vocabulary.auth_header)
-    if mine["calls"] != data["calls"]:
-        first = next((i for i, (a, b) in enumerate(zip(mine["calls"], data["calls"], strict=False)) if a != b),
-                     min(len(mine["calls"]), len(data["calls"])))
-        raise ConfigError(f"--plan {config.plan_in}: this run would not send exactly the approved calls (first"
-                          f" difference at call {first}); the contract, the options or the toolkit changed since"
-                          " it was written: write and approve a new plan")
-
-
-def plan_settings(config: RunConfig, data: dict[str, Any]) -> RunConfig:
-    """The options a plan file was written with, for `--plan` (credentials stay the caller's)."""
-    s = data.get("settings", {})
-    return config.with_overrides(
-        seed=data.get("seed"), suites=tuple(s.get("suites", ())),
-        include=tuple(s.get("operations", ())), exclude=(),
-        max_examples=int(s.get("maxExamples", config.max_examples)),
-        erase_user_ids=tuple(s.get("eraseUserIds", ())), refused_user_ids=tuple(s.get("refusedUserIds", ())),
-        max_erase_requests=s.get("eraseBudget"), wait_for_completion=float(s.get("waitForCompletion", 60)),
-        target_kind="remote" if data.get("remote") else "local",
-    )
 
 
 @contextmanager

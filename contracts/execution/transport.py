@@ -69,6 +69,9 @@ class Exchange:
 
 
 class Transport:
+    """The run's one HTTP client to one deployment: it sends, honours `Retry-After`,
+    and counts every request on the wire and every second waited."""
+
     def __init__(self, base_url: str, timeout: float, max_retry_after: float, *,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep):
         self.base_url, self.timeout, self.max_retry_after = base_url, timeout, max_retry_after

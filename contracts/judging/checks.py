@@ -59,6 +59,9 @@ DESCRIPTIONS = {
 
 @dataclass
 class Finding:
+    """One contract violation: the check and operation, what was expected and got,
+    a curl line to reproduce it, and how often it recurred."""
+
     check: str
     operation: str
     suite: str
@@ -71,6 +74,8 @@ class Finding:
 
 @dataclass
 class Findings:
+    """Every violation of a run, repeats counted; thread-safe."""
+
     items: dict[tuple[str, str, str], Finding] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -207,6 +212,8 @@ class SchemaChecker:
 
 @register
 class ServerErrors(Check):
+    """No answer is a 5xx."""
+
     names = ("not_a_server_error",)
 
     def after_response(self, ctx: Context, observation: Observation) -> None:
@@ -342,7 +349,7 @@ class _Seen:
 
 
 @register
-class Lifecycle(Check):
+class LifecycleCheck(Check):
     """The properties every observed erase request keeps, checked on every
     status answer of the run against what was asked and seen before."""
 
@@ -491,7 +498,7 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-for _name in Lifecycle.names:
+for _name in LifecycleCheck.names:
     HOME_SUITES[_name] = "lifecycle"
 HOME_SUITES.update({"request_id_format": "request-ids", "request_id_unique": "request-ids",
                     "completion": "lifecycle", "valid_traffic_accepted": "auth"})

@@ -29,7 +29,7 @@ import schemathesis
 
 from contracts.core.spec import Spec
 from contracts.core.vocabulary import Vocabulary
-from contracts.judging.checks import Check, Context, Lifecycle, Observation, RequestIds
+from contracts.judging.checks import Check, Context, LifecycleCheck, Observation, RequestIds
 
 
 class _Adapter:
@@ -94,5 +94,5 @@ class request_id_unique(_Adapter):  # noqa: N801
 class lifecycle_consistency(_Adapter):  # noqa: N801
     """The invariants every observed erase request keeps, on every status answer."""
 
-    wrapped = Lifecycle
-    names = Lifecycle.names
+    wrapped = LifecycleCheck
+    names = LifecycleCheck.names

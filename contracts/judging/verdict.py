@@ -34,6 +34,25 @@ NOT_PROVOKABLE = {429: "a rate limit: the deployment decides when", 500: "an int
 PASSIVE_CHECKS = (*ANY_CASE_CHECKS, "not_a_server_error")
 
 
+class Verdict(StrEnum):
+    """The verdict words of `contracts run` and `contracts diff`, each with its exit code."""
+
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    INCOMPLETE = "INCOMPLETE"
+    DRY_RUN = "DRY RUN"
+    NO_DRIFT = "NO DRIFT"
+    DRIFT = "DRIFT"
+
+    def exit_code(self, allow_incomplete: bool = False) -> int:
+        """0 passed (or a dry run), 1 violations or drift, 4 incomplete unless accepted."""
+        if self in (Verdict.FAILED, Verdict.DRIFT):
+            return EXIT_VIOLATIONS
+        if self is Verdict.INCOMPLETE and not allow_incomplete:
+            return EXIT_INCOMPLETE
+        return EXIT_PASSED
+
+
 class RowStatus(StrEnum):
     """The state of one (suite, check, operation) cell."""
 
@@ -59,6 +78,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Missing:
+    """Something selected that did not run fully (or was not compared), and why."""
+
     suite: str
     check: str
     operation: str
@@ -67,8 +88,11 @@ class Missing:
 
 @dataclass
 class Report:
+    """The judged result of a run: its verdict, the matrix rows, what did not run
+    fully and why, and the documented states it did or did not observe."""
+
     outcome: Outcome
-    verdict: str
+    verdict: Verdict
     rows: list[Row]
     incomplete: list[Missing]
     reduced: list[str]
@@ -90,11 +114,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        if self.dry_run or self.verdict == "PASSED":
-            return EXIT_PASSED
-        if self.verdict == "FAILED":
-            return EXIT_VIOLATIONS
-        return EXIT_PASSED if self.config.allow_incomplete else EXIT_INCOMPLETE
+        return self.verdict.exit_code(self.config.allow_incomplete)
 
     @property
     def seed(self) -> int:
@@ -111,14 +131,16 @@ class Report:
 
 
 def judge(outcome: Outcome, *, dry_run: bool = False) -> Report:
+    """The verdict on a run's outcome (a dry run's: what will not run fully)."""
     if dry_run:
-        return Report(outcome, "DRY RUN", [], _plan_cuts(outcome), [], [], {}, dry_run=True)
+        return Report(outcome, Verdict.DRY_RUN, [], _plan_cuts(outcome), [], [], {}, dry_run=True)
     rows = _rows(outcome)
     incomplete = _plan_cuts(outcome) + _groups(outcome) + _not_final(outcome)
     unobserved, required = _coverage(outcome)
     incomplete += required
     _mark_cuts(rows, incomplete)
-    verdict = "FAILED" if len(outcome.context.findings) else "INCOMPLETE" if incomplete else "PASSED"
+    verdict = Verdict.FAILED if len(outcome.context.findings) else Verdict.INCOMPLETE if incomplete else \
+        Verdict.PASSED
     observed = {op: sorted(map(str, statuses)) for op, statuses in outcome.context.observed_statuses.items()}
     observed.update({name: sorted(values) for name, values in outcome.context.observed_values.items()})
     return Report(outcome, verdict, rows, incomplete, _reduced(outcome), unobserved, observed)

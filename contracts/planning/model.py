@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.core.errors import ConfigError
+from contracts.core.identities import Speaker
 from contracts.planning.strategies import TokenDefect
 
 MAX_RETRIES = 3
@@ -47,18 +48,19 @@ PRIORITY_NAMES: dict[int, str] = {
 class Auth:
     """How a call is authenticated; tokens are minted when it is sent.
 
-    identity: "app" (the app under test), "other_tenant", "unscoped", or
-    "literal" (the header value in `value`, as generated: not a token).
+    identity: who the call speaks as; `Speaker.LITERAL` sends the header value
+    in `value`, as generated (not a token).
     """
 
-    identity: str = "app"
+    identity: Speaker = Speaker.APP
     defect: TokenDefect | None = None
     value: str | None = None
 
     def describe(self, header: str) -> dict[str, str]:
-        if self.identity == "literal":
+        if self.identity is Speaker.LITERAL:
             return {header: self.value or ""} if self.value is not None else {}
-        who = {"app": "app under test", "other_tenant": "other tenant's app", "unscoped": "app without the scope"}
+        who = {Speaker.APP: "app under test", Speaker.OTHER_TENANT: "other tenant's app",
+               Speaker.UNSCOPED: "app without the scope"}
         token = f"<fresh token: {who[self.identity]}"
         return {header: token + (f", defect {self.defect.describe()}>" if self.defect else ">")}
 
@@ -97,6 +99,9 @@ class Repeat:
 
 @dataclass
 class PlannedCall:
+    """One call of the plan: what it sends and as whom, what it proves, whether it may
+    erase, what its answer must be, and (when cut) why it will not be sent."""
+
     index: int
     suite: str
     check: str
@@ -167,6 +172,9 @@ class Cut:
 
 @dataclass
 class Plan:
+    """Every call a run will send, in order, with the erase budget, the checks cut and
+    the generated cases left out: what a dry run prints and a plan file holds."""
+
     base_url: str
     seed: int
     budget: int | None  # erasing calls allowed on the wire, retries included; None: unlimited

@@ -22,31 +22,33 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contracts.config import RunConfig
+from contracts.core.identities import Speaker
 from contracts.core.memo import Memo
-from contracts.core.vocabulary import CREATE, Operation, Vocabulary
+from contracts.core.vocabulary import CREATE, Operation, Role, Vocabulary
 from contracts.planning.model import ANCHOR, POSITIVE, Auth, Cut, Expect, Plan, PlannedCall, Ref
 from contracts.safety.policy import BodyPolicy
 from contracts.safety.target import Target
 
-APP = Auth("app")
+APP = Auth(Speaker.APP)
 #: How many positive create bodies the runner's own creates are drawn from.
 POSITIVE_POOL = 10
 #: Headers schemathesis sets that say nothing about the call (the client sets its own).
 _DROPPED_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "x-schemathesis-testcaseid"}
 #: schemathesis's coverage cases per (contract, operation): they depend on nothing
-#: but the contract, and are the slowest part of planning (over a second per
-#: operation), so a process that plans several runs (the pytest plugin, `contracts
+#: but the contract, so a process that plans several runs (the pytest plugin, `contracts
 #: diff`, a test suite) computes them once. The cases of the 64 operations used last are kept.
 _COVERAGE_CASES: Memo[tuple[str, str], list[Any]] = Memo(64)
 #: Hypothesis's draws per (contract, label, count, seed): a label names one strategy of
 #: one contract, so the draw is the same for the same seed, and the plans of one seed in
 #: one process (a test suite's runs, the pytest plugin's, `contracts run --plan` checking
-#: the plan it applies) draw it once. Each draw starts Hypothesis's engine, about 5 ms,
-#: and a plan makes dozens.
+#: the plan it applies) draw it once (each draw starts Hypothesis's engine).
 _DRAWN: Memo[tuple[str, str, int, int], list[Any]] = Memo(256)
 
 
 class Planner:
+    """Builds one run's `Plan`: the selected operations, deterministic draws for the seed,
+    schemathesis's cases made safe for the target, and the runner's own calls."""
+
     def __init__(self, config: RunConfig, vocabulary: Vocabulary, target: Target, seed: int,
                  operations: list[Operation], budget: int | None, settings_record: dict[str, Any]):
         self.config, self.vocabulary, self.target, self.seed = config, vocabulary, target, seed
@@ -73,7 +75,7 @@ class Planner:
 
     # -- which operations ----------------------------------------------------------------------
 
-    def with_role(self, role: str) -> list[Operation]:
+    def with_role(self, role: Role) -> list[Operation]:
         """The selected operations of a role, the documented ones before the deprecated aliases."""
         return sorted((op for op in self.operations if op.role == role), key=lambda op: op.deprecated)
 
@@ -204,7 +206,7 @@ class Planner:
         components = meta.components.items() if meta else ()
         negated = {location.value for location, info in components if info.mode.value == "negative"}
         auth_negated = "header" in negated and _auth_is_negated(meta, auth_name)
-        auth = Auth("literal", value=generated_auth) if auth_negated else Auth("app")
+        auth = Auth(Speaker.LITERAL, value=generated_auth) if auth_negated else Auth(Speaker.APP)
         body = _wire_body(case, kwargs)
         positive = meta is None or meta.generation.mode.value == "positive"
         erasing = False

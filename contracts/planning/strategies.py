@@ -13,6 +13,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -21,23 +22,56 @@ from hypothesis import strategies as st
 from contracts.core import tokens
 from contracts.core.vocabulary import IdFormat, TokenRecipe
 
-TOKEN_DEFECTS = (
-    "no header", "empty header", "garbage", "bearer in authorization", "alg none",
-    "other secret", "hs512", "rs256 label", "expired", "not yet valid", "missing app id",
-    "unknown app id", "truncated signature", "flipped signature",
-)
+
+class TokenDefectKind(StrEnum):
+    """The ways the runner breaks a token."""
+
+    NO_HEADER = "no header"
+    EMPTY_HEADER = "empty header"
+    GARBAGE = "garbage"
+    BEARER_IN_AUTHORIZATION = "bearer in authorization"
+    ALG_NONE = "alg none"
+    OTHER_SECRET = "other secret"
+    HS512 = "hs512"
+    RS256_LABEL = "rs256 label"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not yet valid"
+    MISSING_APP_ID = "missing app id"
+    UNKNOWN_APP_ID = "unknown app id"
+    TRUNCATED_SIGNATURE = "truncated signature"
+    FLIPPED_SIGNATURE = "flipped signature"
+
+
+class IdDefect(StrEnum):
+    """The ways the runner malforms a request id."""
+
+    WRONG_PREFIX = "wrong prefix"
+    NO_PREFIX = "no prefix"
+    UPPERCASE = "uppercase"
+    TOO_SHORT = "too short"
+    TOO_LONG = "too long"
+    NON_HEX = "non-hex"
+    PATH_SEPARATOR = "path separator"
+    DOT_SEGMENT = "dot segment"
+    URL_ENCODED_BYTES = "url-encoded bytes"
+    UNICODE = "unicode"
+    WHITESPACE = "whitespace"
+    VERY_LONG = "very long"
+
+
+TOKEN_DEFECTS = tuple(TokenDefectKind)
 #: The defects a deployment is most likely to let through, most severe first:
 #: these are the ones worth an erasing call on a create operation.
-SEVERE_DEFECTS = ("no header", "alg none", "other secret", "expired")
-ID_DEFECTS = (
-    "wrong prefix", "no prefix", "uppercase", "too short", "too long", "non-hex",
-    "path separator", "dot segment", "url-encoded bytes", "unicode", "whitespace", "very long",
-)
+SEVERE_DEFECTS = (TokenDefectKind.NO_HEADER, TokenDefectKind.ALG_NONE, TokenDefectKind.OTHER_SECRET,
+                  TokenDefectKind.EXPIRED)
+ID_DEFECTS = tuple(IdDefect)
 
 
 @dataclass(frozen=True)
 class TokenDefect:
-    kind: str
+    """A token defect as planned: its kind and the details Hypothesis drew for it."""
+
+    kind: TokenDefectKind
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
@@ -46,22 +80,22 @@ class TokenDefect:
 
 
 @st.composite
-def token_defects(draw: st.DrawFn, kind: str, client_id_format: IdFormat) -> TokenDefect:
+def token_defects(draw: st.DrawFn, kind: TokenDefectKind, client_id_format: IdFormat) -> TokenDefect:
     """A defect of `kind` with Hypothesis-drawn details."""
-    if kind == "garbage":
+    if kind == TokenDefectKind.GARBAGE:
         alphabet = st.characters(min_codepoint=33, max_codepoint=126)
         return TokenDefect(kind, {"value": draw(st.text(alphabet=alphabet, min_size=1, max_size=60))})
-    if kind == "other secret":
+    if kind == TokenDefectKind.OTHER_SECRET:
         return TokenDefect(kind, {"secret": draw(st.binary(min_size=16, max_size=48)).hex()})
-    if kind == "expired":
+    if kind == TokenDefectKind.EXPIRED:
         return TokenDefect(kind, {"seconds ago": draw(st.integers(min_value=3600, max_value=10 * 365 * 86400))})
-    if kind == "not yet valid":
+    if kind == TokenDefectKind.NOT_YET_VALID:
         return TokenDefect(kind, {"seconds ahead": draw(st.integers(min_value=3600, max_value=365 * 86400))})
-    if kind == "unknown app id":
+    if kind == TokenDefectKind.UNKNOWN_APP_ID:
         return TokenDefect(kind, {"app id": f"{client_id_format.prefix}{draw(st.uuids())}"})
-    if kind == "truncated signature":
+    if kind == TokenDefectKind.TRUNCATED_SIGNATURE:
         return TokenDefect(kind, {"cut": draw(st.integers(min_value=1, max_value=42))})
-    if kind == "flipped signature":
+    if kind == TokenDefectKind.FLIPPED_SIGNATURE:
         return TokenDefect(kind, {"byte": draw(st.integers(0, 31)), "bit": draw(st.integers(0, 7))})
     return TokenDefect(kind)
 
@@ -74,37 +108,37 @@ def broken_headers(defect: TokenDefect, recipe: TokenRecipe, client_id: str, sec
     fresh = tokens.mint(recipe, client_id, secret, now=now, expires_in=600, subject="contracts")
     claims = _claims(fresh)
     header = recipe.header
-    if kind == "no header":
+    if kind == TokenDefectKind.NO_HEADER:
         return {}
-    if kind == "empty header":
+    if kind == TokenDefectKind.EMPTY_HEADER:
         return {header: ""}
-    if kind == "garbage":
+    if kind == TokenDefectKind.GARBAGE:
         return {header: str(params["value"])}
-    if kind == "bearer in authorization":
+    if kind == TokenDefectKind.BEARER_IN_AUTHORIZATION:
         return {"Authorization": "Bearer " + fresh}
-    if kind == "alg none":
+    if kind == TokenDefectKind.ALG_NONE:
         return {header: f"{_b64(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{fresh.split('.')[1]}."}
-    if kind == "other secret":
+    if kind == TokenDefectKind.OTHER_SECRET:
         other = str(params["secret"])
         return {header: tokens.sign(recipe, claims, other if other != secret else other + "x")}
-    if kind == "hs512":
+    if kind == TokenDefectKind.HS512:
         return {header: tokens.sign(recipe, claims, secret * 2, "HS512")}
-    if kind == "rs256 label":
+    if kind == TokenDefectKind.RS256_LABEL:
         head = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
         _, body, signature = fresh.split(".")
         return {header: f"{head}.{body}.{signature}"}
-    if kind == "expired":
+    if kind == TokenDefectKind.EXPIRED:
         return {header: tokens.sign(recipe, dict(claims, exp=int(now) - int(params["seconds ago"])), secret)}
-    if kind == "not yet valid":
+    if kind == TokenDefectKind.NOT_YET_VALID:
         return {header: tokens.sign(recipe, dict(claims, nbf=int(now) + int(params["seconds ahead"])), secret)}
-    if kind == "missing app id":
+    if kind == TokenDefectKind.MISSING_APP_ID:
         return {header: tokens.sign(recipe, {k: v for k, v in claims.items() if k != recipe.app_id_claim}, secret)}
-    if kind == "unknown app id":
+    if kind == TokenDefectKind.UNKNOWN_APP_ID:
         return {header: tokens.sign(recipe, dict(claims, **{recipe.app_id_claim: params["app id"]}), secret)}
     head, body, signature = fresh.split(".")
-    if kind == "truncated signature":
+    if kind == TokenDefectKind.TRUNCATED_SIGNATURE:
         return {header: f"{head}.{body}.{signature[: max(1, min(int(params['cut']), len(signature) - 1))]}"}
-    if kind == "flipped signature":
+    if kind == TokenDefectKind.FLIPPED_SIGNATURE:
         raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
         raw[int(params["byte"]) % len(raw)] ^= 1 << int(params["bit"])
         return {header: f"{head}.{body}.{_b64(bytes(raw))}"}
@@ -124,38 +158,38 @@ HEX = "0123456789abcdef"
 
 
 @st.composite
-def malformed_request_ids(draw: st.DrawFn, kind: str, request_id: IdFormat) -> str:
+def malformed_request_ids(draw: st.DrawFn, kind: IdDefect, request_id: IdFormat) -> str:
     """A raw path segment holding a request id with the defect `kind` (one of
     `ID_DEFECTS`), which the contract rejects."""
     good = request_id.generate(draw(st.randoms(use_true_random=False)))
     prefix_length = len(request_id.prefix)
-    if kind == "wrong prefix":
+    if kind == IdDefect.WRONG_PREFIX:
         letters = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=5)
         prefix = draw(letters.map(lambda p: p + request_id.prefix[-1:]).filter(lambda p: p != request_id.prefix))
         return prefix + good[prefix_length:]
-    if kind == "no prefix":
+    if kind == IdDefect.NO_PREFIX:
         return good[prefix_length:]
-    if kind == "uppercase":
+    if kind == IdDefect.UPPERCASE:
         return good.upper()
-    if kind == "too short":
+    if kind == IdDefect.TOO_SHORT:
         return good[: draw(st.integers(prefix_length, len(good) - 1))]
-    if kind == "too long":
+    if kind == IdDefect.TOO_LONG:
         return good + draw(st.text(alphabet=HEX, min_size=1, max_size=8))
-    if kind == "non-hex":
+    if kind == IdDefect.NON_HEX:
         position = draw(st.sampled_from([i for i, c in enumerate(good) if i >= prefix_length and c != "-"]))
         return good[:position] + draw(st.sampled_from("ghxyzGHXYZ")) + good[position + 1:]
-    if kind == "path separator":
+    if kind == IdDefect.PATH_SEPARATOR:
         position = draw(st.integers(prefix_length + 1, len(good) - 2))
         return good[:position] + draw(st.sampled_from(["%2F", "%5C", "%2f"])) + good[position:]
-    if kind == "dot segment":
+    if kind == IdDefect.DOT_SEGMENT:
         return draw(st.sampled_from(["..", "%2E%2E", ".%2E"])) + "%2F" + good
-    if kind == "url-encoded bytes":
+    if kind == IdDefect.URL_ENCODED_BYTES:
         return good[:-2] + "%" + draw(st.sampled_from(["00", "0A", "FF", "C3%28", "E2%80%AE"]))
-    if kind == "unicode":
+    if kind == IdDefect.UNICODE:
         char = draw(st.characters(min_codepoint=0xA0, max_codepoint=0x2FFF))
         return quote(good[:-1] + char, safe="-")
-    if kind == "whitespace":
+    if kind == IdDefect.WHITESPACE:
         return draw(st.sampled_from(["%20", "%09", "+"])) + good
-    if kind == "very long":
+    if kind == IdDefect.VERY_LONG:
         return good + draw(st.text(alphabet=HEX, min_size=200, max_size=4000))
     raise ValueError(f"unknown id defect {kind!r}")

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from contracts.core.identities import Speaker
 from contracts.core.vocabulary import CREATE, STATUS
 from contracts.planning.model import OTHER_AUTH, SCOPE, SECOND_CREATE, SEVERE_AUTH, Auth, Expect, PlannedCall, Repeat
 from contracts.planning.strategies import (
@@ -41,10 +42,13 @@ if TYPE_CHECKING:
     from contracts.planning.planner import Planner
 
 CLIENT_ERRORS = tuple(range(400, 500))
+UNSCOPED_APP, OTHER_TENANT_APP = Auth(Speaker.UNSCOPED), Auth(Speaker.OTHER_TENANT)
 
 
 @dataclass(frozen=True)
 class Suite:
+    """One suite of a run: its name, how it plans its calls, and how they are sent."""
+
     name: str
     description: str
     plan: Callable[[Planner], None]
@@ -156,7 +160,7 @@ def _plan_broken_tokens(planner: Planner) -> None:
                 ids = planner.unknown_ids(len(defects), f"defect:{kind}:{operation.operation_id}")
                 for defect, request_id in zip(defects, ids, strict=True):
                     planner.call("auth", "auth_rejected", operation, path_value=request_id,
-                                 auth=Auth("app", defect), expect=Expect((401,), why=why), group=group,
+                                 auth=Auth(Speaker.APP, defect), expect=Expect((401,), why=why), group=group,
                                  description=f"defect {defect.describe()}")
                 continue
             label = f"defect:{kind}:{operation.operation_id}"
@@ -165,11 +169,11 @@ def _plan_broken_tokens(planner: Planner) -> None:
             # First without anyone to erase: a deployment that checks the token
             # before the body proves the rule with it, erasing nothing.
             planner.call("auth", "auth_rejected", operation, body=planner.policy.without_users(valid),
-                         auth=Auth("app", defect), expect=Expect((401,), why=why, inconclusive=(400,)),
+                         auth=Auth(Speaker.APP, defect), expect=Expect((401,), why=why, inconclusive=(400,)),
                          group=group, description=f"defect {defect.describe()}, a body the contract rejects")
             # Most severe defects first, the documented operation before its alias.
             rank = (severity + (0.5 if operation.deprecated else 0)) / 10
-            planner.call("auth", "auth_rejected", operation, body=valid, auth=Auth("app", defect),
+            planner.call("auth", "auth_rejected", operation, body=valid, auth=Auth(Speaker.APP, defect),
                          expect=Expect((401,), why=why), group=group,
                          priority=(SEVERE_AUTH if kind in SEVERE_DEFECTS else OTHER_AUTH) + rank,
                          description=f"defect {defect.describe()}, a valid body")
@@ -181,15 +185,15 @@ def _plan_unscoped(planner: Planner) -> None:
         group = f"auth/auth_scope/{operation.operation_id}"
         if operation.role == STATUS:
             request_id = planner.unknown_ids(1, f"unscoped:{operation.operation_id}")[0]
-            planner.call("auth", "auth_scope", operation, path_value=request_id, auth=Auth("unscoped"),
+            planner.call("auth", "auth_scope", operation, path_value=request_id, auth=UNSCOPED_APP,
                          expect=Expect((403,), why=why), group=group)
             continue
         users = planner.users("unscoped", refused=False)
         valid = planner.positive_body(f"unscoped {operation.operation_id}", users=users)
-        planner.call("auth", "auth_scope", operation, body=planner.policy.without_users(valid), auth=Auth("unscoped"),
+        planner.call("auth", "auth_scope", operation, body=planner.policy.without_users(valid), auth=UNSCOPED_APP,
                      expect=Expect((403,), why=why, inconclusive=(400,)), group=group,
                      description="a body the contract rejects")
-        planner.call("auth", "auth_scope", operation, body=valid, auth=Auth("unscoped"),
+        planner.call("auth", "auth_scope", operation, body=valid, auth=UNSCOPED_APP,
                      expect=Expect((403,), why=why), group=group, priority=SCOPE, description="a valid body")
 
 
@@ -200,10 +204,10 @@ def _plan_isolation(planner: Planner) -> None:
     anchor = planner.anchor("auth")
     for operation in planner.with_role(STATUS):
         unknown = planner.unknown_ids(1, f"isolation:{operation.operation_id}")[0]
-        baseline = planner.call("auth", "tenant_isolation", operation, path_value=unknown, auth=Auth("other_tenant"),
+        baseline = planner.call("auth", "tenant_isolation", operation, path_value=unknown, auth=OTHER_TENANT_APP,
                                 expect=Expect((404,), why="an unknown id, read by another tenant"),
                                 description="the answer to compare with")
-        planner.call("auth", "tenant_isolation", operation, ref=planner.created_id(anchor), auth=Auth("other_tenant"),
+        planner.call("auth", "tenant_isolation", operation, ref=planner.created_id(anchor), auth=OTHER_TENANT_APP,
                      expect=Expect((404,), same_body_as=baseline.index, why="another tenant's request id"),
                      description=f"read the request call {anchor.index} created, as another tenant")
 
@@ -271,7 +275,7 @@ def _finish_lifecycle(planner: Planner) -> None:
     statuses = planner.with_role(STATUS)
     if not statuses:
         return
-    creates = [c for c in planner.plan.calls if c.erasing and not c.cut and c.auth == Auth("app")
+    creates = [c for c in planner.plan.calls if c.erasing and not c.cut and c.auth == Auth(Speaker.APP)
                and c.check in ("resource_available", "request_id_unique")]
     if not creates:
         planner.cut("lifecycle", "completion", statuses[0].operation_id,

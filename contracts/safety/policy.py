@@ -34,8 +34,8 @@ from contracts.core.memo import Memo
 from contracts.core.vocabulary import Vocabulary
 
 #: (contract, body) -> may erase. A run asks about the same bodies again and again, and
-#: the runs of one process (a test suite, the plugin) about the same generated ones; validating a
-#: thousand-user body takes milliseconds. Bounded by the bytes of the bodies kept.
+#: the runs of one process (a test suite, the plugin) about the same generated ones. Bounded by
+#: the bytes of the bodies kept.
 _ERASING: Memo[tuple[str, bytes | None], bool] = Memo(16 * 2**20, cost=lambda key: len(key[1] or b""))
 
 

@@ -21,6 +21,9 @@ from contracts.core.errors import ConfigError
 
 @dataclass(frozen=True)
 class Target:
+    """The deployment a run talks to: its base URL and host as httpx will use them, and
+    whether erase safety is strict (remote)."""
+
     base_url: str  # as httpx will use it, without a trailing slash
     host: str  # the host httpx will contact, normalised
     remote: bool

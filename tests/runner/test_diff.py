@@ -16,8 +16,10 @@ from click.testing import CliRunner
 from contracts.cli import main
 from contracts.config import Credentials
 from contracts.diff.comparison import spec_notes
-from contracts.diff.lockstep import DiffConfig, DiffReport, diff
-from contracts.reporting import diff_report as drift_report
+from contracts.diff.lockstep import DiffConfig, DiffReport
+from contracts.pipeline import diff
+from contracts.reporting import html, json_report, junit, terminal
+from contracts.reporting import markdown as markdown_report
 from mockserver import MockServer
 from mockserver.testing.mock_app import MockApp
 from tests import broken_mock
@@ -76,7 +78,7 @@ def test_two_clean_mocks_with_other_seeds_and_fixture_ids_show_no_drift(seed: in
     with MockApp(clock="real", progress_delay=0.2) as real, \
             MockApp(clock="real", progress_delay=0.2, fixtures=other_fixtures(tmp_path)) as reference:
         with compared(real.asgi, reference.asgi, seed=seed) as report:
-            output = drift_report.terminal(report)
+            output = terminal.render(report)
     assert report.verdict == "NO DRIFT" and report.exit_code == 0, output
     assert report.compared > 150
 
@@ -86,7 +88,7 @@ def test_a_poll_that_comes_after_the_erase_finished_is_not_drift(tmp_path: Path)
     at its own: the same behaviour seen at other moments, not a difference."""
     with MockApp(clock="real", progress_delay=0) as real, MockApp(clock="real", progress_delay=0.2) as reference:
         with compared(real.asgi, reference.asgi, suites=POLLS) as report:
-            output = drift_report.terminal(report)
+            output = terminal.render(report)
         created = {e["requestId"] for e in reference.journal(operation_id="createEraseRequest") if e["requestId"]}
         first_seen = {}
         for entry in reference.journal(operation_id="getEraseRequestStatus"):
@@ -116,7 +118,7 @@ def test_a_deployment_unlike_the_mock_is_drift_naming_its_decision(defect: str, 
     decision, suites = EXPECTED[defect]
     with MockApp(clock="real", progress_delay=0.2) as reference:
         with compared(broken_mock.build(defect, str(tmp_path / "s.db")), reference.asgi, suites=suites) as report:
-            output = drift_report.terminal(report)
+            output = terminal.render(report)
     assert report.verdict == "DRIFT" and report.exit_code == 1, output
     assert any(d.decision.startswith(decision) for d in report.drift.open), output
     assert not any(secret in output for secret in SECRETS)
@@ -134,7 +136,7 @@ def test_the_request_id_format_drift_says_what_each_side_answered(tmp_path: Path
     with MockApp(clock="real", progress_delay=0.2, spec=str(spec_path), fixtures=tmp_path / "fixtures.yaml") as real, \
             MockApp(clock="real", progress_delay=0.2) as reference:
         with compared(real.asgi, reference.asgi, suites=READS + ERRORS) as report:
-            output = drift_report.terminal(report)
+            output = terminal.render(report)
     assert report.exit_code == 1, output
     ids = [d for d in report.drift.open if d.where.endswith(".requestId")]
     assert ids and ids[0].real == "<eud- + 24 hex characters>" and ids[0].reference == "<request id>"
@@ -147,7 +149,7 @@ def test_accepted_differences_are_listed_not_counted(tmp_path: Path) -> None:
     with MockApp(clock="real", progress_delay=0.2) as reference:
         with compared(broken_mock.build("wrong-content-type", str(tmp_path / "s.db")), reference.asgi,
                       ignore=("header/*",), suites=READS) as report:
-            output = drift_report.terminal(report)
+            output = terminal.render(report)
     assert report.exit_code == 0 and report.drift.accepted and not report.drift.open, output
     assert "[accepted]" in output and "accepted by --ignore" in output
 
@@ -161,7 +163,7 @@ def test_the_real_side_keeps_the_safety_rules_of_a_remote_target(tmp_path: Path)
             config = DiffConfig(run_config(target_kind="remote", erase_user_ids=("qa@example.com",),
                                            refused_user_ids=(), audit_log=audit), reference_config())
             report = diff(config, real_transport=real_wire, reference_transport=reference_wire)
-    assert report.exit_code == 0, drift_report.terminal(report)
+    assert report.exit_code == 0, terminal.render(report)
     creates = [json.loads(r.content) for r in real_wire.requests
                if r.url.path == "/api/public/bot/eraseUsersData" and r.content]
     for body in creates:
@@ -209,24 +211,24 @@ def test_every_report_format_names_each_difference_its_decision_and_fix() -> Non
     status_values = [d for d in report.drift.open if d.decision.startswith("row 8, per-user status values")]
     assert status_values
 
-    data = json.loads(drift_report.as_json(report))
+    data = json.loads(json_report.render(report))
     assert data["verdict"] == "DRIFT" and data["compared"] == report.compared
     listed = {(d["rule"], d["where"], d["accepted"]) for d in data["differences"]}
     assert {(d.rule, d.where, False) for d in report.drift.open} <= listed
     assert {(d.rule, d.where, True) for d in report.drift.accepted} <= listed
 
-    markdown = drift_report.markdown(report)
+    markdown = markdown_report.render(report)
     assert markdown.startswith("# Drift: `http://deployment.test` against") and "**DRIFT (" in markdown
     assert f"| {status_values[0].decision} |" in markdown and " (accepted) |" in markdown
 
-    suites = ElementTree.fromstring(drift_report.junit_xml(report))
+    suites = ElementTree.fromstring(junit.render(report))
     cases = suites.findall("./testsuite/testcase")
     assert len([c for c in cases if c.find("failure") is not None]) == len(report.drift.open)
     assert len([c for c in cases if c.find("skipped") is not None]) == len(report.drift.accepted)
 
-    page = drift_report.html_report(report)
+    page = html.render(report)
     assert page.startswith("<!doctype html>") and status_values[0].decision in page
-    for text in (drift_report.terminal(report), markdown, page, json.dumps(data)):
+    for text in (terminal.render(report), markdown, page, json.dumps(data)):
         assert not any(secret in text for secret in SECRETS)
 
 
@@ -267,7 +269,7 @@ def test_each_drift_fault_of_the_mock_is_reported_as_that_difference(name: str) 
     with MockApp(clock="real", progress_delay=0.2) as real, MockApp(clock="real", progress_delay=0.2) as reference:
         real.inject(**fault)
         with compared(real.asgi, reference.asgi, slower_by=slower_by, suites=suites) as report:
-            output = drift_report.terminal(report)
+            output = terminal.render(report)
     assert report.exit_code == 1, output
     assert report.drift.open and all(d.decision.startswith(decision) for d in report.drift.open), output
 

@@ -15,8 +15,8 @@ from contracts.cli import main
 from contracts.core.memo import Memo
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
-from contracts.execution.runner import run
-from contracts.reporting import run_report as reports
+from contracts.pipeline import run
+from contracts.reporting import json_report, terminal
 from contracts.safety.policy import BodyPolicy
 from mockserver.testing.mock_app import MockApp
 from tests.support import IN_PROCESS_URL, credential_args, deployment, run_against, run_config
@@ -29,14 +29,14 @@ POLICY = BodyPolicy(VOCABULARY, False, ())
 
 def dry(**overrides: object) -> dict:
     report = run(run_config(dry_run=True, **overrides))
-    return json.loads(reports.dry_run_json(report))
+    return json.loads(json_report.render(report))
 
 
 def test_the_run_never_exceeds_what_the_dry_run_announced() -> None:
     plan = dry(max_examples=10)
     with MockApp(clock="manual") as mock:
         report, wire = run_against(mock.asgi, max_examples=10, sleep=mock.advance)
-    assert report.verdict == "PASSED", reports.terminal(report)
+    assert report.verdict == "PASSED", terminal.render(report)
     sent: Counter[str] = Counter()
     erasing: Counter[str] = Counter()
     for request in wire.requests:
@@ -113,7 +113,7 @@ def test_applying_a_plan_sends_exactly_its_calls(tmp_path: Path) -> None:
     planned = json.loads(path.read_text())["calls"]
     with MockApp(clock="manual") as mock, deployment(mock.asgi) as wire:
         report = run(run_config(plan_in=path), transport=wire, sleep=mock.advance)
-    assert report.verdict == "PASSED", reports.terminal(report)
+    assert report.verdict == "PASSED", terminal.render(report)
 
     def key(method: str, path: str, body: bytes | None) -> tuple[str, str, str]:
         return method, path, (body or b"").decode("utf-8", "replace")[:100]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contracts.reporting import run_report as reports
+from contracts import reporting
 from mockserver.testing.mock_app import MockApp
 from tests import broken_mock
 from tests.browser import browser_page, needs_chromium, screenshot
@@ -31,7 +31,7 @@ def test_a_passing_report_shows_its_verdict_and_matrix(chromium: Any, tmp_path: 
     path = tmp_path / "report.html"
     with MockApp(clock="manual") as mock:
         report, _ = run_against(mock.asgi, run_config(report=path, max_examples=10), sleep=mock.advance)
-    reports.write(report)
+    reporting.write(report)
     with browser_page(chromium) as page:
         requests = _open(page, path)
         verdict, matrix = page.locator("#verdict"), page.locator("#matrix")
@@ -49,7 +49,7 @@ def test_a_passing_report_shows_its_verdict_and_matrix(chromium: Any, tmp_path: 
 def test_a_failing_report_shows_the_failed_check_in_the_matrix(chromium: Any, tmp_path: Path) -> None:
     path = tmp_path / "report.html"
     report, _ = run_against(broken_mock.build("request-id-format", str(tmp_path / "s.db")), run_config(report=path))
-    reports.write(report)
+    reporting.write(report)
     with browser_page(chromium) as page:
         _open(page, path)
         assert page.locator("#verdict").inner_text() == "FAILED"

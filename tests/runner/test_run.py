@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from contracts.reporting import run_report as reports
+from contracts import reporting
+from contracts.reporting import terminal
 from mockserver import MockServer
 from mockserver.testing.mock_app import MockApp
 from tests import broken_mock
@@ -51,7 +52,7 @@ def test_full_default_run_against_a_real_mock_process_passes(live: MockServer, t
 def test_parallel_run_with_workers_passes() -> None:
     with MockApp(clock="manual") as mock:
         report, _ = run_against(mock.asgi, workers=3, sleep=mock.advance)
-    assert report.verdict == "PASSED", reports.terminal(report)
+    assert report.verdict == "PASSED", terminal.render(report)
 
 
 #: Each defect, the check that must name it, and the suites that send the calls it shows in (the
@@ -75,8 +76,8 @@ def test_each_defect_fails_the_run_and_names_its_check(defect: str, tmp_path: Pa
     app = broken_mock.build(defect, str(tmp_path / "state.db"))
     junit = tmp_path / "junit.xml"
     report, _ = run_against(app, run_config(junit_xml=junit, suites=suites))
-    reports.write(report)
-    output = reports.terminal(report)
+    reporting.write(report)
+    output = terminal.render(report)
     assert report.exit_code == 1, output
     assert f"[{check}]" in output, output
     assert "reproduce: curl " in output and "$CONTRACTS_TOKEN" in output
@@ -91,7 +92,7 @@ def test_a_request_that_never_completes_makes_the_run_incomplete() -> None:
     with MockApp(clock="manual", progress_delay=3600) as mock:
         report, _ = run_against(mock.asgi, suites=("request-ids", "lifecycle"), wait_for_completion=30,
                                 sleep=mock.advance)
-    output = reports.terminal(report)
+    output = terminal.render(report)
     assert report.verdict == "INCOMPLETE" and report.exit_code == 4, output
     assert "lifecycle: completion on getEraseRequestStatus" in output
     assert "still in the initial status after" in output and "--wait-for-completion 30" in output
@@ -102,7 +103,7 @@ def test_allow_incomplete_accepts_an_incomplete_run() -> None:
         report, _ = run_against(mock.asgi, suites=("request-ids", "lifecycle"), wait_for_completion=5,
                                 allow_incomplete=True, sleep=mock.advance)
     assert report.verdict == "INCOMPLETE" and report.exit_code == 0
-    assert "accepted by --allow-incomplete" in reports.terminal(report)
+    assert "accepted by --allow-incomplete" in terminal.render(report)
 
 
 def test_retry_after_is_honoured_not_hammered() -> None:
@@ -116,14 +117,14 @@ def test_retry_after_is_honoured_not_hammered() -> None:
 
         report, wire = run_against(mock.asgi, suites=("request-ids",), sleep=sleep)
         journal = mock.journal(limit=10_000)
-    assert report.verdict == "PASSED", reports.terminal(report)
+    assert report.verdict == "PASSED", terminal.render(report)
     limited = [i for i, entry in enumerate(journal) if entry["status"] == 429]
     assert len(limited) == 2 and waits.count(2.0) == 2
     for index in limited:  # each 429 was waited for, then the same request sent again, until it passed
         retry = journal[index + 1]
         assert (retry["method"], retry["path"]) == (journal[index]["method"], journal[index]["path"])
     assert journal[limited[-1] + 1]["status"] != 429
-    assert "waited 4.0 s for Retry-After" in reports.terminal(report)
+    assert "waited 4.0 s for Retry-After" in terminal.render(report)
 
 
 @pytest.mark.xdist_group("live-run")  # the module's `live` server, built once

@@ -13,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 from junitparser import JUnitXml
 
+from contracts import reporting
 from contracts.cli import main
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
-from contracts.reporting import run_report as reports
+from contracts.reporting import markdown, terminal
 from contracts.safety.redaction import FRAGMENT
 from mockserver import MockServer
 from mockserver.testing.mock_app import MockApp
@@ -71,7 +72,7 @@ def test_remote_target_with_one_allow_listed_user_and_the_default_budget_passes_
     with MockApp(clock="manual") as mock:
         report, wire = run_against(mock.asgi, target_kind="remote", erase_user_ids=ALLOWED, refused_user_ids=(),
                                    max_examples=10, sleep=mock.advance)
-    output = reports.terminal(report)
+    output = terminal.render(report)
     assert report.verdict == "PASSED", output
     for suite in ("conformance", "stateful", "auth", "request-ids", "lifecycle"):
         assert any(r.suite == suite and r.sent for r in report.rows), suite
@@ -88,7 +89,7 @@ def test_a_budget_too_small_for_a_core_check_makes_the_run_incomplete_and_names_
     with MockApp(clock="manual") as mock:
         report, wire = run_against(mock.asgi, target_kind="remote", erase_user_ids=ALLOWED, max_erase_requests=1,
                                    max_examples=5, sleep=mock.advance)
-    output = reports.terminal(report)
+    output = terminal.render(report)
     assert report.verdict == "INCOMPLETE" and report.exit_code == 4, output
     assert "request-ids: request_id_unique on" in output and "--max-erase-requests 1" in output
     assert len([b for _, b in creates_on_the_wire(wire) if erasing(b)]) == 1
@@ -141,7 +142,7 @@ def test_every_request_carries_a_token_never_sent_before() -> None:
     app = deployments.RefusesSecondUse(deployments.mock())
     config = run_config(credentials=run_config().credentials.__class__(*ACME_STRICT), max_examples=10)
     report, wire = run_against(app, config)
-    assert report.verdict == "PASSED", reports.terminal(report)
+    assert report.verdict == "PASSED", terminal.render(report)
     sent = tokens_sent(wire)
     assert len(sent) > 200 and len(set(sent)) == len(sent)
     ids = [jti(t) for t in sent]
@@ -150,7 +151,7 @@ def test_every_request_carries_a_token_never_sent_before() -> None:
 
 def test_a_deployment_refusing_valid_traffic_does_not_pass() -> None:
     report, _ = run_against(deployments.RefusesEveryOtherValidToken(deployments.mock()))
-    output = reports.terminal(report)
+    output = terminal.render(report)
     assert report.verdict == "FAILED", output
     assert "[valid_traffic_accepted]" in output and "calls with a fresh valid token and valid data were refused" \
         in output
@@ -175,7 +176,7 @@ def test_the_erase_budget_counts_every_erasing_request_on_the_wire() -> None:
     on_the_wire = [body for _, body in creates_on_the_wire(wire) if erasing(body)]
     assert len(on_the_wire) == 3 == report.outcome.budget.sent
     created = len(report.outcome.audit.created)
-    output = reports.terminal(report)
+    output = terminal.render(report)
     assert "erasing requests sent: 3 (budget 3;" in output and f"erase requests created: {created}" in output
     assert created < 3  # 3 of 5 creates were refused with 429
 
@@ -205,7 +206,7 @@ def test_create_bodies_on_a_remote_target_name_only_allow_listed_users() -> None
         for path, string in _strings(value):
             is_bot_id = len(path) >= 1 and path[0] == bot_field and VOCABULARY.bot_id.matches(string)
             assert string in ALLOWED or is_bot_id or string == "", (path, string, body[:200])
-    assert report.verdict == "PASSED", reports.terminal(report)
+    assert report.verdict == "PASSED", terminal.render(report)
 
 
 def _strings(value: object, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
@@ -225,9 +226,9 @@ def test_a_deployment_echoing_the_token_leaks_no_fragment_into_any_output(tmp_pa
     app = deployments.EchoesAuth(deployments.mock())
     junit, html_path, md = tmp_path / "j.xml", tmp_path / "r.html", tmp_path / "r.md"
     report, wire = run_against(app, run_config(junit_xml=junit, report=html_path))
-    reports.write(report)
+    reporting.write(report)
     assert report.verdict == "FAILED"
-    texts = [reports.terminal(report), junit.read_text(), html_path.read_text(), reports.markdown(report)]
+    texts = [terminal.render(report), junit.read_text(), html_path.read_text(), markdown.render(report)]
     md.write_text(texts[-1])
     assert "refused token <redacted>" in texts[0]
     fragments = {token[i:i + FRAGMENT] for token in tokens_sent(wire) for i in range(len(token) - FRAGMENT + 1)}
@@ -244,7 +245,7 @@ def test_junit_has_a_testcase_per_check_and_operation_in_the_suite_that_failed(t
     junit = tmp_path / "junit.xml"
     report, _ = run_against(broken_mock.build("request-id-format", str(tmp_path / "s.db")),
                             run_config(junit_xml=junit, unscoped=run_config().other_tenant.__class__()))
-    reports.write(report)
+    reporting.write(report)
     parsed = JUnitXml.fromfile(str(junit))
     suites = {suite.name: suite for suite in parsed}
     assert {"conformance", "stateful", "auth", "request-ids", "lifecycle"} <= set(suites)
@@ -262,7 +263,7 @@ def test_html_report_is_one_self_contained_page_with_verdict_and_matrix(tmp_path
     path = tmp_path / "report.html"
     with MockApp(clock="manual") as mock:
         report, _ = run_against(mock.asgi, run_config(report=path, max_examples=25), sleep=mock.advance)
-    reports.write(report)
+    reporting.write(report)
     page = path.read_text()
     assert report.counts["created"] > 20  # more than the page lists (below)
     assert len(page.encode()) <= 200_000

@@ -1,0 +1,44 @@
+"""JSON for tools: a dry run's plan (the plan file's content and what will not
+run fully), and a diff's verdict and differences."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from contracts.diff.lockstep import DiffReport
+from contracts.judging.verdict import Report, judge
+from contracts.reporting.common import differences
+
+
+def render(result: Report | DiffReport) -> str:
+    """A diff as JSON, or a dry run's plan (of a run, or of a diff's real side)."""
+    if isinstance(result, DiffReport):
+        if result.dry_run:
+            return dry_run(judge(result.real, dry_run=True))
+        return _diff(result)
+    return dry_run(result)
+
+
+def dry_run(report: Report) -> str:
+    data = report.outcome.plan.as_json(report.outcome.vocabulary.auth_header)
+    data["willNotRun"] = [{"suite": m.suite, "check": m.check, "operation": m.operation, "reason": m.reason}
+                          for m in report.incomplete]
+    return _dumps(report, data)
+
+
+def _diff(report: DiffReport) -> str:
+    data: dict[str, Any] = {
+        "real": report.config.real.base_url,
+        "reference": report.config.reference.base_url,
+        "verdict": report.verdict,
+        "seed": report.real.plan.seed,
+        "compared": report.compared,
+        "differences": [vars(d) for d in differences(report)],
+        "notCompared": [vars(m) for m in report.incomplete],
+    }
+    return _dumps(report, data)
+
+
+def _dumps(result: Report | DiffReport, data: dict[str, Any]) -> str:
+    return result.redact(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"

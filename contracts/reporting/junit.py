@@ -1,0 +1,72 @@
+"""JUnit XML, for CI: a run's testcase per suite, check and operation (with
+durations); a diff's testcase per difference (an accepted one skipped)."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree
+
+from contracts.diff.lockstep import DiffReport
+from contracts.judging.verdict import Report, Row, RowStatus
+from contracts.reporting.common import by_suite, differences, finding_lines
+
+
+def render(result: Report | DiffReport) -> str:
+    return _diff(result) if isinstance(result, DiffReport) else _run(result)
+
+
+def _run(report: Report) -> str:
+    root = ElementTree.Element("testsuites", name="contracts")
+    total = failures = skipped = 0
+    for suite, rows in by_suite(report.rows).items():
+        element = ElementTree.SubElement(root, "testsuite", name=suite)
+        suite_failures, suite_skipped, duration = _cases(element, suite, rows)
+        element.set("tests", str(len(rows)))
+        element.set("failures", str(suite_failures))
+        element.set("skipped", str(suite_skipped))
+        element.set("time", f"{duration:.3f}")
+        total, failures, skipped = total + len(rows), failures + suite_failures, skipped + suite_skipped
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("skipped", str(skipped))
+    root.set("time", f"{report.outcome.duration:.3f}")
+    return report.redact(ElementTree.tostring(root, encoding="unicode", xml_declaration=True))
+
+
+def _cases(element: ElementTree.Element, suite: str, rows: list[Row]) -> tuple[int, int, float]:
+    """One testcase per row; returns the failures, the skipped and the time."""
+    failures = skipped = 0
+    duration = 0.0
+    for row in rows:
+        case = ElementTree.SubElement(element, "testcase", classname=f"contracts.{suite}",
+                                      name=f"{row.check} [{row.operation}]", time=f"{row.duration:.3f}")
+        duration += row.duration
+        if row.status is RowStatus.FAILED:
+            failures += 1
+            failure = ElementTree.SubElement(case, "failure", message=f"{len(row.findings)} violation(s) of"
+                                             f" {row.check} on {row.operation}")
+            failure.text = "\n".join("\n".join(finding_lines(f)) for f in row.findings)
+        elif row.status is RowStatus.CUT:
+            skipped += 1
+            ElementTree.SubElement(case, "skipped", message=row.reason or "did not run fully")
+    return failures, skipped, duration
+
+
+def _diff(report: DiffReport) -> str:
+    root = ElementTree.Element("testsuites", name="contracts diff")
+    suite = ElementTree.SubElement(root, "testsuite", name="drift")
+    found = differences(report)
+    for d in found:
+        case = ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name=f"{d.rule} {d.where}")
+        if d.accepted:
+            ElementTree.SubElement(case, "skipped", message=f"accepted by --ignore: {d.decision}")
+        else:
+            failure = ElementTree.SubElement(case, "failure", message=f"{d.decision}: {d.aspect} {d.where}")
+            failure.text = f"call: {d.call}\nreal: {d.real}\nreference: {d.reference}\nfix: {d.fix}"
+    if not found:
+        ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name="no drift")
+    opened = len(report.drift.open)
+    for element in (root, suite):
+        element.set("tests", str(max(1, len(found))))
+        element.set("failures", str(opened))
+        element.set("skipped", str(len(found) - opened))
+    return report.redact(ElementTree.tostring(root, encoding="unicode", xml_declaration=True))

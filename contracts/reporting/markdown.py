@@ -1,0 +1,63 @@
+"""The Markdown report of a run (the matrix as a table, every violation with a
+curl line) and of a diff (a table of differences)."""
+
+from __future__ import annotations
+
+from contracts.diff.lockstep import DiffReport
+from contracts.judging.verdict import Report
+from contracts.reporting.common import CREATED_SHOWN, budget, differences, result_line, table_cell
+
+
+def render(result: Report | DiffReport) -> str:
+    return _diff(result) if isinstance(result, DiffReport) else _run(result)
+
+
+def _run(report: Report) -> str:
+    counts = report.counts
+    lines = [
+        f"# Contract run against `{report.outcome.target.base_url}`",
+        "",
+        f"**{result_line(report).removeprefix('Result: ')}**",
+        "",
+        f"Seed `{report.seed}` · {report.outcome.duration:.1f} s · {counts['requests']} requests ·"
+        f" {counts['erasing']} erasing (budget {budget(report)}) · {counts['created']} erase requests created",
+        "",
+        "| suite | check | operation | result | calls | time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in report.rows:
+        lines.append(f"| {row.suite} | {row.check} | {row.operation} | {row.status} | {row.sent} |"
+                     f" {row.duration:.2f} |")
+    for check, findings in report.findings.by_check().items():
+        lines += ["", f"## `{check}`", ""]
+        for finding in findings:
+            lines += [f"### {finding.operation}: {finding.message}" + (f" (x{finding.count})" if finding.count > 1
+                                                                       else ""),
+                      "", f"- expected: {finding.expected}", f"- got: `{finding.actual}`"]
+            if finding.curl:
+                lines += ["", "```sh", finding.curl, "```"]
+    if report.incomplete:
+        lines += ["", "## Did not run fully", ""] + [f"- {m.suite}: `{m.check}` on {m.operation}: {m.reason}"
+                                                     for m in report.incomplete]
+    if report.unobserved:
+        lines += ["", "## Not observed", ""] + [f"- {what}: {why}" for what, why in report.unobserved]
+    created = report.outcome.audit.created
+    lines += ["", f"## Erase requests created: {len(created)}", ""]
+    lines += [f"- `{c['requestId']}` ({c['operation']}) at {c['time']}" for c in created[:CREATED_SHOWN]]
+    if len(created) > CREATED_SHOWN:
+        lines.append(f"- … and {len(created) - CREATED_SHOWN} more (the audit log has them all)")
+    return report.redact("\n".join(lines)) + "\n"
+
+
+def _diff(report: DiffReport) -> str:
+    lines = [f"# Drift: `{report.config.real.base_url}` against `{report.config.reference.base_url}`", "",
+             f"**{result_line(report).removeprefix('Result: ')}**", "",
+             "| decision | what | real | reference | fix | rule |", "|---|---|---|---|---|---|"]
+    for d in differences(report):
+        cells = [d.decision + (" (accepted)" if d.accepted else ""), f"{d.aspect} `{d.where}` on {d.call}",
+                 f"`{d.real}`", f"`{d.reference}`", d.fix, f"`{d.rule}`"]
+        lines.append("| " + " | ".join(table_cell(c) for c in cells) + " |")
+    if report.incomplete:
+        lines += ["", "## Not compared", ""] + [f"- {m.suite}: `{m.check}` on {m.operation}: {m.reason}"
+                                                for m in report.incomplete]
+    return report.redact("\n".join(lines)) + "\n"

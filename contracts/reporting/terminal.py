@@ -1,0 +1,154 @@
+"""The terminal report of a run and of a diff, and the dry run's plan as text."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from contracts.diff.comparison import Difference
+from contracts.diff.lockstep import DiffReport
+from contracts.judging.verdict import Report, RowStatus, judge
+from contracts.reporting.common import budget, by_suite, differences, finding_lines, result_line
+
+
+def render(result: Report | DiffReport) -> str:
+    """The terminal report of a run or a diff (a dry run's plan for either)."""
+    if isinstance(result, DiffReport):
+        if result.dry_run:
+            return render(judge(result.real, dry_run=True))
+        return _diff(result)
+    if result.dry_run:
+        return result.redact(dry_run_text(result))
+    return _run(result)
+
+
+def _run(report: Report) -> str:
+    target = report.outcome.target
+    lines = [f"contracts run against {target.base_url} ({'remote: strict erase safety' if target.remote else 'local'})",
+             "", "Suites:"]
+    for suite, rows in by_suite(report.rows).items():
+        status = "FAIL" if any(r.status is RowStatus.FAILED for r in rows) else \
+            "CUT " if any(r.status is RowStatus.CUT for r in rows) else "PASS"
+        sent = sum(r.sent for r in rows)
+        checks = len({r.check for r in rows})
+        lines.append(f"  {status}  {suite}  ({checks} checks, {sent} calls)")
+    grouped = report.findings.by_check()
+    if grouped:
+        lines += ["", f"Contract violations ({len(report.findings)}), by check:"]
+        for check, findings in grouped.items():
+            lines += ["", f"[{check}]"]
+            for finding in findings:
+                lines += finding_lines(finding)
+    lines += _notes(report)
+    lines += _totals(report)
+    return report.redact("\n".join(lines)) + "\n"
+
+
+def _notes(report: Report) -> list[str]:
+    """What did not run fully, what ran with fewer calls, and what was not observed."""
+    lines: list[str] = []
+    if report.incomplete:
+        lines += ["", f"Incomplete ({len(report.incomplete)}): what did not run fully, and why:"]
+        lines += [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}" for m in report.incomplete]
+    if report.reduced:
+        lines += ["", "Ran with fewer calls than planned:"] + [f"  - {note}" for note in report.reduced]
+    if report.unobserved:
+        lines += ["", "Documented states not observed (not provoked by this run):"]
+        lines += [f"  - {what}: {why}" for what, why in report.unobserved]
+    return lines
+
+
+def _totals(report: Report) -> list[str]:
+    counts = report.counts
+    lines = [
+        "",
+        f"Requests sent: {counts['requests']}; erasing requests sent: {counts['erasing']} (budget {budget(report)};"
+        f" not sent for the budget: {counts['erasingNotSent']}); erase requests created: {counts['created']}"
+        + (f"; waited {counts['retryWait']:.1f} s for Retry-After" if counts["retryWait"] else ""),
+        f"Seed: {report.seed} (re-run with --seed {report.seed})",
+        f"Time: {report.outcome.duration:.1f} s",
+        result_line(report),
+    ]
+    audit = report.outcome.audit
+    if audit.path is not None and audit.created:
+        lines.insert(-3, f"Audit log: {audit.path} ({len(audit.created)} created erase requests appended)")
+    return lines
+
+
+def dry_run_text(report: Report) -> str:
+    """The plan a dry run prints: the erase safety, the totals, a row per suite and operation."""
+    plan, target = report.outcome.plan, report.outcome.target
+    totals = plan.totals()
+    lines = [
+        f"Dry run: nothing is sent to {target.base_url}",
+        f"Erase safety: {_policy(report)}",
+        f"Seed: {plan.seed} (the plan is the same for the same seed and options)",
+        f"Plan: {totals['calls']} calls, at most {totals['maxRequests']} requests with retries;"
+        f" {totals['erasingCalls']} erasing calls, at most {totals['maxErasing']} erasing requests;"
+        f" {totals['cut']} calls cut",
+        "",
+        f"  {'suite':<12} {'method':<7} {'operation':<30} {'calls':>6} {'max requests':>13} {'max erasing':>12}"
+        f" {'cut':>5}",
+    ]
+    for row in plan.summary():
+        lines.append(f"  {row['suite']:<12} {row['method']:<7} {row['operation']:<30} {row['calls']:>6}"
+                     f" {row['maxRequests']:>13} {row['maxErasing']:>12} {row['cut']:>5}")
+    paths = {op.operation_id: f"{op.method} {op.path}" for op in report.outcome.vocabulary.operations.values()}
+    lines += ["", "Operations: " + "; ".join(f"{op} = {path}" for op, path in paths.items())]
+    cut_reasons: dict[str, int] = defaultdict(int)
+    for call in plan.calls:
+        if call.cut:
+            cut_reasons[f"{call.suite}: {call.check} on {call.operation_id}: {call.cut}"] += 1
+    if cut_reasons or report.incomplete:
+        lines += ["", "Will not run fully:"]
+        lines += [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}" for m in report.incomplete]
+        lines += [f"  - {reason} (x{count})" for reason, count in cut_reasons.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _policy(report: Report) -> str:
+    plan, target, allow = report.outcome.plan, report.outcome.target, list(report.config.erase_user_ids)
+    if target.remote:
+        return (f"remote target: create bodies name only the allow-listed users {allow}; at most"
+                f" {budget(report)} erasing requests, retries included" if allow else
+                "remote target: no create call that could erase is sent (no --erase-user-id allow-list);"
+                " create calls only with bodies the contract rejects, naming no one")
+    return "local target: erasing create calls are sent" + (
+        f", at most {budget(report)}, retries included" if plan.budget is not None else " without a budget")
+
+
+def _diff(report: DiffReport) -> str:
+    real, reference = report.config.real.base_url, report.config.reference.base_url
+    lines = [f"contracts diff: {real} (real) against {reference} (reference)", ""]
+    by_decision: dict[str, list[Difference]] = {}
+    for difference in report.drift.open:
+        by_decision.setdefault(difference.decision, []).append(difference)
+    if by_decision:
+        lines.append("Drift by contract decision:")
+        for decision, items in sorted(by_decision.items()):
+            fixes = sorted({d.fix.split(" (")[0] for d in items})
+            lines.append(f"  {decision}: {sum(d.count for d in items)} calls differ; fix: {'; '.join(fixes)}")
+        lines.append("")
+    for difference in differences(report):
+        lines += _difference_lines(difference)
+    if report.incomplete:
+        lines += ["", "Not compared:"] + [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}"
+                                          for m in report.incomplete]
+    counts = report.real.transport.sent, report.reference.transport.sent if report.reference else 0
+    lines += ["", f"Requests sent: {counts[0]} to the real deployment (erasing: {report.real.budget.sent},"
+                  f" budget {report.real.budget.cap if report.real.budget.cap is not None else 'unlimited'}),"
+                  f" {counts[1]} to the reference",
+              f"Seed: {report.real.plan.seed}", f"Time: {report.duration:.1f} s", result_line(report)]
+    return report.redact("\n".join(lines)) + "\n"
+
+
+def _difference_lines(difference: Difference) -> list[str]:
+    mark = "accepted" if difference.accepted else "DRIFT"
+    repeat = f" (x{difference.count})" if difference.count > 1 else ""
+    return [
+        f"  [{mark}] {difference.decision}: {difference.aspect} {difference.where}{repeat}",
+        f"      call:      {difference.call}",
+        f"      real:      {difference.real}",
+        f"      reference: {difference.reference}",
+        f"      fix:       {difference.fix}",
+        f"      rule:      {difference.rule}   (--ignore '{difference.rule}' accepts it)",
+    ]
