@@ -31,11 +31,11 @@ ALLOWED: dict[str, set[str]] = {
     "contracts.execution": {"contracts.core", "contracts.config", "contracts.safety", "contracts.planning",
                             "contracts.judging"},
     "contracts.diff": {"contracts.core", "contracts.config", "contracts.safety", "contracts.planning",
-                       "contracts.judging", "contracts.execution", "contracts.pipeline"},
+                       "contracts.judging", "contracts.execution"},
     "contracts.reporting": {"contracts.core", "contracts.config", "contracts.safety", "contracts.planning",
                             "contracts.judging", "contracts.execution", "contracts.diff"},
     "contracts.pipeline": {"contracts.core", "contracts.config", "contracts.safety", "contracts.planning",
-                           "contracts.judging", "contracts.execution", "contracts.reporting"},
+                           "contracts.judging", "contracts.execution", "contracts.diff", "contracts.reporting"},
     "contracts.st_checks": {"contracts.judging"},
     # the mock, bottom to top; of `contracts` it sees only the contract
     "mockserver.errors": set(),
