@@ -43,6 +43,7 @@ from starlette.types import Receive, Scope, Send
 
 from contracts.core import cache
 from contracts.core.spec import Spec
+from mockserver.app.connexion_names import without_meta_schema_check
 from mockserver.app.dispatch import Dispatcher, routes_for
 from mockserver.app.front_door import CONTROL_PREFIX, FrontDoor, Guard
 from mockserver.app.prefer import Preferences
@@ -132,22 +133,14 @@ def _cache_key(spec: Spec) -> str | None:
 @contextlib.contextmanager
 def _checked_once(key: str | None) -> Iterator[None]:
     """Connexion's meta-schema check of the document keyed `key`, skipped if it
-    passed before; noted when it passes now. (Connexion has no option for it:
-    its classmethod `Specification._validate_spec` is replaced for the duration
-    of one `add_api`.)"""
-    from connexion.spec import Specification
-
+    passed before; noted when it passes now."""
     if key is None or not cache.seen(CONNEXION_VALID, key):
         yield
         if key is not None:
             cache.remember(CONNEXION_VALID, key)
         return
-    original = Specification.__dict__["_validate_spec"]
-    Specification._validate_spec = classmethod(lambda cls, document: None)
-    try:
+    with without_meta_schema_check():
         yield
-    finally:
-        Specification._validate_spec = original
 
 
 class _LazyDocs:

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from contracts.core.spec import Spec
+from mockserver.app.connexion_names import path_params_of, routed_operation_id, routing_of
 from mockserver.app.prefer import Preferences, as_headers
 from mockserver.common.error_body import send_error
 from mockserver.errors import Refused
@@ -72,16 +73,16 @@ class Dispatcher:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send, self.on_startup, self.on_shutdown)
             return
-        operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-        route = self.routes.get(operation_id)
-        if route is None:  # Connexion's router matched no operation
+        operation_id = routed_operation_id(scope)
+        route = self.routes.get(operation_id) if operation_id is not None else None
+        if operation_id is None or route is None:  # Connexion's router matched no operation
             await send_error(send, 404, "Not found")
             return
-        params: dict[str, Any] = dict(scope.get("path_params", {}))
+        params: dict[str, Any] = path_params_of(scope)
         if route.by_request_line:
             context = scope["extensions"].get("mockserver")
             if context is not None:  # a vendor request Connexion routed and validated: FrontDoor may remember
-                context["validated"] = (dict(scope["extensions"]["connexion_routing"]), params.copy())
+                context["validated"] = (dict(routing_of(scope)), params.copy())
         if route.query and scope.get("query_string"):
             for name, raw in parse_qsl(scope["query_string"].decode("latin-1")):
                 if name in route.query:

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.core.tokens import claimed_app_id
+from mockserver.app.connexion_names import routed_operation_id, with_routing
 from mockserver.common import strict_json
 from mockserver.common.error_body import send_error, unavailable
 from mockserver.control.ui import ui_page
@@ -192,9 +193,7 @@ class FrontDoor:
                                 accepted: tuple[dict[str, Any], dict[str, Any]]) -> None:
         """A request line Connexion accepted before: routed as it was then, to auth and
         the handler. Errors answer as Connexion's error handlers would (`app.py`)."""
-        routing, path_params = accepted
-        scope["extensions"]["connexion_routing"] = dict(routing)
-        scope = dict(scope, path_params=dict(path_params))
+        scope = with_routing(scope, *accepted)
         assert self.validated is not None
         try:
             await self.validated(scope, receive, send)
@@ -279,7 +278,7 @@ class FrontDoor:
             app_id = context["app_id"]
         else:  # answered before Guard (a fault, an unknown path): the claim, unverified
             app_id = claimed_app_id(service.vocabulary.token, _header(scope, self.auth_header))
-        routed = scope["extensions"].get("connexion_routing", {}).get("operation_id")
+        routed = routed_operation_id(scope)
         fault: Fault | None = context.get("fault")
         service.journal.append(
             JournalRow(
@@ -377,8 +376,7 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = scope.get("extensions", {}).get("mockserver")
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        operation_id = routing.get("operation_id")
+        operation_id = routed_operation_id(scope)
         if scope["type"] != "http" or operation_id is None:
             await self.app(scope, receive, send)
             return
