@@ -25,6 +25,7 @@ from mockserver.app.connexion_names import path_params_of, routed_operation_id, 
 from mockserver.app.prefer import Preferences, as_headers
 from mockserver.common.error_body import send_error
 from mockserver.errors import Refused
+from mockserver.vendor.request_context import RequestContext
 
 Handler = Callable[..., Awaitable[Response]]
 _CONVERT: dict[str, Callable[[str], Any]] = {
@@ -80,9 +81,9 @@ class Dispatcher:
             return
         params: dict[str, Any] = path_params_of(scope)
         if route.by_request_line:
-            context = scope["extensions"].get("mockserver")
+            context = RequestContext.of(scope)
             if context is not None:  # a vendor request Connexion routed and validated: FrontDoor may remember
-                context["validated"] = (dict(routing_of(scope)), params.copy())
+                context.validated = (dict(routing_of(scope)), params.copy())
         if route.query and scope.get("query_string"):
             for name, raw in parse_qsl(scope["query_string"].decode("latin-1")):
                 if name in route.query:

@@ -37,7 +37,7 @@ from mockserver.control.ui import ui_page
 from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.state.journal import JournalRow
 from mockserver.vendor.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault
-from mockserver.vendor.fixtures import App
+from mockserver.vendor.request_context import RequestContext
 from mockserver.vendor.runtime import Service
 
 CONTROL_PREFIX = "/__mockserver"
@@ -120,8 +120,7 @@ class FrontDoor:
             await self.docs(scope, receive, send)
             return
 
-        context: dict[str, Any] = {"app": None}
-        scope.setdefault("extensions", {})["mockserver"] = context
+        context = RequestContext().attach(scope)
         status_holder = [0]
         settings = self.service.settings
         # The answer's body, for the journal (with --journal-bodies).
@@ -156,17 +155,17 @@ class FrontDoor:
                 await send_error(send_recording, 404, "Not found")
             elif down is not None:
                 operation = self.service.vocabulary.operation_for(scope["method"], path)
-                context["operation_id"] = operation.operation_id if operation else None
+                context.operation_id = operation.operation_id if operation else None
                 await send_error(send_recording, *unavailable(down))
             elif fault is None and self.validated is not None:
                 line = (scope["method"], path, scope.get("query_string", b""))
                 accepted = self._accepted.get(line)
                 if accepted is None or any(key in BODY_HEADERS for key, _ in scope["headers"]):
                     await self.app(scope, receive, send_recording)
-                    if "validated" in context and accepted is None:
+                    if context.validated is not None and accepted is None:
                         if len(self._accepted) >= VALIDATED_CACHE_SIZE:
                             self._accepted.clear()
-                        self._accepted[line] = context.pop("validated")
+                        self._accepted[line], context.validated = context.validated, None
                 else:
                     await self._after_validation(scope, receive, send_recording, status_holder, accepted)
             elif fault is None or fault.kind == "latency":
@@ -218,7 +217,7 @@ class FrontDoor:
             return True
         return _is_loopback(scope)
 
-    def _fault_for(self, scope: Scope, context: dict[str, Any]) -> Fault | None:
+    def _fault_for(self, scope: Scope, context: RequestContext) -> Fault | None:
         """The injected fault that applies to this request, if any (noted in `context`
         with the operation it matched, for the journal)."""
         if not self.service.faults:
@@ -232,7 +231,7 @@ class FrontDoor:
                 continue
             if fault.remaining is not None and not self.service.store.take_fault(fault.id):
                 continue
-            context["fault"], context["operation_id"] = fault, operation_id
+            context.fault, context.operation_id = fault, operation_id
             return fault
         return None
 
@@ -268,18 +267,17 @@ class FrontDoor:
             raise ConnectionAbortedError("injected fault: drop")
         transport.close()
 
-    def _journal(self, scope: Scope, status: int, context: dict[str, Any], answer: list[bytes] | None) -> None:
+    def _journal(self, scope: Scope, status: int, context: RequestContext, answer: list[bytes] | None) -> None:
         service = self.service
-        app: App | None = context["app"]
         app_id: str | None
-        if app is not None:
-            app_id = app.client_id
-        elif "app_id" in context:  # refused by Guard, which read the claim
-            app_id = context["app_id"]
+        if context.app is not None:
+            app_id = context.app.client_id
+        elif context.refused:  # refused by Guard, which read the claim
+            app_id = context.claimed_app_id
         else:  # answered before Guard (a fault, an unknown path): the claim, unverified
             app_id = claimed_app_id(service.vocabulary.token, _header(scope, self.auth_header))
         routed = routed_operation_id(scope)
-        fault: Fault | None = context.get("fault")
+        fault = context.fault
         service.journal.append(
             JournalRow(
                 service.now_ms(),
@@ -287,13 +285,13 @@ class FrontDoor:
                 scope["path"],
                 scope.get("query_string", b""),
                 service.journal.headers(scope["headers"]),
-                context.get("body"),
+                context.body,
                 status,
                 _capped(answer, service.max_body_bytes) if answer is not None and status else None,
                 app_id,
-                routed or context.get("operation_id"),
+                routed or context.operation_id,
                 dict(fault.spec, id=fault.id) if fault is not None else None,
-                context.get("request_id"),
+                context.request_id,
             )
         )
 
@@ -375,7 +373,7 @@ class Guard:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        context = scope.get("extensions", {}).get("mockserver")
+        context = RequestContext.of(scope)
         operation_id = routed_operation_id(scope)
         if scope["type"] != "http" or operation_id is None:
             await self.app(scope, receive, send)
@@ -389,14 +387,14 @@ class Guard:
         service = self.service
         tokens = [value for key, value in scope["headers"] if key == self.header]
         if len(tokens) > 1:  # ambiguous credentials: never pick one
-            context["app_id"] = None
+            context.refuse(None)
             await send_error(send, 401, f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
             return
         token = tokens[0].decode("latin-1") if tokens else None
         try:
-            context["app"] = service.authenticator.authenticate(token, service.token_now())
+            context.app = service.authenticator.authenticate(token, service.token_now())
         except AuthError as exc:
-            context["app_id"] = claimed_app_id(service.vocabulary.token, token)
+            context.refuse(claimed_app_id(service.vocabulary.token, token))
             await send_error(send, exc.status, exc.message)
             return
         if operation_id in self.body_operations:
@@ -421,9 +419,9 @@ class Guard:
             return
         if body is None:  # the client went away
             return
-        context = scope.get("extensions", {}).get("mockserver")
+        context = RequestContext.of(scope)
         if context is not None:  # a vendor request: its body, as received, for the journal
-            context["body"] = body
+            context.body = body
         problem = _framing_problem(scope)
         if problem:
             await send_error(send, 400, problem)

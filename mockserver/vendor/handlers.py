@@ -21,6 +21,7 @@ from contracts.core.vocabulary import CREATE, STATUS, Operation
 from mockserver.common.error_body import error_response
 from mockserver.state.records import StoredRequest
 from mockserver.vendor.fixtures import App
+from mockserver.vendor.request_context import RequestContext
 from mockserver.vendor.runtime import Service
 
 NOT_FOUND = "Erase request not found"
@@ -29,13 +30,20 @@ NOT_FOUND = "Erase request not found"
 ID_ATTEMPTS = 100
 
 
-def _context(scope: Scope) -> dict[str, Any]:
-    """What `middleware.FrontDoor` and `Guard` know of this request (the caller's app)."""
-    return scope["extensions"]["mockserver"]
+def _context(scope: Scope) -> RequestContext:
+    """What `FrontDoor` and `Guard` know of this vendor request (the caller's app)."""
+    context = RequestContext.of(scope)
+    if context is None:
+        raise LookupError("a vendor handler called without the request's context (FrontDoor attaches it)")
+    return context
 
 
 def _caller(scope: Scope) -> App:
-    return _context(scope)["app"]
+    """The app `Guard` authenticated (handlers run only after it has)."""
+    app = _context(scope).app
+    if app is None:
+        raise LookupError("a vendor handler called before authentication (Guard sets the caller)")
+    return app
 
 
 class Handlers:
@@ -54,7 +62,7 @@ class Handlers:
                 break
         else:
             return error_response(503, "No free request id left in the id format", {"Retry-After": "60"})
-        _context(scope)["request_id"] = planned.request_id  # for the journal
+        _context(scope).request_id = planned.request_id  # for the journal
         payload = json.dumps(service.lifecycle.acknowledgement(planned.request_id))
         return Response(payload, 200, media_type="application/json")
 
