@@ -36,7 +36,7 @@ from mockserver.common.error_body import send_error, unavailable
 from mockserver.control.ui import ui_page
 from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.state.journal import JournalRow
-from mockserver.vendor.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault
+from mockserver.vendor.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault, FaultKind
 from mockserver.vendor.request_context import RequestContext
 from mockserver.vendor.runtime import Service
 
@@ -125,7 +125,7 @@ class FrontDoor:
         settings = self.service.settings
         # The answer's body, for the journal (with --journal-bodies).
         answer: list[bytes] | None = [] if settings.journal and settings.journal_bodies else None
-        if self.service.faults and any(f.kind == "requestIdFormat" for f in self.service.faults):
+        if self.service.faults and any(f.kind is FaultKind.REQUEST_ID_FORMAT for f in self.service.faults):
             canonical = self.service.drift.canonical_path(path)
             if canonical is not None:  # an id the requestIdFormat fault handed out: read it as the mock's own
                 scope = dict(scope, path=canonical, raw_path=canonical.encode())
@@ -168,17 +168,17 @@ class FrontDoor:
                         self._accepted[line], context.validated = context.validated, None
                 else:
                     await self._after_validation(scope, receive, send_recording, status_holder, accepted)
-            elif fault is None or fault.kind == "latency":
+            elif fault is None or fault.kind is FaultKind.LATENCY:
                 if fault is not None:
                     await asyncio.sleep(fault.latency_ms / 1000)
                 await self.app(scope, receive, send_recording)
             elif fault.kind in RESPONSE_FAULTS:
                 await self.app(scope, receive, self._drifting(send_recording, fault))
-            elif fault.kind == "status":
+            elif fault.kind is FaultKind.STATUS:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 message = fault.message or f"Injected fault: HTTP {fault.status}"
                 await send_error(send_recording, fault.status, message, headers)
-            elif fault.kind == "gateway":
+            elif fault.kind is FaultKind.GATEWAY:
                 await _send_raw(send_recording, 502, b"text/html", GATEWAY_PAGE)
             else:
                 status_holder[0] = 0  # dropped: the client gets no answer at all
@@ -248,7 +248,7 @@ class FrontDoor:
             chunks.append(message.get("body", b""))
             if message.get("more_body"):
                 return
-            if fault.kind == "slowFirstByte":
+            if fault.kind is FaultKind.SLOW_FIRST_BYTE:
                 await asyncio.sleep(int(fault.params.get("delayMs", 1000)) / 1000)
             status, headers, body = self.service.drift.apply(fault, start["status"], list(start["headers"]),
                                                              b"".join(chunks))

@@ -14,8 +14,10 @@ from starlette.types import Scope
 from mockserver.common import strict_json
 from mockserver.common.error_body import error_response, unavailable
 from mockserver.errors import FixturesError, Refused, StateUnavailable
+from mockserver.settings import Clock
 from mockserver.state.journal_query import JournalFilter, nearest_operation, render
 from mockserver.state.records import StoredRequest, iso
+from mockserver.state.store import StateStatus
 from mockserver.vendor import faults
 from mockserver.vendor.fixtures import parse_fixtures
 from mockserver.vendor.runtime import Service
@@ -33,11 +35,11 @@ class ControlHandlers:
     def _health(self) -> dict[str, Any]:
         state = self.service.store.describe()
         requests = None
-        if state["status"] == "ok":
+        if state["status"] == StateStatus.OK:
             try:
                 requests = self.service.store.count_requests()
             except StateUnavailable as exc:
-                state.update(status="unavailable", error=str(exc))
+                state.update(status=StateStatus.UNAVAILABLE, error=str(exc))
         return {"status": "ok", "requests": requests, "clock": self.service.settings.clock, "state": state}
 
     async def health(self, scope: Scope, params: Params, body: Any) -> Response:
@@ -47,7 +49,7 @@ class ControlHandlers:
     async def ready(self, scope: Scope, params: Params, body: Any) -> Response:
         """Readiness: 200 when the state can be reached, else 503 (take this instance out of rotation)."""
         state = self.service.store.describe()
-        if state["status"] != "ok":
+        if state["status"] != StateStatus.OK:
             status, message, headers = unavailable(state["error"])
             return error_response(status, f"Not ready. {message}", headers)
         return JSONResponse({"ready": True, "state": state})
@@ -73,7 +75,7 @@ class ControlHandlers:
         return JSONResponse(self._clock())
 
     async def advanceClock(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        if self.service.settings.clock != "manual":
+        if self.service.settings.clock != Clock.MANUAL:
             return error_response(409, "The clock is real; start the server with --clock manual")
         step, latest = int(round(body["seconds"] * 1000)), self.service.latest_clock_ms
         if self.service.now_ms() + step > latest:

@@ -3,9 +3,17 @@ one without its password."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class Backend(StrEnum):
+    """The state backends; each member is the name the health check shows."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
 
 
 def redact(location: str) -> str:

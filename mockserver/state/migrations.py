@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mockserver.errors import StartupError
-from mockserver.state.location import redact
+from mockserver.state.location import Backend, redact
 from mockserver.state.store import JOURNAL_COLUMNS
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def migrate(store: Store) -> int:
         for migration in MIGRATIONS:
             if migration.version <= found:
                 continue
-            if store.backend == "sqlite":
+            if store.backend is Backend.SQLITE:
                 migration.sqlite(db)
             else:
                 _statements(*migration.postgresql)(db)

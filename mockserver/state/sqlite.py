@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mockserver.errors import StartupError
+from mockserver.state.location import Backend
 from mockserver.state.migrations import migrate
 from mockserver.state.store import Database, Store
 
@@ -45,7 +46,9 @@ CHANGES_SUFFIX, CHANGES_BYTES = "-changes", 8
 
 
 class SqliteStore(Store):
-    backend = "sqlite"
+    """A store in one SQLite file in WAL mode (or `:memory:`), shared by the workers of one host."""
+
+    backend = Backend.SQLITE
 
     def __init__(self, path: str):
         super().__init__(path)

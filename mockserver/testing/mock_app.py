@@ -13,7 +13,7 @@ import httpx
 
 from mockserver.app.build import create_app
 from mockserver.common.openapi_documents import load_documents
-from mockserver.settings import Settings
+from mockserver.settings import Clock, Settings
 from mockserver.testing.control_client import ControlClient
 from mockserver.testing.loop_transport import LoopTransport
 
@@ -35,7 +35,7 @@ class MockApp(ControlClient):
         *,
         fixtures: str | os.PathLike[str] | None = None,
         state: str | os.PathLike[str] = ":memory:",
-        clock: str = "manual",
+        clock: str = Clock.MANUAL.value,
         spec: str | None = None,
         **settings: Any,
     ):

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from mockserver.common.openapi_documents import Documents
 from mockserver.errors import SettingsError, StateUnavailable
-from mockserver.settings import Settings
+from mockserver.settings import Clock, Settings, TokenClock
 from mockserver.state.backends import open_store
 from mockserver.state.journal import Journal
 from mockserver.state.records import StoredRequest, now_ms
@@ -118,11 +118,11 @@ class Service:
             return service
         fixtures = load_fixtures(settings.fixtures, documents)  # before the file: bad fixtures create no state
         store = open_store(settings.state)
-        manual = now_ms() if settings.clock == "manual" else None
+        manual = now_ms() if settings.clock == Clock.MANUAL else None
         if not store.initialize(fixtures.document, manual):
             store.set_fixtures(fixtures.document)
             current = store.control().manual_now_ms
-            if (settings.clock == "manual") != (current is not None):
+            if (settings.clock == Clock.MANUAL) != (current is not None):
                 store.set_manual_now(manual)
         service = cls(settings, documents, fixtures, store)
         service.refresh()
@@ -136,7 +136,7 @@ class Service:
 
     def token_now(self) -> float:
         """The time tokens are judged at (`--token-clock`)."""
-        return time.time() if self.settings.token_clock == "real" else self.now()
+        return time.time() if self.settings.token_clock == TokenClock.REAL else self.now()
 
     def now(self) -> float:
         return self.now_ms() / 1000 if self._manual_now_ms is not None else time.time()
@@ -225,7 +225,7 @@ class Service:
         """Back to the fixtures' state: no requests but the preloaded ones, no faults,
         an empty journal, and the manual clock (if any) at the current real time."""
         fixtures = fixtures or self.fixtures
-        manual = now_ms() if self.settings.clock == "manual" else None
+        manual = now_ms() if self.settings.clock == Clock.MANUAL else None
         self.journal.discard()
         self.store.reset(fixtures.document, manual)
         self.refresh()

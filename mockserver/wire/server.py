@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from mockserver.app.front_door import CONTROL_PREFIX
 from mockserver.common.openapi_documents import Documents, load_documents
 from mockserver.errors import StartupError
-from mockserver.settings import Settings
+from mockserver.settings import LogLevel, Settings
 from mockserver.state.location import POSTGRES_SCHEMES, redact
 from mockserver.vendor.fixtures import Fixtures
 from mockserver.vendor.runtime import Service
@@ -152,7 +152,7 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
         factory=True,
         workers=settings.workers,
         log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
+        access_log=settings.log_level == LogLevel.DEBUG,
         fd=sock.fileno(),
         lifespan="on",
         timeout_graceful_shutdown=5,
