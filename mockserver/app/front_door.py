@@ -96,48 +96,46 @@ class FrontDoor:
             return
         path = scope["path"]
         if path in UI_PATHS:
-            if not self._control_allowed(scope, query_token=True):
-                await send_error(send, 403, "The mock's page answers loopback clients or the admin token only")
-                return
-            await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
+            await self._ui_page(scope, send)
             return
-        down: StateUnavailable | None = None
+        down = self._refresh()
+        if path.startswith(CONTROL_PREFIX):
+            await self._control(scope, receive, send, down)
+        elif path.startswith(DOCS_PREFIXES):
+            await self.docs(scope, receive, send)
+        else:
+            await self._vendor(scope, receive, send, down)
+
+    def _refresh(self) -> StateUnavailable | None:
+        """Pick up the shared state's changes; why the state cannot be reached, if it cannot."""
         try:
             self.service.refresh()
         except StateUnavailable as exc:
-            down = exc
-        if path.startswith(CONTROL_PREFIX):
-            if not self._control_allowed(scope):
-                await send_error(
-                    send, 403, "The control API answers loopback clients or the admin token only"
-                )
-            elif down is not None and path not in self.probes:
-                await send_error(send, *unavailable(down))
-            else:
-                await self.app(scope, receive, send)
-            return
-        if path.startswith(DOCS_PREFIXES):
-            await self.docs(scope, receive, send)
-            return
+            return exc
+        return None
 
+    async def _ui_page(self, scope: Scope, send: Send) -> None:
+        if not self._control_allowed(scope, query_token=True):
+            await send_error(send, 403, "The mock's page answers loopback clients or the admin token only")
+            return
+        await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
+
+    async def _control(self, scope: Scope, receive: Receive, send: Send, down: StateUnavailable | None) -> None:
+        """A control API call: for loopback clients or the admin token; while the state
+        cannot be reached, only the probes answer (and report it)."""
+        if not self._control_allowed(scope):
+            await send_error(send, 403, "The control API answers loopback clients or the admin token only")
+        elif down is not None and scope["path"] not in self.probes:
+            await send_error(send, *unavailable(down))
+        else:
+            await self.app(scope, receive, send)
+
+    async def _vendor(self, scope: Scope, receive: Receive, send: Send, down: StateUnavailable | None) -> None:
+        """A vendor request: its fault (if one applies) found, answered, then journaled."""
         context = RequestContext().attach(scope)
-        status_holder = [0]
         settings = self.service.settings
-        # The answer's body, for the journal (with --journal-bodies).
-        answer: list[bytes] | None = [] if settings.journal and settings.journal_bodies else None
-        if self.service.faults and any(f.kind is FaultKind.REQUEST_ID_FORMAT for f in self.service.faults):
-            canonical = self.service.drift.canonical_path(path)
-            if canonical is not None:  # an id the requestIdFormat fault handed out: read it as the mock's own
-                scope = dict(scope, path=canonical, raw_path=canonical.encode())
-                path = canonical
-
-        async def send_recording(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder[0] = message["status"]
-            elif answer is not None:
-                answer.append(message.get("body", b""))
-            await send(message)
-
+        recorder = _Recorder(send, keep_body=settings.journal and settings.journal_bodies)
+        scope = self._with_canonical_id(scope)
         fault = None
         if down is None:
             try:
@@ -145,50 +143,75 @@ class FrontDoor:
             except StateUnavailable as exc:
                 down = exc
         try:
-            if _CONTROL_CHARACTER.search(path):
-                # A control character (say, an encoded newline) in a path segment:
-                # malformed, and routers disagree on where such a path ends.
-                await send_error(send_recording, 400, "Malformed path: control characters")
-            elif self.service.vocabulary.operations_at(path) is None:
-                # Not a path of the contract. Answer here, so that no router
-                # redirects a trailing slash (Starlette answers 307) or guesses.
-                await send_error(send_recording, 404, "Not found")
-            elif down is not None:
-                operation = self.service.vocabulary.operation_for(scope["method"], path)
-                context.operation_id = operation.operation_id if operation else None
-                await send_error(send_recording, *unavailable(down))
-            elif fault is None and self.validated is not None:
-                line = (scope["method"], path, scope.get("query_string", b""))
-                accepted = self._accepted.get(line)
-                if accepted is None or any(key in BODY_HEADERS for key, _ in scope["headers"]):
-                    await self.app(scope, receive, send_recording)
-                    if context.validated is not None and accepted is None:
-                        if len(self._accepted) >= VALIDATED_CACHE_SIZE:
-                            self._accepted.clear()
-                        self._accepted[line], context.validated = context.validated, None
-                else:
-                    await self._after_validation(scope, receive, send_recording, status_holder, accepted)
-            elif fault is None or fault.kind is FaultKind.LATENCY:
-                if fault is not None:
-                    await asyncio.sleep(fault.latency_ms / 1000)
-                await self.app(scope, receive, send_recording)
-            elif fault.kind in RESPONSE_FAULTS:
-                await self.app(scope, receive, self._drifting(send_recording, fault))
-            elif fault.kind is FaultKind.STATUS:
-                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-                message = fault.message or f"Injected fault: HTTP {fault.status}"
-                await send_error(send_recording, fault.status, message, headers)
-            elif fault.kind is FaultKind.GATEWAY:
-                await _send_raw(send_recording, 502, b"text/html", GATEWAY_PAGE)
-            else:
-                status_holder[0] = 0  # dropped: the client gets no answer at all
-                self._drop(receive)
+            await self._answer(scope, receive, recorder, context, fault, down)
         finally:
             if settings.journal:
-                self._journal(scope, status_holder[0], context, answer)
+                self._journal(scope, recorder.status, context, recorder.chunks)
             self.service.maybe_housekeep()
 
-    async def _after_validation(self, scope: Scope, receive: Receive, send: Send, status_holder: list[int],
+    def _with_canonical_id(self, scope: Scope) -> Scope:
+        """`scope` with a request id the requestIdFormat fault handed out read as the mock's own."""
+        if not any(f.kind is FaultKind.REQUEST_ID_FORMAT for f in self.service.faults):
+            return scope
+        canonical = self.service.drift.canonical_path(scope["path"])
+        if canonical is None:
+            return scope
+        return dict(scope, path=canonical, raw_path=canonical.encode())
+
+    async def _answer(self, scope: Scope, receive: Receive, send: _Recorder, context: RequestContext,
+                      fault: Fault | None, down: StateUnavailable | None) -> None:
+        path = scope["path"]
+        if _CONTROL_CHARACTER.search(path):
+            # A control character (say, an encoded newline) in a path segment:
+            # malformed, and routers disagree on where such a path ends.
+            await send_error(send, 400, "Malformed path: control characters")
+        elif self.service.vocabulary.operations_at(path) is None:
+            # Not a path of the contract. Answer here, so that no router
+            # redirects a trailing slash (Starlette answers 307) or guesses.
+            await send_error(send, 404, "Not found")
+        elif down is not None:
+            operation = self.service.vocabulary.operation_for(scope["method"], path)
+            context.operation_id = operation.operation_id if operation else None
+            await send_error(send, *unavailable(down))
+        elif fault is not None:
+            await self._faulty(scope, receive, send, fault)
+        elif self.validated is not None:
+            await self._remembered_or_validated(scope, receive, send, context)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _remembered_or_validated(self, scope: Scope, receive: Receive, send: _Recorder,
+                                       context: RequestContext) -> None:
+        """A request line Connexion accepted before (and no body): straight to the layers
+        after validation; any other request through Connexion, remembering its verdict."""
+        line = (scope["method"], scope["path"], scope.get("query_string", b""))
+        accepted = self._accepted.get(line)
+        if accepted is not None and not any(key in BODY_HEADERS for key, _ in scope["headers"]):
+            await self._after_validation(scope, receive, send, accepted)
+            return
+        await self.app(scope, receive, send)
+        if context.validated is not None and accepted is None:
+            if len(self._accepted) >= VALIDATED_CACHE_SIZE:
+                self._accepted.clear()
+            self._accepted[line], context.validated = context.validated, None
+
+    async def _faulty(self, scope: Scope, receive: Receive, send: Send, fault: Fault) -> None:
+        """The answer as the injected `fault` makes it."""
+        if fault.kind is FaultKind.LATENCY:
+            await asyncio.sleep(fault.latency_ms / 1000)
+            await self.app(scope, receive, send)
+        elif fault.kind in RESPONSE_FAULTS:
+            await self.app(scope, receive, self._drifting(send, fault))
+        elif fault.kind is FaultKind.STATUS:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            message = fault.message or f"Injected fault: HTTP {fault.status}"
+            await send_error(send, fault.status, message, headers)
+        elif fault.kind is FaultKind.GATEWAY:
+            await _send_raw(send, 502, b"text/html", GATEWAY_PAGE)
+        else:  # dropped: the client gets no answer at all
+            self._drop(receive)
+
+    async def _after_validation(self, scope: Scope, receive: Receive, send: _Recorder,
                                 accepted: tuple[dict[str, Any], dict[str, Any]]) -> None:
         """A request line Connexion accepted before: routed as it was then, to auth and
         the handler. Errors answer as Connexion's error handlers would (`app.py`)."""
@@ -197,11 +220,11 @@ class FrontDoor:
         try:
             await self.validated(scope, receive, send)
         except StateUnavailable as exc:
-            if status_holder[0]:
+            if send.status:  # the answer has begun: too late for another
                 raise
             await send_error(send, *unavailable(exc))
         except Exception as exc:
-            if status_holder[0]:
+            if send.status:  # the answer has begun: too late for another
                 raise
             log.error("unhandled %s on %s %s", type(exc).__name__, scope["method"], scope["path"])
             await send_error(send, 500, "Internal server error")
@@ -294,6 +317,24 @@ class FrontDoor:
                 context.request_id,
             )
         )
+
+
+class _Recorder:
+    """The `send` of a vendor request: passes every message on, noting the answer's
+    status and (with `keep_body`, for the journal's --journal-bodies) its body."""
+
+    __slots__ = ("chunks", "send", "status")
+
+    def __init__(self, send: Send, *, keep_body: bool):
+        self.send, self.status = send, 0
+        self.chunks: list[bytes] | None = [] if keep_body else None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif self.chunks is not None:
+            self.chunks.append(message.get("body", b""))
+        await self.send(message)
 
 
 async def _send_raw(send: Send, status: int, content_type: bytes, body: bytes) -> None:

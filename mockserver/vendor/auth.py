@@ -34,7 +34,7 @@ from jwt.utils import base64url_decode, base64url_encode
 from contracts.core.vocabulary import TokenRecipe
 from mockserver.common import strict_json
 from mockserver.errors import AuthError
-from mockserver.vendor.fixtures import ADMIN_CONSOLE, App
+from mockserver.vendor.fixtures import App, AppKind
 
 VERIFIED_CACHE_SIZE = 4096
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -78,7 +78,7 @@ class Authenticator:
                 raise AuthError(401, "Invalid token: this app enforces JTI and the 'jti' claim is missing")
             if not self.use_jti(app, jti):
                 raise AuthError(401, "Invalid token: this 'jti' was already used")
-        if app.kind != ADMIN_CONSOLE:
+        if app.kind is not AppKind.ADMIN_CONSOLE:
             raise AuthError(403, "Forbidden: only apps of the Bot Admin Console may call this API")
         if self.recipe.scope not in app.scopes:
             raise AuthError(403, f"Forbidden: the app lacks the '{self.recipe.scope}' scope")
