@@ -38,7 +38,7 @@ from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.state.journal import JournalRow
 from mockserver.vendor.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault, FaultKind
 from mockserver.vendor.request_context import RequestContext
-from mockserver.vendor.runtime import Service
+from mockserver.vendor.runtime import Runtime
 
 CONTROL_PREFIX = "/__mockserver"
 UI_PATHS = (CONTROL_PREFIX + "/ui", CONTROL_PREFIX + "/ui/")
@@ -80,13 +80,13 @@ def _is_loopback(scope: Scope) -> bool:
 
 
 class FrontDoor:
-    def __init__(self, app: ASGIApp, service: Service, docs: ASGIApp, validated: ASGIApp | None = None):
+    def __init__(self, app: ASGIApp, runtime: Runtime, docs: ASGIApp, validated: ASGIApp | None = None):
         """`validated`: the layers after Connexion's validation, for request lines it
         accepted before (None: every request goes through Connexion)."""
-        self.app, self.service, self.docs, self.validated = app, service, docs, validated
+        self.app, self.runtime, self.docs, self.validated = app, runtime, docs, validated
         #: (method, path, query string) -> (Connexion's routing, path parameters)
         self._accepted: dict[tuple[str, str, bytes], tuple[dict[str, Any], dict[str, Any]]] = {}
-        self.auth_header = service.vocabulary.auth_header.lower().encode()
+        self.auth_header = runtime.vocabulary.auth_header.lower().encode()
         #: Control calls that answer while the state cannot be reached: they report it.
         self.probes = {f"{CONTROL_PREFIX}/health", f"{CONTROL_PREFIX}/ready"}
 
@@ -109,7 +109,7 @@ class FrontDoor:
     def _refresh(self) -> StateUnavailable | None:
         """Pick up the shared state's changes; why the state cannot be reached, if it cannot."""
         try:
-            self.service.refresh()
+            self.runtime.refresh()
         except StateUnavailable as exc:
             return exc
         return None
@@ -133,7 +133,7 @@ class FrontDoor:
     async def _vendor(self, scope: Scope, receive: Receive, send: Send, down: StateUnavailable | None) -> None:
         """A vendor request: its fault (if one applies) found, answered, then journaled."""
         context = RequestContext().attach(scope)
-        settings = self.service.settings
+        settings = self.runtime.settings
         recorder = _Recorder(send, keep_body=settings.journal and settings.journal_bodies)
         scope = self._with_canonical_id(scope)
         fault = None
@@ -147,13 +147,13 @@ class FrontDoor:
         finally:
             if settings.journal:
                 self._journal(scope, recorder.status, context, recorder.chunks)
-            self.service.maybe_housekeep()
+            self.runtime.maybe_housekeep()
 
     def _with_canonical_id(self, scope: Scope) -> Scope:
         """`scope` with a request id the requestIdFormat fault handed out read as the mock's own."""
-        if not any(f.kind is FaultKind.REQUEST_ID_FORMAT for f in self.service.faults):
+        if not any(f.kind is FaultKind.REQUEST_ID_FORMAT for f in self.runtime.faults):
             return scope
-        canonical = self.service.drift.canonical_path(scope["path"])
+        canonical = self.runtime.drift.canonical_path(scope["path"])
         if canonical is None:
             return scope
         return dict(scope, path=canonical, raw_path=canonical.encode())
@@ -165,12 +165,12 @@ class FrontDoor:
             # A control character (say, an encoded newline) in a path segment:
             # malformed, and routers disagree on where such a path ends.
             await send_error(send, 400, "Malformed path: control characters")
-        elif self.service.vocabulary.operations_at(path) is None:
+        elif self.runtime.vocabulary.operations_at(path) is None:
             # Not a path of the contract. Answer here, so that no router
             # redirects a trailing slash (Starlette answers 307) or guesses.
             await send_error(send, 404, "Not found")
         elif down is not None:
-            operation = self.service.vocabulary.operation_for(scope["method"], path)
+            operation = self.runtime.vocabulary.operation_for(scope["method"], path)
             context.operation_id = operation.operation_id if operation else None
             await send_error(send, *unavailable(down))
         elif fault is not None:
@@ -232,7 +232,7 @@ class FrontDoor:
     def _control_allowed(self, scope: Scope, *, query_token: bool = False) -> bool:
         """Loopback clients, or the admin token in its header (or, for the page a
         browser opens, `?token=`)."""
-        token = self.service.settings.admin_token
+        token = self.runtime.settings.admin_token
         given = _header(scope, ADMIN_TOKEN_HEADER)
         if given is None and query_token:
             given = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("token")
@@ -243,16 +243,16 @@ class FrontDoor:
     def _fault_for(self, scope: Scope, context: RequestContext) -> Fault | None:
         """The injected fault that applies to this request, if any (noted in `context`
         with the operation it matched, for the journal)."""
-        if not self.service.faults:
+        if not self.runtime.faults:
             return None
-        operation = self.service.vocabulary.operation_for(scope["method"], scope["path"])
+        operation = self.runtime.vocabulary.operation_for(scope["method"], scope["path"])
         operation_id = operation.operation_id if operation else None
-        for fault in self.service.faults:
+        for fault in self.runtime.faults:
             if not fault.matches(scope["method"], scope["path"], operation_id):
                 continue
             if fault.fraction < 1.0 and random.random() >= fault.fraction:
                 continue
-            if fault.remaining is not None and not self.service.store.take_fault(fault.id):
+            if fault.remaining is not None and not self.runtime.store.take_fault(fault.id):
                 continue
             context.fault, context.operation_id = fault, operation_id
             return fault
@@ -273,7 +273,7 @@ class FrontDoor:
                 return
             if fault.kind is FaultKind.SLOW_FIRST_BYTE:
                 await asyncio.sleep(int(fault.params.get("delayMs", 1000)) / 1000)
-            status, headers, body = self.service.drift.apply(fault, start["status"], list(start["headers"]),
+            status, headers, body = self.runtime.drift.apply(fault, start["status"], list(start["headers"]),
                                                              b"".join(chunks))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -291,26 +291,26 @@ class FrontDoor:
         transport.close()
 
     def _journal(self, scope: Scope, status: int, context: RequestContext, answer: list[bytes] | None) -> None:
-        service = self.service
+        runtime = self.runtime
         app_id: str | None
         if context.app is not None:
             app_id = context.app.client_id
         elif context.refused:  # refused by Guard, which read the claim
             app_id = context.claimed_app_id
         else:  # answered before Guard (a fault, an unknown path): the claim, unverified
-            app_id = claimed_app_id(service.vocabulary.token, _header(scope, self.auth_header))
+            app_id = claimed_app_id(runtime.vocabulary.token, _header(scope, self.auth_header))
         routed = routed_operation_id(scope)
         fault = context.fault
-        service.journal.append(
+        runtime.journal.append(
             JournalRow(
-                service.now_ms(),
+                runtime.now_ms(),
                 scope["method"],
                 scope["path"],
                 scope.get("query_string", b""),
-                service.journal.headers(scope["headers"]),
+                runtime.journal.headers(scope["headers"]),
                 context.body,
                 status,
-                _capped(answer, service.max_body_bytes) if answer is not None and status else None,
+                _capped(answer, runtime.max_body_bytes) if answer is not None and status else None,
                 app_id,
                 routed or context.operation_id,
                 dict(fault.spec, id=fault.id) if fault is not None else None,
@@ -405,12 +405,12 @@ class Guard:
     """Authenticates vendor requests, and reads and checks every request body
     (vendor and control API alike) before Connexion validates it."""
 
-    def __init__(self, app: ASGIApp, service: Service):
-        self.app, self.service = app, service
-        self.header = service.vocabulary.auth_header.lower().encode()
-        self.body_operations = {op.operation_id for op in service.vocabulary.operations.values() if op.has_body}
+    def __init__(self, app: ASGIApp, runtime: Runtime):
+        self.app, self.runtime = app, runtime
+        self.header = runtime.vocabulary.auth_header.lower().encode()
+        self.body_operations = {op.operation_id for op in runtime.vocabulary.operations.values() if op.has_body}
         self.control_body_operations = {
-            op.operation_id for op in service.documents.control.operations() if "requestBody" in op.definition
+            op.operation_id for op in runtime.documents.control.operations() if "requestBody" in op.definition
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -421,11 +421,11 @@ class Guard:
             return
         if context is None:  # the control API (FrontDoor has checked who may call it)
             if operation_id in self.control_body_operations:
-                await self._checked_body(scope, receive, send, self.service.settings.max_control_body_bytes)
+                await self._checked_body(scope, receive, send, self.runtime.settings.max_control_body_bytes)
                 return
             await self.app(scope, receive, send)
             return
-        service = self.service
+        runtime = self.runtime
         tokens = [value for key, value in scope["headers"] if key == self.header]
         if len(tokens) > 1:  # ambiguous credentials: never pick one
             context.refuse(None)
@@ -433,13 +433,13 @@ class Guard:
             return
         token = tokens[0].decode("latin-1") if tokens else None
         try:
-            context.app = service.authenticator.authenticate(token, service.token_now())
+            context.app = runtime.authenticator.authenticate(token, runtime.token_now())
         except AuthError as exc:
-            context.refuse(claimed_app_id(service.vocabulary.token, token))
+            context.refuse(claimed_app_id(runtime.vocabulary.token, token))
             await send_error(send, exc.status, exc.message)
             return
         if operation_id in self.body_operations:
-            await self._checked_body(scope, receive, send, service.max_body_bytes)
+            await self._checked_body(scope, receive, send, runtime.max_body_bytes)
             return
         await self.app(scope, receive, send)
 
@@ -448,7 +448,7 @@ class Guard:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_error(send, 413, f"Request body exceeds {limit} bytes")
             return
-        timeout = self.service.settings.body_timeout
+        timeout = self.runtime.settings.body_timeout
         try:
             async with asyncio.timeout(timeout):  # for the whole body: trickling does not extend it
                 body = await _read_body(receive, limit)

@@ -68,6 +68,6 @@ def iso(ms: int) -> str:
     (Cached: a request's timestamps are formatted on every status read. The
     cache is small on purpose: every created request adds two timestamps, and
     at 65,536 entries it held 13 MiB, the whole of the growth a 10-minute
-    soak showed; hot requests' bodies are cached whole by the service anyway.)"""
+    soak showed; hot requests' bodies are cached whole by the runtime anyway.)"""
     moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

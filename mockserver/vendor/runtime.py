@@ -19,7 +19,7 @@ from mockserver.state.journal import Journal
 from mockserver.state.records import StoredRequest, now_ms
 from mockserver.state.store import Store
 from mockserver.vendor.auth import Authenticator
-from mockserver.vendor.erase_progress import LATEST_MS, Lifecycle, stable_window
+from mockserver.vendor.erase_progress import LATEST_MS, EraseProgress, stable_window
 from mockserver.vendor.faults import Drift, Fault
 from mockserver.vendor.fixtures import Fixtures, load_fixtures, parse_fixtures
 
@@ -59,13 +59,13 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-class Service:
+class Runtime:
     """What handlers and middlewares of one worker share."""
 
     def __init__(self, settings: Settings, documents: Documents, fixtures: Fixtures, store: Store):
         self.settings, self.documents, self.store = settings, documents, store
         self.vocabulary = documents.vocabulary
-        self.lifecycle = Lifecycle(documents.vocabulary)
+        self.progress = EraseProgress(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
         self.journal = Journal(store, keep=settings.retain_journal_rows, auth_header=self.vocabulary.auth_header)
@@ -99,7 +99,7 @@ class Service:
         return self.settings.max_body_bytes or self.vocabulary.max_body_bytes
 
     @classmethod
-    def open(cls, settings: Settings, documents: Documents, *, install: bool = True) -> Service:
+    def open(cls, settings: Settings, documents: Documents, *, install: bool = True) -> Runtime:
         """Open the state file, installing the fixtures when it is new.
 
         A state file that exists keeps its requests (that is the point of it);
@@ -113,9 +113,9 @@ class Service:
         if not install:
             store = open_store(settings.state)
             fixtures = parse_fixtures(store.control().fixtures, documents, settings.state)
-            service = cls(settings, documents, fixtures, store)
-            service.refresh()
-            return service
+            runtime = cls(settings, documents, fixtures, store)
+            runtime.refresh()
+            return runtime
         fixtures = load_fixtures(settings.fixtures, documents)  # before the file: bad fixtures create no state
         store = open_store(settings.state)
         manual = now_ms() if settings.clock == Clock.MANUAL else None
@@ -124,10 +124,10 @@ class Service:
             current = store.control().manual_now_ms
             if (settings.clock == Clock.MANUAL) != (current is not None):
                 store.set_manual_now(manual)
-        service = cls(settings, documents, fixtures, store)
-        service.refresh()
-        service.preload()
-        return service
+        runtime = cls(settings, documents, fixtures, store)
+        runtime.refresh()
+        runtime.preload()
+        return runtime
 
     # -- clock -------------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ class Service:
         stored = cached[0] if cached is not None else self.store.get_request(request_id)
         if stored is None:
             return None  # not cached: another worker may create it any moment
-        body = json.dumps(self.lifecycle.render_status(stored, now)).encode()
+        body = json.dumps(self.progress.render_status(stored, now)).encode()
         if len(self._status_cache) >= STATUS_CACHE_SIZE:
             self._status_cache.clear()
         self._status_cache[request_id] = (stored, body, *stable_window(stored, now))
@@ -217,7 +217,7 @@ class Service:
         stored = 0
         for request in self.fixtures.requests:
             account = self.fixtures.accounts[request.account_id]
-            planned = self.lifecycle.preloaded(request, account, self.now_ms())
+            planned = self.progress.preloaded(request, account, self.now_ms())
             stored += self.store.insert_request(planned, replace=replace, preloaded=True)
         return stored
 

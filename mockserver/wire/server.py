@@ -32,7 +32,7 @@ from mockserver.errors import StartupError
 from mockserver.settings import LogLevel, Settings
 from mockserver.state.location import POSTGRES_SCHEMES, redact
 from mockserver.vendor.fixtures import Fixtures
-from mockserver.vendor.runtime import Service
+from mockserver.vendor.runtime import Runtime
 from mockserver.wire.http11 import http_protocol
 
 LISTENING = re.compile(r"mockserver listening on (http://\S+)")
@@ -132,7 +132,7 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
     documents = load_documents(settings.spec)
     # Validates the contract and fixtures, and prepares the state file once,
     # before any worker starts.
-    prepared = Service.open(settings, documents)
+    prepared = Runtime.open(settings, documents)
     fixtures = prepared.fixtures
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
@@ -140,10 +140,10 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
     settings = settings.with_overrides(port=port)
     print(banner(settings, f"http://{shown_host}:{port}", documents, fixtures, temporary=temporary), file=out,
           flush=True)
-    # One worker serves the service prepared above; several get the settings
+    # One worker serves the runtime prepared above; several get the settings
     # (a picklable dataclass) and open the state file in their own process.
     if settings.workers == 1:
-        app = functools.partial(create_app, settings, documents=documents, service=prepared, freeze_heap=True)
+        app = functools.partial(create_app, settings, documents=documents, runtime=prepared, freeze_heap=True)
     else:
         prepared.store.close()
         app = functools.partial(worker_app, settings)
