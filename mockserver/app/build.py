@@ -3,9 +3,9 @@
 Routing and request validation are Connexion's (`ConnexionMiddleware`), from
 `openapi.yaml` and the control API's `control.yaml`; the handlers are named
 by `operationId`. Connexion's middleware stack is kept except for the layers
-this mock replaces, each for a reason measured with py-spy:
+this mock replaces, for the vendor's rules or for speed:
 - its security layer: the vendor's JWT rules live in `mockserver.vendor.auth`,
-  applied by `middleware.Guard`;
+  applied by `mockserver.app.front_door.Guard`;
 - its framework app, context and lifespan layers: `dispatch.Dispatcher`
   calls the handler directly instead of re-inspecting its signature per
   request, and answers the lifespan protocol itself;
@@ -13,10 +13,10 @@ this mock replaces, each for a reason measured with py-spy:
   turns it on); the test suite checks every answer against the contract
   with schemathesis anyway.
 
-Start-up (issue 13): Connexion checks each document against the OpenAPI
-meta-schema in `add_api` (about 20 ms a document); a document it accepted
-before (the same canonical JSON, noted in `contracts.core.cache`) is not
-checked again. The docs app (Swagger UI) is built on its first request.
+Start-up: Connexion checks each document against the OpenAPI meta-schema in
+`add_api`, a cost paid again on every start; a document it accepted before
+(the same canonical JSON, noted in `contracts.core.cache`) is not checked
+again. The docs app (Swagger UI) is built on its first request.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def _docs_app(spec: Spec, runtime: Runtime) -> ConnexionMiddleware:
     """The contract at /openapi.json and Swagger UI at /ui, kept off the API's
     own stack (whose every request would otherwise pass their router first).
     Its errors (a missing UI file, a wrong method) use the contract's error
-    body too: without the exception layer they were text/plain 500s."""
+    body too (without the exception layer they would be text/plain 500s)."""
     docs = ConnexionMiddleware(
         _not_found, middlewares=[ServerErrorMiddleware, ExceptionMiddleware, SwaggerUIMiddleware]
     )
@@ -190,10 +190,8 @@ def worker_app(settings: Settings) -> FrontDoor:
 def freeze_startup_heap() -> None:
     """`gc.freeze()` once the app is built (Connexion builds its middleware stack
     before the lifespan reaches the dispatcher). The contract, its validators and
-    Connexion's routers are some 10^5 objects that live as long as the process;
-    every full collection walked them all, a pause of several milliseconds that
-    requests arriving meanwhile wait out: with 1 worker, the status call's p99
-    went from 23-65 ms to 8-11 ms (A/B runs on a shared machine)."""
+    Connexion's routers live as long as the process; without this, every full
+    collection walks them all, a pause that requests arriving meanwhile wait out."""
     gc.collect()
     gc.freeze()
 

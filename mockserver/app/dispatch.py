@@ -5,8 +5,7 @@ leaves the operation id and path parameters in the scope; this dispatcher
 turns them, the query string and the (already validated) JSON body into the
 handler's arguments: `handler(scope, params, body)`, where `params` holds the
 path and query parameters by name. It replaces Connexion's per-request parameter
-decorators, which re-inspect the handler's signature on every call (the
-largest single cost in a py-spy profile of the status call).
+decorators, which re-inspect the handler's signature on every call.
 """
 
 from __future__ import annotations
@@ -37,6 +36,10 @@ _CONVERT: dict[str, Callable[[str], Any]] = {
 
 @dataclass(frozen=True)
 class Route:
+    """Owns what the dispatcher needs of one operation: its handler, whether it has a
+    body, how to convert each query parameter, and whether its request line alone
+    decides Connexion's verdict."""
+
     handler: Handler
     has_body: bool
     query: dict[str, Callable[[str], Any]]
@@ -63,6 +66,9 @@ def routes_for(spec: Spec, resolve: Callable[[str], Handler]) -> dict[str, Route
 
 
 class Dispatcher:
+    """The innermost ASGI app: owns the routes by operationId, the `Prefer` answers,
+    and the lifespan protocol (start-up and shutdown hooks)."""
+
     def __init__(self, routes: dict[str, Route], on_shutdown: Callable[[], None] = lambda: None,
                  preferences: Preferences | None = None, on_startup: Callable[[], None] = lambda: None):
         """`preferences` answers a `Prefer` header where the handler would run (the

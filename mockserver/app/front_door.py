@@ -8,8 +8,9 @@ parameters, routing and validation depend on the method, path and query
 string alone, so a request that repeats an accepted line, with no body and
 no injected fault, goes straight to `Guard` and the dispatcher with the
 routing Connexion gave it. Everything after validation (auth, jti, the
-handler, the journal) runs as for any request. Connexion's stack was about
-a third of the status call's time (py-spy). `Guard` sits inside Connexion, after routing and before request
+handler, the journal) runs as for any request; Connexion's routing and
+validation are skipped because they are a large share of a repeated call's
+cost. `Guard` sits inside Connexion, after routing and before request
 validation: it authenticates the `auth` header and enforces the body limits
 (413, and 400 for a body that is not UTF-8 JSON), so that an unauthenticated
 request gets 401 whatever its body, and a malformed body never reaches
@@ -80,6 +81,10 @@ def _is_loopback(scope: Scope) -> bool:
 
 
 class FrontDoor:
+    """The outermost ASGI app. Owns the split between the inspector page, the control
+    API (loopback or admin token), the docs and vendor requests; for vendor requests,
+    the injected faults, the journal row, and the request lines Connexion accepted."""
+
     def __init__(self, app: ASGIApp, runtime: Runtime, docs: ASGIApp, validated: ASGIApp | None = None):
         """`validated`: the layers after Connexion's validation, for request lines it
         accepted before (None: every request goes through Connexion)."""
@@ -214,7 +219,7 @@ class FrontDoor:
     async def _after_validation(self, scope: Scope, receive: Receive, send: _Recorder,
                                 accepted: tuple[dict[str, Any], dict[str, Any]]) -> None:
         """A request line Connexion accepted before: routed as it was then, to auth and
-        the handler. Errors answer as Connexion's error handlers would (`app.py`)."""
+        the handler. Errors answer as Connexion's error handlers would (`build._register_error_handlers`)."""
         scope = with_routing(scope, *accepted)
         assert self.validated is not None
         try:

@@ -29,6 +29,9 @@ JOURNAL_FILTERS = {"operationId": "operation_id", "method": "method", "path": "p
 
 
 class ControlHandlers:
+    """Owns the control API's handlers, one method per operationId of `control.yaml`,
+    over the worker's `Runtime`."""
+
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
 

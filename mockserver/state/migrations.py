@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Migration:
+    """Owns one step of the state's schema: its version and summary, and the change
+    for each backend."""
+
     version: int
     summary: str
     sqlite: Callable[[Database], None]

@@ -88,6 +88,8 @@ def _journal_insert(rows: int) -> str:
 
 
 class Cursor(Protocol):
+    """What the store reads of a query's result, in either backend."""
+
     @property
     def rowcount(self) -> int: ...
 

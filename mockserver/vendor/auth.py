@@ -8,7 +8,7 @@ which algorithm, which scope, JTI enforcement.
 A token must be a compact JWS in canonical form: three parts in unpadded
 base64url that re-encode to themselves. PyJWT also accepts `=` padding and,
 in some versions, standard-base64 characters or stray bits in the last
-character, so one signature had several spellings (issue 10). Its claims and
+character, so one signature would have several spellings. Its claims and
 header must be Unicode text: a lone surrogate (`"\ud800"`) is refused, as
 in request bodies (`mockserver.common.strict_json`).
 

@@ -49,7 +49,7 @@ VALID_FIXTURES = "valid-fixtures"
 def fixtures_validator() -> Any:
     """OAS30Validator with the contract's patterns (user ids, bot ids) read as ECMA-262
     reads them. Imported when first needed: openapi-schema-validator and what it
-    pulls in take 0.1 s to import, and a warm start (fixtures that passed before,
+    pulls in are slow to import, and a warm start (fixtures that passed before,
     `contracts.core.cache`) never needs it."""
     from openapi_schema_validator import OAS30Validator
 
@@ -73,6 +73,9 @@ def _schema_problems(schema: dict[str, Any], document: Any) -> list[Any]:
 
 @dataclass(frozen=True)
 class App:
+    """Owns one app of the fixtures: its credentials, account, kind, scopes, JTI rule
+    and algorithms, and whether it may erase."""
+
     client_id: str
     name: str
     client_secret: str = field(repr=False)
@@ -100,6 +103,8 @@ class App:
 
 @dataclass(frozen=True)
 class Account:
+    """Owns one account (tenant) of the fixtures: its bots and its users' roles."""
+
     id: str
     name: str
     bot_ids: tuple[str, ...]
@@ -112,6 +117,8 @@ class Account:
 
 @dataclass(frozen=True)
 class PreloadedUser:
+    """Owns one user of a preloaded request: its status at load, and when and why it ends."""
+
     user_id: str
     status: str
     completes_in: float = 0.0
@@ -120,6 +127,8 @@ class PreloadedUser:
 
 @dataclass(frozen=True)
 class PreloadedRequest:
+    """Owns one erase request the fixtures preload, placed relative to the time they load."""
+
     request_id: str
     account_id: str
     created_seconds_ago: float
@@ -130,6 +139,9 @@ class PreloadedRequest:
 
 @dataclass(frozen=True)
 class Fixtures:
+    """Owns a validated fixtures document: the accounts, apps and preloaded requests,
+    the document as given, and the recipe tokens are made with."""
+
     accounts: dict[str, Account]
     apps: dict[str, App]
     requests: tuple[PreloadedRequest, ...]

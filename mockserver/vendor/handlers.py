@@ -47,6 +47,8 @@ def _caller(scope: Scope) -> App:
 
 
 class Handlers:
+    """Owns the vendor operations' behaviour (create and status) over the worker's `Runtime`."""
+
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.id_parameter = runtime.vocabulary.link.parameter

@@ -60,7 +60,9 @@ def _flag(name: str) -> str:
 
 
 class Runtime:
-    """What handlers and middlewares of one worker share."""
+    """Owns one worker's view of the mock: the shared store, the fixtures and faults
+    cached from it (re-read when its generation moves), the clock, the
+    authenticator, the journal, the erase progress and the status bodies cached."""
 
     def __init__(self, settings: Settings, documents: Documents, fixtures: Fixtures, store: Store):
         self.settings, self.documents, self.store = settings, documents, store

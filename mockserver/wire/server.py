@@ -7,8 +7,8 @@ supervisor that starts the workers, each of which gets the same `Settings`
 object (not through the environment) and shares the SQLite file.
 
 The supervisor forks its workers rather than spawning them (uvicorn's way): a
-spawned worker is a new interpreter that imports Connexion and the rest again,
-about 0.5 s of CPU each; a forked one inherits the supervisor's modules and
+spawned worker is a new interpreter that imports Connexion and the rest again;
+a forked one inherits the supervisor's modules and
 starts serving at once. It forks only while it runs a single thread (it then
 does), and spawns otherwise.
 """
