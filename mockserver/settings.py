@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from typing import Any
 
 from mockserver.errors import SettingsError
@@ -17,8 +18,39 @@ from mockserver.errors import SettingsError
 ENV_PREFIX = "MOCKSERVER_"
 
 
+class Clock(StrEnum):
+    """The mock's clock: `real` (time passes) or `manual` (only the control API advances it)."""
+
+    REAL = "real"
+    MANUAL = "manual"
+
+
+class TokenClock(StrEnum):
+    """The clock tokens' `exp` and `nbf` are judged by: the wall clock, or the mock's own."""
+
+    REAL = "real"
+    SERVER = "server"
+
+
+class LogLevel(StrEnum):
+    """The server's log levels, as uvicorn names them."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+def _choices(kind: type[StrEnum]) -> tuple[str, ...]:
+    """An enum's values as plain strings (click would match an enum member by its name)."""
+    return tuple(member.value for member in kind)
+
+
 @dataclass(frozen=True)
 class Setting:
+    """Owns one row of the settings table: its name, default, type, help and allowed values."""
+
     name: str
     default: Any
     type: type
@@ -45,15 +77,15 @@ class Settings:
                           " several workers, a temporary file removed at exit].")
     fixtures: str | None = _setting(None, str, "Fixtures file (YAML/JSON) [default: the shipped fixtures].")
     spec: str | None = _setting(None, str, "Contract to serve [default: the shipped openapi.yaml].")
-    log_level: str = _setting("info", str, "Log level.", ("critical", "error", "warning", "info", "debug"))
+    log_level: str = _setting(LogLevel.INFO.value, str, "Log level.", _choices(LogLevel))
     workers: int = _setting(1, int, "Worker processes; they share the state.")
-    clock: str = _setting("real", str, "real: time passes; manual: only the control API advances it.",
-                          ("real", "manual"))
+    clock: str = _setting(Clock.REAL.value, str, "real: time passes; manual: only the control API advances it.",
+                          _choices(Clock))
     progress_delay: float = _setting(2.0, float, "Seconds an erase takes from in-progress to a final status.")
     leeway: float = _setting(5.0, float, "Seconds of clock skew allowed on exp and nbf.")
-    token_clock: str = _setting("real", str, "The clock tokens' exp and nbf are checked against: real (the wall clock,"
-                                " so advancing the manual clock never expires a client's token) or server (the"
-                                " mock's clock, manual or not).", ("real", "server"))
+    token_clock: str = _setting(TokenClock.REAL.value, str, "The clock tokens' exp and nbf are checked against: real"
+                                " (the wall clock, so advancing the manual clock never expires a client's token) or"
+                                " server (the mock's clock, manual or not).", _choices(TokenClock))
     admin_token: str | None = _setting(None, str, "Token that opens the control API to non-loopback clients.")
     max_body_bytes: int | None = _setting(None, int, "Largest accepted request body, 413 beyond"
                                           " [default: the contract's x-max-body-bytes].")

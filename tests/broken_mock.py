@@ -74,9 +74,9 @@ class Defect:
 
 def build(defect: str, state: str) -> ASGIApp:
     front = create_app(Settings(state=state, progress_delay=0.2, clock="real"))
-    service = front.service
-    default = service.fixtures.default_app()
-    make_token = service.fixtures.token
+    runtime = front.runtime
+    default = runtime.fixtures.default_app()
+    make_token = runtime.fixtures.token
 
     def any_token(scope: Scope) -> str:
         return make_token(default)
@@ -93,18 +93,18 @@ def build(defect: str, state: str) -> ASGIApp:
 
     def expired(scope: Scope) -> str | None:
         claims = _claims(scope)
-        app = service.fixtures.apps.get((claims or {}).get("appId"))
-        if app and isinstance(claims.get("exp"), int) and claims["exp"] < service.now():
+        app = runtime.fixtures.apps.get((claims or {}).get("appId"))
+        if app and isinstance(claims.get("exp"), int) and claims["exp"] < runtime.now():
             return make_token(app)
         return None
 
     def owner_of_request(scope: Scope) -> str | None:
         if not scope["path"].startswith(STATUS_PREFIX):
             return None
-        stored = service.store.get_request(scope["path"][len(STATUS_PREFIX):])
+        stored = runtime.store.get_request(scope["path"][len(STATUS_PREFIX):])
         if stored is None:
             return None
-        owner = next(a for a in service.fixtures.apps.values() if a.account_id == stored.account_id and a.may_erase)
+        owner = next(a for a in runtime.fixtures.apps.values() if a.account_id == stored.account_id and a.may_erase)
         return make_token(owner)
 
     def on_json(edit: Callable[[Scope, dict], dict], when: Callable[[Scope, int], bool]):
@@ -115,7 +115,7 @@ def build(defect: str, state: str) -> ASGIApp:
         return rewrite
 
     def role(scope: Scope) -> str | None:
-        operation = service.vocabulary.operation_for(scope["method"], scope["path"])
+        operation = runtime.vocabulary.operation_for(scope["method"], scope["path"])
         return operation.role if operation else None
 
     is_status_ok = lambda scope, status: status == 200 and role(scope) == "status"  # noqa: E731

@@ -22,7 +22,7 @@ def mock(state: str = ":memory:", **settings: Any) -> Any:
 class _Wrapper:
     def __init__(self, app: Any):
         self.app = app
-        self.vocabulary = app.service.vocabulary
+        self.vocabulary = app.runtime.vocabulary
         self.lock = threading.Lock()
 
     def role(self, scope: Scope) -> str | None:

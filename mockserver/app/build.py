@@ -3,9 +3,9 @@
 Routing and request validation are Connexion's (`ConnexionMiddleware`), from
 `openapi.yaml` and the control API's `control.yaml`; the handlers are named
 by `operationId`. Connexion's middleware stack is kept except for the layers
-this mock replaces, each for a reason measured with py-spy:
+this mock replaces, for the vendor's rules or for speed:
 - its security layer: the vendor's JWT rules live in `mockserver.vendor.auth`,
-  applied by `middleware.Guard`;
+  applied by `mockserver.app.front_door.Guard`;
 - its framework app, context and lifespan layers: `dispatch.Dispatcher`
   calls the handler directly instead of re-inspecting its signature per
   request, and answers the lifespan protocol itself;
@@ -13,10 +13,10 @@ this mock replaces, each for a reason measured with py-spy:
   turns it on); the test suite checks every answer against the contract
   with schemathesis anyway.
 
-Start-up (issue 13): Connexion checks each document against the OpenAPI
-meta-schema in `add_api` (about 20 ms a document); a document it accepted
-before (the same canonical JSON, noted in `contracts.core.cache`) is not
-checked again. The docs app (Swagger UI) is built on its first request.
+Start-up: Connexion checks each document against the OpenAPI meta-schema in
+`add_api`, a cost paid again on every start; a document it accepted before
+(the same canonical JSON, noted in `contracts.core.cache`) is not checked
+again. The docs app (Swagger UI) is built on its first request.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from starlette.types import Receive, Scope, Send
 
 from contracts.core import cache
 from contracts.core.spec import Spec
+from mockserver.app.connexion_names import without_meta_schema_check
 from mockserver.app.dispatch import Dispatcher, routes_for
 from mockserver.app.front_door import CONTROL_PREFIX, FrontDoor, Guard
 from mockserver.app.prefer import Preferences
@@ -53,7 +54,7 @@ from mockserver.control.api import ControlHandlers
 from mockserver.errors import StateUnavailable
 from mockserver.settings import Settings
 from mockserver.vendor.handlers import Handlers
-from mockserver.vendor.runtime import Service
+from mockserver.vendor.runtime import Runtime
 
 log = logging.getLogger("mockserver")
 
@@ -62,13 +63,13 @@ def create_app(
     settings: Settings | None = None,
     *,
     documents: Documents | None = None,
-    service: Service | None = None,
+    runtime: Runtime | None = None,
     validate_responses: bool = False,
     install: bool = True,
     freeze_heap: bool = False,
 ) -> FrontDoor:
     """The mock server for `settings` (default: the defaults), serving `documents`
-    (default: loaded from `settings.spec`) from `service` (default: the state file
+    (default: loaded from `settings.spec`) from `runtime` (default: the state file
     opened, and with `install=True` its fixtures installed). `freeze_heap`: at
     lifespan startup, move every object built so far out of the garbage
     collector's sight (`freeze_startup_heap`), for a server process. Raises
@@ -76,14 +77,14 @@ def create_app(
     settings = settings or Settings()
     documents = documents or load_documents(settings.spec)
     spec, control_spec, vocabulary = documents.spec, documents.control, documents.vocabulary
-    service = service or Service.open(settings, documents, install=install)
-    handlers, control = Handlers(service), ControlHandlers(service)
+    runtime = runtime or Runtime.open(settings, documents, install=install)
+    handlers, control = Handlers(runtime), ControlHandlers(runtime)
     dispatcher = Dispatcher(
         {
             **routes_for(spec, lambda operation_id: handlers.for_operation(vocabulary.operation(operation_id))),
             **routes_for(control_spec, control.resolve),
         },
-        on_shutdown=service.journal.flush,
+        on_shutdown=runtime.journal.flush,
         preferences=Preferences(vocabulary),
         on_startup=freeze_startup_heap if freeze_heap else lambda: None,
     )
@@ -91,7 +92,7 @@ def create_app(
         ServerErrorMiddleware,
         ExceptionMiddleware,
         RoutingMiddleware,
-        functools.partial(Guard, service=service),
+        functools.partial(Guard, runtime=runtime),
         RequestValidationMiddleware,
         *([ResponseValidationMiddleware] if validate_responses else []),
     ]
@@ -109,13 +110,13 @@ def create_app(
                 strict_validation=True,
                 validator_map=VALIDATOR_MAP,
             )
-    _register_error_handlers(app, service)
+    _register_error_handlers(app, runtime)
     # Connexion's verdict on a request line it has accepted is remembered by the
     # front door, which then sends the next such request to the layers after
     # validation (auth, dispatch) directly (`FrontDoor`). Not with response
     # validation, which sits in Connexion's stack.
-    validated = None if validate_responses else Guard(dispatcher, service=service)
-    return FrontDoor(app, service, docs=_LazyDocs(spec, spec_key, service), validated=validated)
+    validated = None if validate_responses else Guard(dispatcher, runtime=runtime)
+    return FrontDoor(app, runtime, docs=_LazyDocs(spec, spec_key, runtime), validated=validated)
 
 
 #: Cache kind: a document Connexion's `add_api` accepted (its meta-schema check passed).
@@ -132,44 +133,36 @@ def _cache_key(spec: Spec) -> str | None:
 @contextlib.contextmanager
 def _checked_once(key: str | None) -> Iterator[None]:
     """Connexion's meta-schema check of the document keyed `key`, skipped if it
-    passed before; noted when it passes now. (Connexion has no option for it:
-    its classmethod `Specification._validate_spec` is replaced for the duration
-    of one `add_api`.)"""
-    from connexion.spec import Specification
-
+    passed before; noted when it passes now."""
     if key is None or not cache.seen(CONNEXION_VALID, key):
         yield
         if key is not None:
             cache.remember(CONNEXION_VALID, key)
         return
-    original = Specification.__dict__["_validate_spec"]
-    Specification._validate_spec = classmethod(lambda cls, document: None)
-    try:
+    with without_meta_schema_check():
         yield
-    finally:
-        Specification._validate_spec = original
 
 
 class _LazyDocs:
     """The docs app, built on its first request (Connexion's Swagger UI setup is
     start-up time most runs never use)."""
 
-    def __init__(self, spec: Spec, key: str | None, service: Service):
-        self.spec, self.key, self.service = spec, key, service
+    def __init__(self, spec: Spec, key: str | None, runtime: Runtime):
+        self.spec, self.key, self.runtime = spec, key, runtime
         self.app: ConnexionMiddleware | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.app is None:
             with _checked_once(self.key):
-                self.app = _docs_app(self.spec, self.service)
+                self.app = _docs_app(self.spec, self.runtime)
         await self.app(scope, receive, send)
 
 
-def _docs_app(spec: Spec, service: Service) -> ConnexionMiddleware:
+def _docs_app(spec: Spec, runtime: Runtime) -> ConnexionMiddleware:
     """The contract at /openapi.json and Swagger UI at /ui, kept off the API's
     own stack (whose every request would otherwise pass their router first).
     Its errors (a missing UI file, a wrong method) use the contract's error
-    body too: without the exception layer they were text/plain 500s."""
+    body too (without the exception layer they would be text/plain 500s)."""
     docs = ConnexionMiddleware(
         _not_found, middlewares=[ServerErrorMiddleware, ExceptionMiddleware, SwaggerUIMiddleware]
     )
@@ -178,7 +171,7 @@ def _docs_app(spec: Spec, service: Service) -> ConnexionMiddleware:
         resolver=Resolver(lambda operation_id: _not_found),
         swagger_ui_options=SwaggerUIOptions(spec_path="/openapi.json", swagger_ui_path="/ui"),
     )
-    _register_error_handlers(docs, service)
+    _register_error_handlers(docs, runtime)
     return docs
 
 
@@ -197,15 +190,13 @@ def worker_app(settings: Settings) -> FrontDoor:
 def freeze_startup_heap() -> None:
     """`gc.freeze()` once the app is built (Connexion builds its middleware stack
     before the lifespan reaches the dispatcher). The contract, its validators and
-    Connexion's routers are some 10^5 objects that live as long as the process;
-    every full collection walked them all, a pause of several milliseconds that
-    requests arriving meanwhile wait out: with 1 worker, the status call's p99
-    went from 23-65 ms to 8-11 ms (A/B runs on a shared machine)."""
+    Connexion's routers live as long as the process; without this, every full
+    collection walks them all, a pause that requests arriving meanwhile wait out."""
     gc.collect()
     gc.freeze()
 
 
-def _register_error_handlers(app: ConnexionMiddleware, service: Service) -> None:
+def _register_error_handlers(app: ConnexionMiddleware, runtime: Runtime) -> None:
     """Every error Connexion or Starlette raises answers with the contract's body."""
 
     def answer(status: int, message: str, headers: dict | None = None) -> ConnexionResponse:
@@ -227,7 +218,7 @@ def _register_error_handlers(app: ConnexionMiddleware, service: Service) -> None
         if exc.status_code == 405:
             # Starlette lists only the methods of the route that matched; the
             # contract knows them all.
-            allowed = service.vocabulary.operations_at(request.url.path)
+            allowed = runtime.vocabulary.operations_at(request.url.path)
             if allowed:
                 headers["Allow"] = ", ".join(sorted(allowed))
         message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, exc.detail)

@@ -5,8 +5,7 @@ leaves the operation id and path parameters in the scope; this dispatcher
 turns them, the query string and the (already validated) JSON body into the
 handler's arguments: `handler(scope, params, body)`, where `params` holds the
 path and query parameters by name. It replaces Connexion's per-request parameter
-decorators, which re-inspect the handler's signature on every call (the
-largest single cost in a py-spy profile of the status call).
+decorators, which re-inspect the handler's signature on every call.
 """
 
 from __future__ import annotations
@@ -21,9 +20,11 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from contracts.core.spec import Spec
+from mockserver.app.connexion_names import path_params_of, routed_operation_id, routing_of
 from mockserver.app.prefer import Preferences, as_headers
 from mockserver.common.error_body import send_error
 from mockserver.errors import Refused
+from mockserver.vendor.request_context import RequestContext
 
 Handler = Callable[..., Awaitable[Response]]
 _CONVERT: dict[str, Callable[[str], Any]] = {
@@ -35,6 +36,10 @@ _CONVERT: dict[str, Callable[[str], Any]] = {
 
 @dataclass(frozen=True)
 class Route:
+    """Owns what the dispatcher needs of one operation: its handler, whether it has a
+    body, how to convert each query parameter, and whether its request line alone
+    decides Connexion's verdict."""
+
     handler: Handler
     has_body: bool
     query: dict[str, Callable[[str], Any]]
@@ -61,6 +66,9 @@ def routes_for(spec: Spec, resolve: Callable[[str], Handler]) -> dict[str, Route
 
 
 class Dispatcher:
+    """The innermost ASGI app: owns the routes by operationId, the `Prefer` answers,
+    and the lifespan protocol (start-up and shutdown hooks)."""
+
     def __init__(self, routes: dict[str, Route], on_shutdown: Callable[[], None] = lambda: None,
                  preferences: Preferences | None = None, on_startup: Callable[[], None] = lambda: None):
         """`preferences` answers a `Prefer` header where the handler would run (the
@@ -72,16 +80,16 @@ class Dispatcher:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send, self.on_startup, self.on_shutdown)
             return
-        operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-        route = self.routes.get(operation_id)
-        if route is None:  # Connexion's router matched no operation
+        operation_id = routed_operation_id(scope)
+        route = self.routes.get(operation_id) if operation_id is not None else None
+        if operation_id is None or route is None:  # Connexion's router matched no operation
             await send_error(send, 404, "Not found")
             return
-        params: dict[str, Any] = dict(scope.get("path_params", {}))
+        params: dict[str, Any] = path_params_of(scope)
         if route.by_request_line:
-            context = scope["extensions"].get("mockserver")
+            context = RequestContext.of(scope)
             if context is not None:  # a vendor request Connexion routed and validated: FrontDoor may remember
-                context["validated"] = (dict(scope["extensions"]["connexion_routing"]), params.copy())
+                context.validated = (dict(routing_of(scope)), params.copy())
         if route.query and scope.get("query_string"):
             for name, raw in parse_qsl(scope["query_string"].decode("latin-1")):
                 if name in route.query:

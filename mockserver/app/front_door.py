@@ -8,8 +8,9 @@ parameters, routing and validation depend on the method, path and query
 string alone, so a request that repeats an accepted line, with no body and
 no injected fault, goes straight to `Guard` and the dispatcher with the
 routing Connexion gave it. Everything after validation (auth, jti, the
-handler, the journal) runs as for any request. Connexion's stack was about
-a third of the status call's time (py-spy). `Guard` sits inside Connexion, after routing and before request
+handler, the journal) runs as for any request; Connexion's routing and
+validation are skipped because they are a large share of a repeated call's
+cost. `Guard` sits inside Connexion, after routing and before request
 validation: it authenticates the `auth` header and enforces the body limits
 (413, and 400 for a body that is not UTF-8 JSON), so that an unauthenticated
 request gets 401 whatever its body, and a malformed body never reaches
@@ -30,14 +31,15 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.core.tokens import claimed_app_id
+from mockserver.app.connexion_names import routed_operation_id, with_routing
 from mockserver.common import strict_json
 from mockserver.common.error_body import send_error, unavailable
 from mockserver.control.ui import ui_page
 from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.state.journal import JournalRow
-from mockserver.vendor.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault
-from mockserver.vendor.fixtures import App
-from mockserver.vendor.runtime import Service
+from mockserver.vendor.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault, FaultKind
+from mockserver.vendor.request_context import RequestContext
+from mockserver.vendor.runtime import Runtime
 
 CONTROL_PREFIX = "/__mockserver"
 UI_PATHS = (CONTROL_PREFIX + "/ui", CONTROL_PREFIX + "/ui/")
@@ -79,13 +81,17 @@ def _is_loopback(scope: Scope) -> bool:
 
 
 class FrontDoor:
-    def __init__(self, app: ASGIApp, service: Service, docs: ASGIApp, validated: ASGIApp | None = None):
+    """The outermost ASGI app. Owns the split between the inspector page, the control
+    API (loopback or admin token), the docs and vendor requests; for vendor requests,
+    the injected faults, the journal row, and the request lines Connexion accepted."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime, docs: ASGIApp, validated: ASGIApp | None = None):
         """`validated`: the layers after Connexion's validation, for request lines it
         accepted before (None: every request goes through Connexion)."""
-        self.app, self.service, self.docs, self.validated = app, service, docs, validated
+        self.app, self.runtime, self.docs, self.validated = app, runtime, docs, validated
         #: (method, path, query string) -> (Connexion's routing, path parameters)
         self._accepted: dict[tuple[str, str, bytes], tuple[dict[str, Any], dict[str, Any]]] = {}
-        self.auth_header = service.vocabulary.auth_header.lower().encode()
+        self.auth_header = runtime.vocabulary.auth_header.lower().encode()
         #: Control calls that answer while the state cannot be reached: they report it.
         self.probes = {f"{CONTROL_PREFIX}/health", f"{CONTROL_PREFIX}/ready"}
 
@@ -95,49 +101,46 @@ class FrontDoor:
             return
         path = scope["path"]
         if path in UI_PATHS:
-            if not self._control_allowed(scope, query_token=True):
-                await send_error(send, 403, "The mock's page answers loopback clients or the admin token only")
-                return
-            await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
+            await self._ui_page(scope, send)
             return
-        down: StateUnavailable | None = None
-        try:
-            self.service.refresh()
-        except StateUnavailable as exc:
-            down = exc
+        down = self._refresh()
         if path.startswith(CONTROL_PREFIX):
-            if not self._control_allowed(scope):
-                await send_error(
-                    send, 403, "The control API answers loopback clients or the admin token only"
-                )
-            elif down is not None and path not in self.probes:
-                await send_error(send, *unavailable(down))
-            else:
-                await self.app(scope, receive, send)
-            return
-        if path.startswith(DOCS_PREFIXES):
+            await self._control(scope, receive, send, down)
+        elif path.startswith(DOCS_PREFIXES):
             await self.docs(scope, receive, send)
+        else:
+            await self._vendor(scope, receive, send, down)
+
+    def _refresh(self) -> StateUnavailable | None:
+        """Pick up the shared state's changes; why the state cannot be reached, if it cannot."""
+        try:
+            self.runtime.refresh()
+        except StateUnavailable as exc:
+            return exc
+        return None
+
+    async def _ui_page(self, scope: Scope, send: Send) -> None:
+        if not self._control_allowed(scope, query_token=True):
+            await send_error(send, 403, "The mock's page answers loopback clients or the admin token only")
             return
+        await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
 
-        context: dict[str, Any] = {"app": None}
-        scope.setdefault("extensions", {})["mockserver"] = context
-        status_holder = [0]
-        settings = self.service.settings
-        # The answer's body, for the journal (with --journal-bodies).
-        answer: list[bytes] | None = [] if settings.journal and settings.journal_bodies else None
-        if self.service.faults and any(f.kind == "requestIdFormat" for f in self.service.faults):
-            canonical = self.service.drift.canonical_path(path)
-            if canonical is not None:  # an id the requestIdFormat fault handed out: read it as the mock's own
-                scope = dict(scope, path=canonical, raw_path=canonical.encode())
-                path = canonical
+    async def _control(self, scope: Scope, receive: Receive, send: Send, down: StateUnavailable | None) -> None:
+        """A control API call: for loopback clients or the admin token; while the state
+        cannot be reached, only the probes answer (and report it)."""
+        if not self._control_allowed(scope):
+            await send_error(send, 403, "The control API answers loopback clients or the admin token only")
+        elif down is not None and scope["path"] not in self.probes:
+            await send_error(send, *unavailable(down))
+        else:
+            await self.app(scope, receive, send)
 
-        async def send_recording(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder[0] = message["status"]
-            elif answer is not None:
-                answer.append(message.get("body", b""))
-            await send(message)
-
+    async def _vendor(self, scope: Scope, receive: Receive, send: Send, down: StateUnavailable | None) -> None:
+        """A vendor request: its fault (if one applies) found, answered, then journaled."""
+        context = RequestContext().attach(scope)
+        settings = self.runtime.settings
+        recorder = _Recorder(send, keep_body=settings.journal and settings.journal_bodies)
+        scope = self._with_canonical_id(scope)
         fault = None
         if down is None:
             try:
@@ -145,65 +148,88 @@ class FrontDoor:
             except StateUnavailable as exc:
                 down = exc
         try:
-            if _CONTROL_CHARACTER.search(path):
-                # A control character (say, an encoded newline) in a path segment:
-                # malformed, and routers disagree on where such a path ends.
-                await send_error(send_recording, 400, "Malformed path: control characters")
-            elif self.service.vocabulary.operations_at(path) is None:
-                # Not a path of the contract. Answer here, so that no router
-                # redirects a trailing slash (Starlette answers 307) or guesses.
-                await send_error(send_recording, 404, "Not found")
-            elif down is not None:
-                operation = self.service.vocabulary.operation_for(scope["method"], path)
-                context["operation_id"] = operation.operation_id if operation else None
-                await send_error(send_recording, *unavailable(down))
-            elif fault is None and self.validated is not None:
-                line = (scope["method"], path, scope.get("query_string", b""))
-                accepted = self._accepted.get(line)
-                if accepted is None or any(key in BODY_HEADERS for key, _ in scope["headers"]):
-                    await self.app(scope, receive, send_recording)
-                    if "validated" in context and accepted is None:
-                        if len(self._accepted) >= VALIDATED_CACHE_SIZE:
-                            self._accepted.clear()
-                        self._accepted[line] = context.pop("validated")
-                else:
-                    await self._after_validation(scope, receive, send_recording, status_holder, accepted)
-            elif fault is None or fault.kind == "latency":
-                if fault is not None:
-                    await asyncio.sleep(fault.latency_ms / 1000)
-                await self.app(scope, receive, send_recording)
-            elif fault.kind in RESPONSE_FAULTS:
-                await self.app(scope, receive, self._drifting(send_recording, fault))
-            elif fault.kind == "status":
-                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-                message = fault.message or f"Injected fault: HTTP {fault.status}"
-                await send_error(send_recording, fault.status, message, headers)
-            elif fault.kind == "gateway":
-                await _send_raw(send_recording, 502, b"text/html", GATEWAY_PAGE)
-            else:
-                status_holder[0] = 0  # dropped: the client gets no answer at all
-                self._drop(receive)
+            await self._answer(scope, receive, recorder, context, fault, down)
         finally:
             if settings.journal:
-                self._journal(scope, status_holder[0], context, answer)
-            self.service.maybe_housekeep()
+                self._journal(scope, recorder.status, context, recorder.chunks)
+            self.runtime.maybe_housekeep()
 
-    async def _after_validation(self, scope: Scope, receive: Receive, send: Send, status_holder: list[int],
+    def _with_canonical_id(self, scope: Scope) -> Scope:
+        """`scope` with a request id the requestIdFormat fault handed out read as the mock's own."""
+        if not any(f.kind is FaultKind.REQUEST_ID_FORMAT for f in self.runtime.faults):
+            return scope
+        canonical = self.runtime.drift.canonical_path(scope["path"])
+        if canonical is None:
+            return scope
+        return dict(scope, path=canonical, raw_path=canonical.encode())
+
+    async def _answer(self, scope: Scope, receive: Receive, send: _Recorder, context: RequestContext,
+                      fault: Fault | None, down: StateUnavailable | None) -> None:
+        path = scope["path"]
+        if _CONTROL_CHARACTER.search(path):
+            # A control character (say, an encoded newline) in a path segment:
+            # malformed, and routers disagree on where such a path ends.
+            await send_error(send, 400, "Malformed path: control characters")
+        elif self.runtime.vocabulary.operations_at(path) is None:
+            # Not a path of the contract. Answer here, so that no router
+            # redirects a trailing slash (Starlette answers 307) or guesses.
+            await send_error(send, 404, "Not found")
+        elif down is not None:
+            operation = self.runtime.vocabulary.operation_for(scope["method"], path)
+            context.operation_id = operation.operation_id if operation else None
+            await send_error(send, *unavailable(down))
+        elif fault is not None:
+            await self._faulty(scope, receive, send, fault)
+        elif self.validated is not None:
+            await self._remembered_or_validated(scope, receive, send, context)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _remembered_or_validated(self, scope: Scope, receive: Receive, send: _Recorder,
+                                       context: RequestContext) -> None:
+        """A request line Connexion accepted before (and no body): straight to the layers
+        after validation; any other request through Connexion, remembering its verdict."""
+        line = (scope["method"], scope["path"], scope.get("query_string", b""))
+        accepted = self._accepted.get(line)
+        if accepted is not None and not any(key in BODY_HEADERS for key, _ in scope["headers"]):
+            await self._after_validation(scope, receive, send, accepted)
+            return
+        await self.app(scope, receive, send)
+        if context.validated is not None and accepted is None:
+            if len(self._accepted) >= VALIDATED_CACHE_SIZE:
+                self._accepted.clear()
+            self._accepted[line], context.validated = context.validated, None
+
+    async def _faulty(self, scope: Scope, receive: Receive, send: Send, fault: Fault) -> None:
+        """The answer as the injected `fault` makes it."""
+        if fault.kind is FaultKind.LATENCY:
+            await asyncio.sleep(fault.latency_ms / 1000)
+            await self.app(scope, receive, send)
+        elif fault.kind in RESPONSE_FAULTS:
+            await self.app(scope, receive, self._drifting(send, fault))
+        elif fault.kind is FaultKind.STATUS:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            message = fault.message or f"Injected fault: HTTP {fault.status}"
+            await send_error(send, fault.status, message, headers)
+        elif fault.kind is FaultKind.GATEWAY:
+            await _send_raw(send, 502, b"text/html", GATEWAY_PAGE)
+        else:  # dropped: the client gets no answer at all
+            self._drop(receive)
+
+    async def _after_validation(self, scope: Scope, receive: Receive, send: _Recorder,
                                 accepted: tuple[dict[str, Any], dict[str, Any]]) -> None:
         """A request line Connexion accepted before: routed as it was then, to auth and
-        the handler. Errors answer as Connexion's error handlers would (`app.py`)."""
-        routing, path_params = accepted
-        scope["extensions"]["connexion_routing"] = dict(routing)
-        scope = dict(scope, path_params=dict(path_params))
+        the handler. Errors answer as Connexion's error handlers would (`build._register_error_handlers`)."""
+        scope = with_routing(scope, *accepted)
         assert self.validated is not None
         try:
             await self.validated(scope, receive, send)
         except StateUnavailable as exc:
-            if status_holder[0]:
+            if send.status:  # the answer has begun: too late for another
                 raise
             await send_error(send, *unavailable(exc))
         except Exception as exc:
-            if status_holder[0]:
+            if send.status:  # the answer has begun: too late for another
                 raise
             log.error("unhandled %s on %s %s", type(exc).__name__, scope["method"], scope["path"])
             await send_error(send, 500, "Internal server error")
@@ -211,7 +237,7 @@ class FrontDoor:
     def _control_allowed(self, scope: Scope, *, query_token: bool = False) -> bool:
         """Loopback clients, or the admin token in its header (or, for the page a
         browser opens, `?token=`)."""
-        token = self.service.settings.admin_token
+        token = self.runtime.settings.admin_token
         given = _header(scope, ADMIN_TOKEN_HEADER)
         if given is None and query_token:
             given = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("token")
@@ -219,21 +245,21 @@ class FrontDoor:
             return True
         return _is_loopback(scope)
 
-    def _fault_for(self, scope: Scope, context: dict[str, Any]) -> Fault | None:
+    def _fault_for(self, scope: Scope, context: RequestContext) -> Fault | None:
         """The injected fault that applies to this request, if any (noted in `context`
         with the operation it matched, for the journal)."""
-        if not self.service.faults:
+        if not self.runtime.faults:
             return None
-        operation = self.service.vocabulary.operation_for(scope["method"], scope["path"])
+        operation = self.runtime.vocabulary.operation_for(scope["method"], scope["path"])
         operation_id = operation.operation_id if operation else None
-        for fault in self.service.faults:
+        for fault in self.runtime.faults:
             if not fault.matches(scope["method"], scope["path"], operation_id):
                 continue
             if fault.fraction < 1.0 and random.random() >= fault.fraction:
                 continue
-            if fault.remaining is not None and not self.service.store.take_fault(fault.id):
+            if fault.remaining is not None and not self.runtime.store.take_fault(fault.id):
                 continue
-            context["fault"], context["operation_id"] = fault, operation_id
+            context.fault, context.operation_id = fault, operation_id
             return fault
         return None
 
@@ -250,9 +276,9 @@ class FrontDoor:
             chunks.append(message.get("body", b""))
             if message.get("more_body"):
                 return
-            if fault.kind == "slowFirstByte":
+            if fault.kind is FaultKind.SLOW_FIRST_BYTE:
                 await asyncio.sleep(int(fault.params.get("delayMs", 1000)) / 1000)
-            status, headers, body = self.service.drift.apply(fault, start["status"], list(start["headers"]),
+            status, headers, body = self.runtime.drift.apply(fault, start["status"], list(start["headers"]),
                                                              b"".join(chunks))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -269,34 +295,51 @@ class FrontDoor:
             raise ConnectionAbortedError("injected fault: drop")
         transport.close()
 
-    def _journal(self, scope: Scope, status: int, context: dict[str, Any], answer: list[bytes] | None) -> None:
-        service = self.service
-        app: App | None = context["app"]
+    def _journal(self, scope: Scope, status: int, context: RequestContext, answer: list[bytes] | None) -> None:
+        runtime = self.runtime
         app_id: str | None
-        if app is not None:
-            app_id = app.client_id
-        elif "app_id" in context:  # refused by Guard, which read the claim
-            app_id = context["app_id"]
+        if context.app is not None:
+            app_id = context.app.client_id
+        elif context.refused:  # refused by Guard, which read the claim
+            app_id = context.claimed_app_id
         else:  # answered before Guard (a fault, an unknown path): the claim, unverified
-            app_id = claimed_app_id(service.vocabulary.token, _header(scope, self.auth_header))
-        routed = scope["extensions"].get("connexion_routing", {}).get("operation_id")
-        fault: Fault | None = context.get("fault")
-        service.journal.append(
+            app_id = claimed_app_id(runtime.vocabulary.token, _header(scope, self.auth_header))
+        routed = routed_operation_id(scope)
+        fault = context.fault
+        runtime.journal.append(
             JournalRow(
-                service.now_ms(),
+                runtime.now_ms(),
                 scope["method"],
                 scope["path"],
                 scope.get("query_string", b""),
-                service.journal.headers(scope["headers"]),
-                context.get("body"),
+                runtime.journal.headers(scope["headers"]),
+                context.body,
                 status,
-                _capped(answer, service.max_body_bytes) if answer is not None and status else None,
+                _capped(answer, runtime.max_body_bytes) if answer is not None and status else None,
                 app_id,
-                routed or context.get("operation_id"),
+                routed or context.operation_id,
                 dict(fault.spec, id=fault.id) if fault is not None else None,
-                context.get("request_id"),
+                context.request_id,
             )
         )
+
+
+class _Recorder:
+    """The `send` of a vendor request: passes every message on, noting the answer's
+    status and (with `keep_body`, for the journal's --journal-bodies) its body."""
+
+    __slots__ = ("chunks", "send", "status")
+
+    def __init__(self, send: Send, *, keep_body: bool):
+        self.send, self.status = send, 0
+        self.chunks: list[bytes] | None = [] if keep_body else None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif self.chunks is not None:
+            self.chunks.append(message.get("body", b""))
+        await self.send(message)
 
 
 async def _send_raw(send: Send, status: int, content_type: bytes, body: bytes) -> None:
@@ -367,42 +410,41 @@ class Guard:
     """Authenticates vendor requests, and reads and checks every request body
     (vendor and control API alike) before Connexion validates it."""
 
-    def __init__(self, app: ASGIApp, service: Service):
-        self.app, self.service = app, service
-        self.header = service.vocabulary.auth_header.lower().encode()
-        self.body_operations = {op.operation_id for op in service.vocabulary.operations.values() if op.has_body}
+    def __init__(self, app: ASGIApp, runtime: Runtime):
+        self.app, self.runtime = app, runtime
+        self.header = runtime.vocabulary.auth_header.lower().encode()
+        self.body_operations = {op.operation_id for op in runtime.vocabulary.operations.values() if op.has_body}
         self.control_body_operations = {
-            op.operation_id for op in service.documents.control.operations() if "requestBody" in op.definition
+            op.operation_id for op in runtime.documents.control.operations() if "requestBody" in op.definition
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        context = scope.get("extensions", {}).get("mockserver")
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        operation_id = routing.get("operation_id")
+        context = RequestContext.of(scope)
+        operation_id = routed_operation_id(scope)
         if scope["type"] != "http" or operation_id is None:
             await self.app(scope, receive, send)
             return
         if context is None:  # the control API (FrontDoor has checked who may call it)
             if operation_id in self.control_body_operations:
-                await self._checked_body(scope, receive, send, self.service.settings.max_control_body_bytes)
+                await self._checked_body(scope, receive, send, self.runtime.settings.max_control_body_bytes)
                 return
             await self.app(scope, receive, send)
             return
-        service = self.service
+        runtime = self.runtime
         tokens = [value for key, value in scope["headers"] if key == self.header]
         if len(tokens) > 1:  # ambiguous credentials: never pick one
-            context["app_id"] = None
+            context.refuse(None)
             await send_error(send, 401, f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
             return
         token = tokens[0].decode("latin-1") if tokens else None
         try:
-            context["app"] = service.authenticator.authenticate(token, service.token_now())
+            context.app = runtime.authenticator.authenticate(token, runtime.token_now())
         except AuthError as exc:
-            context["app_id"] = claimed_app_id(service.vocabulary.token, token)
+            context.refuse(claimed_app_id(runtime.vocabulary.token, token))
             await send_error(send, exc.status, exc.message)
             return
         if operation_id in self.body_operations:
-            await self._checked_body(scope, receive, send, service.max_body_bytes)
+            await self._checked_body(scope, receive, send, runtime.max_body_bytes)
             return
         await self.app(scope, receive, send)
 
@@ -411,7 +453,7 @@ class Guard:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_error(send, 413, f"Request body exceeds {limit} bytes")
             return
-        timeout = self.service.settings.body_timeout
+        timeout = self.runtime.settings.body_timeout
         try:
             async with asyncio.timeout(timeout):  # for the whole body: trickling does not extend it
                 body = await _read_body(receive, limit)
@@ -423,9 +465,9 @@ class Guard:
             return
         if body is None:  # the client went away
             return
-        context = scope.get("extensions", {}).get("mockserver")
+        context = RequestContext.of(scope)
         if context is not None:  # a vendor request: its body, as received, for the journal
-            context["body"] = body
+            context.body = body
         problem = _framing_problem(scope)
         if problem:
             await send_error(send, 400, problem)

@@ -26,12 +26,17 @@ _PAIR = re.compile(r"^\s*([A-Za-z-]+)\s*=\s*\"?([^\";,]*)\"?\s*$")
 
 @dataclass(frozen=True)
 class Canned:
+    """Owns one canned answer: its status, headers and body."""
+
     status: int
     headers: dict[str, str]
     body: bytes
 
 
 class Preferences:
+    """Owns the canned answers a `Prefer` header may ask for, per operation: by
+    documented status code and by named example."""
+
     def __init__(self, vocabulary: Vocabulary):
         self.vocabulary = vocabulary
         self.codes: dict[str, dict[int, Canned]] = {}

@@ -26,6 +26,9 @@ SCHEMA_REF = "#/components/schemas/"
 
 @dataclass(frozen=True)
 class Documents:
+    """Owns the documents a mock serves: the contract (`spec`), what the code reads
+    from it (`vocabulary`), and the control API's document (`control`)."""
+
     spec: Spec
     vocabulary: Vocabulary
     control: Spec

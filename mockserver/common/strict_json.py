@@ -5,7 +5,7 @@ Python's `json` module is lenient where the standard (RFC 8259) and the
 contract's JSON Schema validation are not: it reads `NaN` and `Infinity`,
 turns `1e400` into infinity, and decodes an escaped lone surrogate
 (`"\\ud800"`) into a `str` that no UTF-8 encoder, SQLite included, can write
-back. Each of those reached the mock's state and answered 500 (issue 10).
+back. Each of those would reach the mock's state and answer 500.
 `loads()` refuses them, and JSON nested deeper than any document the mock
 serves, with `JsonTextError`; `unscalar()` finds such text in data that was
 decoded elsewhere (PyJWT decodes token claims itself).

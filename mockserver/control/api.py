@@ -14,11 +14,13 @@ from starlette.types import Scope
 from mockserver.common import strict_json
 from mockserver.common.error_body import error_response, unavailable
 from mockserver.errors import FixturesError, Refused, StateUnavailable
+from mockserver.settings import Clock
 from mockserver.state.journal_query import JournalFilter, nearest_operation, render
 from mockserver.state.records import StoredRequest, iso
+from mockserver.state.store import StateStatus
 from mockserver.vendor import faults
 from mockserver.vendor.fixtures import parse_fixtures
-from mockserver.vendor.runtime import Service
+from mockserver.vendor.runtime import Runtime
 
 Params = dict[str, Any]
 #: The journal's query parameters (control.yaml) and the `JournalFilter` fields they set.
@@ -27,18 +29,21 @@ JOURNAL_FILTERS = {"operationId": "operation_id", "method": "method", "path": "p
 
 
 class ControlHandlers:
-    def __init__(self, service: Service):
-        self.service = service
+    """Owns the control API's handlers, one method per operationId of `control.yaml`,
+    over the worker's `Runtime`."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
 
     def _health(self) -> dict[str, Any]:
-        state = self.service.store.describe()
+        state = self.runtime.store.describe()
         requests = None
-        if state["status"] == "ok":
+        if state["status"] == StateStatus.OK:
             try:
-                requests = self.service.store.count_requests()
+                requests = self.runtime.store.count_requests()
             except StateUnavailable as exc:
-                state.update(status="unavailable", error=str(exc))
-        return {"status": "ok", "requests": requests, "clock": self.service.settings.clock, "state": state}
+                state.update(status=StateStatus.UNAVAILABLE, error=str(exc))
+        return {"status": "ok", "requests": requests, "clock": self.runtime.settings.clock, "state": state}
 
     async def health(self, scope: Scope, params: Params, body: Any) -> Response:
         """Liveness: 200 while the process answers, with the state's backend and status."""
@@ -46,64 +51,64 @@ class ControlHandlers:
 
     async def ready(self, scope: Scope, params: Params, body: Any) -> Response:
         """Readiness: 200 when the state can be reached, else 503 (take this instance out of rotation)."""
-        state = self.service.store.describe()
-        if state["status"] != "ok":
+        state = self.runtime.store.describe()
+        if state["status"] != StateStatus.OK:
             status, message, headers = unavailable(state["error"])
             return error_response(status, f"Not ready. {message}", headers)
         return JSONResponse({"ready": True, "state": state})
 
     async def reset(self, scope: Scope, params: Params, body: Any) -> Response:
-        self.service.reset()
+        self.runtime.reset()
         return JSONResponse(self._health())
 
     async def loadFixtures(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         try:
-            fixtures = parse_fixtures(body, self.service.documents, "request body")
+            fixtures = parse_fixtures(body, self.runtime.documents, "request body")
         except FixturesError as exc:
             return error_response(400, "Invalid fixtures: " + "; ".join(exc.problems))
-        self.service.reset(fixtures)
+        self.runtime.reset(fixtures)
         return JSONResponse(self._health())
 
     def _clock(self) -> dict[str, Any]:
-        now = self.service.now_ms()
-        return {"mode": self.service.settings.clock, "now": iso(now), "nowMs": now,
-                "tokenClock": self.service.settings.token_clock}
+        now = self.runtime.now_ms()
+        return {"mode": self.runtime.settings.clock, "now": iso(now), "nowMs": now,
+                "tokenClock": self.runtime.settings.token_clock}
 
     async def getClock(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         return JSONResponse(self._clock())
 
     async def advanceClock(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        if self.service.settings.clock != "manual":
+        if self.runtime.settings.clock != Clock.MANUAL:
             return error_response(409, "The clock is real; start the server with --clock manual")
-        step, latest = int(round(body["seconds"] * 1000)), self.service.latest_clock_ms
-        if self.service.now_ms() + step > latest:
+        step, latest = int(round(body["seconds"] * 1000)), self.runtime.latest_clock_ms
+        if self.runtime.now_ms() + step > latest:
             return error_response(409, f"The manual clock cannot pass {iso(latest)}: the times it leads to"
                                        " (due times, up to ten years later) must fall before the year 9999 ends")
-        self.service.store.advance_manual_clock(step)
-        self.service.refresh()
+        self.runtime.store.advance_manual_clock(step)
+        self.runtime.refresh()
         return JSONResponse(self._clock())
 
     async def listFaults(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        faults = [dict(spec, id=fid, remaining=left) for fid, spec, left in self.service.store.faults()]
+        faults = [dict(spec, id=fid, remaining=left) for fid, spec, left in self.runtime.store.faults()]
         return JSONResponse({"faults": faults})
 
     async def injectFault(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         spec = {k: v for k, v in body.items() if k not in ("id", "remaining", "count")}
         operation_id = spec.get("operationId")
-        known = set(self.service.vocabulary.operations)
+        known = set(self.runtime.vocabulary.operations)
         if operation_id is not None and operation_id not in known:
             return error_response(400, f"Unknown operationId {operation_id!r}; known: {sorted(known)}")
         if problem := faults.problem(spec):
             return error_response(400, problem)
-        fault_id = self.service.store.add_fault(spec, body.get("count"))
+        fault_id = self.runtime.store.add_fault(spec, body.get("count"))
         return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count")), 201)
 
     async def clearFaults(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        self.service.store.clear_faults()
+        self.runtime.store.clear_faults()
         return Response(status_code=204)
 
     async def listApps(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        fixtures = self.service.fixtures
+        fixtures = self.runtime.fixtures
         secrets = params.get("secrets", False)
         chosen = fixtures.contract_apps()
         roles = {identity.key: app.public(show_secret=secrets) for identity, app in chosen.items()}
@@ -116,18 +121,18 @@ class ControlHandlers:
         })
 
     async def getStoredRequest(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        stored = self.service.store.get_request(params["requestId"])
+        stored = self.runtime.store.get_request(params["requestId"])
         if stored is None:
             return error_response(404, "Erase request not found")
         return JSONResponse(self._stored_view(stored))
 
     async def listStoredRequests(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        recent = self.service.store.recent_requests(params.get("limit", 20))
+        recent = self.runtime.store.recent_requests(params.get("limit", 20))
         return JSONResponse({"requests": [self._stored_view(stored) for stored in recent]})
 
     def _stored_view(self, stored: StoredRequest) -> dict[str, Any]:
         """A stored request: what it covers, and each user's final status, due time and status now."""
-        now, initial = self.service.now_ms(), self.service.vocabulary.user_status.initial
+        now, initial = self.runtime.now_ms(), self.runtime.vocabulary.user_status.initial
         return {
             "requestId": stored.request_id,
             "account": stored.account_id,
@@ -164,12 +169,12 @@ class ControlHandlers:
             where = self._journal_filter(params, unmatched=unmatched)
         except Refused as exc:
             return error_response(exc.status, exc.message)
-        self.service.journal.flush()
-        rows, next_id, more = self.service.store.journal(params.get("since", 0), params.get("limit", 1000), where)
+        self.runtime.journal.flush()
+        rows, next_id, more = self.runtime.store.journal(params.get("since", 0), params.get("limit", 1000), where)
         entries = [render(row) for row in rows]
         if unmatched:
             for entry in entries:
-                entry["nearest"] = nearest_operation(self.service.vocabulary, entry["method"], entry["path"])
+                entry["nearest"] = nearest_operation(self.runtime.vocabulary, entry["method"], entry["path"])
         return JSONResponse({"entries": entries, "next": next_id, "more": more})
 
     async def getJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
@@ -183,12 +188,12 @@ class ControlHandlers:
             where = self._journal_filter(params)
         except Refused as exc:
             return error_response(exc.status, exc.message)
-        self.service.journal.flush()
-        return JSONResponse({"count": self.service.store.journal_count(where)})
+        self.runtime.journal.flush()
+        return JSONResponse({"count": self.runtime.store.journal_count(where)})
 
     async def clearJournal(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        self.service.journal.discard()
-        self.service.store.clear_journal()
+        self.runtime.journal.discard()
+        self.runtime.store.clear_journal()
         return Response(status_code=204)
 
     def resolve(self, operation_id: str) -> Callable[..., Any]:

@@ -1,8 +1,7 @@
 """The request journal: what each worker was asked and answered, written to
 the shared store in small batches.
 
-Writing one SQLite transaction per request cost 8% of the status call's
-time (py-spy), so rows are buffered and flushed at most `FLUSH_DELAY`
+One transaction per request would weigh on every call, so rows are buffered and flushed at most `FLUSH_DELAY`
 seconds later, or as soon as `FLUSH_SIZE` are waiting. Reading the journal
 through the control API flushes the answering worker first, so with one
 worker the journal is always exact; with several, another worker's last
@@ -96,6 +95,10 @@ def _scrubbed_body(body: bytes | None, secrets: tuple[str, ...]) -> bytes | None
 
 
 class Journal:
+    """Owns one worker's journal rows on their way to the store: the buffer, its
+    scheduled flush, the backlog kept while the state is unreachable, and which
+    headers are never written (credentials)."""
+
     def __init__(self, store: Store, *, keep: int = 0, auth_header: str = "",
                  secrets: Callable[[], tuple[str, ...]] = tuple):
         """`keep`: the journal's row cap (0: none), applied as each batch is written;

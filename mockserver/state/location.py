@@ -8,6 +8,7 @@ is everything that could be one when the URL does not parse."""
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -16,6 +17,13 @@ HIDDEN = "***"
 SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 _USERINFO = re.compile(r"(?<=://)([^@/?#]*?):[^/?#]*@")
 _SECRET_PARAMETER = re.compile(r"(?i)(\b(?:ssl)?password=)[^&#\s]*")
+
+
+class Backend(StrEnum):
+    """The state backends; each member is the name the health check shows."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
 
 
 def redact(location: str) -> str:

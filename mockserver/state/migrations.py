@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mockserver.errors import StartupError
-from mockserver.state.location import redact
+from mockserver.state.location import Backend, redact
 from mockserver.state.store import JOURNAL_COLUMNS
 
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Migration:
+    """Owns one step of the state's schema: its version and summary, and the change
+    for each backend."""
+
     version: int
     summary: str
     sqlite: Callable[[Database], None]
@@ -136,7 +139,7 @@ def migrate(store: Store) -> int:
         for migration in MIGRATIONS:
             if migration.version <= found:
                 continue
-            if store.backend == "sqlite":
+            if store.backend is Backend.SQLITE:
                 migration.sqlite(db)
             else:
                 _statements(*migration.postgresql)(db)

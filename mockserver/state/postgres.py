@@ -31,7 +31,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mockserver.errors import StartupError, StateUnavailable
-from mockserver.state.location import redact, scrub
+from mockserver.state.location import Backend, redact, scrub
 from mockserver.state.migrations import migrate
 from mockserver.state.store import Cursor, Database, Store
 
@@ -72,7 +72,9 @@ def _reason(exc: BaseException) -> str:
 
 
 class PostgresStore(Store):
-    backend = "postgresql"
+    """A store in a PostgreSQL database, shared by instances on any number of hosts."""
+
+    backend = Backend.POSTGRESQL
     slow_commits = True
 
     def __init__(self, url: str):

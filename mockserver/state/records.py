@@ -36,6 +36,9 @@ class UserPlan:
 
 @dataclass(frozen=True)
 class StoredRequest:
+    """Owns an erase request as stored: who created it when, the bots it covers, and
+    each user's plan (final status, due time, reason)."""
+
     request_id: str
     account_id: str
     created_ms: int
@@ -46,6 +49,9 @@ class StoredRequest:
 
 @dataclass(frozen=True)
 class Control:
+    """Owns the control row: the generation counter, the fixtures document, and the
+    manual clock (None for a real one)."""
+
     generation: int
     fixtures: dict[str, Any]
     manual_now_ms: int | None
@@ -66,8 +72,8 @@ def now_ms() -> int:
 def iso(ms: int) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, as the vendor sends timestamps.
     (Cached: a request's timestamps are formatted on every status read. The
-    cache is small on purpose: every created request adds two timestamps, and
-    at 65,536 entries it held 13 MiB, the whole of the growth a 10-minute
-    soak showed; hot requests' bodies are cached whole by the service anyway.)"""
+    cache is small on purpose: every created request adds two timestamps, so a
+    large cache grows with the requests; hot requests' bodies are cached whole
+    by the runtime anyway.)"""
     moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

@@ -17,7 +17,7 @@ Changes (`Store.changes()`): a 64-bit counter in the file `<state>-changes`
 beside the state, mapped into every worker's memory and moved (under
 `flock`) after each commit that moved the generation, so that a worker learns
 whether the control row changed from one memory read instead of a query per
-request (that query was 6 to 8% of the status call's time, py-spy). An
+request (a query that would cost every status call). An
 in-memory state has one process: its counter is a plain attribute. Where the
 file cannot be made (a read-only directory), `changes()` is None and the
 control row is read every time, as before.
@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mockserver.errors import StartupError
+from mockserver.state.location import Backend
 from mockserver.state.migrations import migrate
 from mockserver.state.store import Database, Store
 
@@ -45,7 +46,9 @@ CHANGES_SUFFIX, CHANGES_BYTES = "-changes", 8
 
 
 class SqliteStore(Store):
-    backend = "sqlite"
+    """A store in one SQLite file in WAL mode (or `:memory:`), shared by the workers of one host."""
+
+    backend = Backend.SQLITE
 
     def __init__(self, path: str):
         super().__init__(path)

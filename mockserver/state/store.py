@@ -5,13 +5,13 @@ journal through a `Store`.
 Two backends implement it, with the same semantics, written once here in the
 SQL both speak (`?` placeholders, `ON CONFLICT`, `RETURNING`):
 
-- `SqliteStore` (`store_sqlite.py`): one file in WAL mode, shared by the
+- `SqliteStore` (`mockserver.state.sqlite`): one file in WAL mode, shared by the
   workers of one host (`--state FILE`, or `:memory:`);
-- `PostgresStore` (`store_postgres.py`): a PostgreSQL database, shared by
+- `PostgresStore` (`mockserver.state.postgres`): a PostgreSQL database, shared by
   instances on any number of hosts (`--state postgresql://...`).
 
-`open_store(location)` picks one. The schema is versioned
-(`migrations.py`): a state from an earlier release is brought up to date
+`open_store(location)` (`mockserver.state.backends`) picks one. The schema is versioned
+(`mockserver.state.migrations`): a state from an earlier release is brought up to date
 when it opens, one from a later release is refused with a one-line message.
 
 Semantics both keep:
@@ -45,16 +45,25 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mockserver.errors import StateUnavailable
-from mockserver.state.location import redact
+from mockserver.state.location import Backend, redact
 from mockserver.state.records import Control, StoredRequest, storable, stored_from_row
 
 if TYPE_CHECKING:
     from mockserver.state.journal_query import JournalFilter
 
 log = logging.getLogger("mockserver")
+
+
+class StateStatus(StrEnum):
+    """Whether the state can be reached, as the health check shows it."""
+
+    OK = "ok"
+    UNAVAILABLE = "unavailable"
+
 
 #: The columns of a journal row as the store returns them, in this order.
 JOURNAL_COLUMNS = (
@@ -79,6 +88,8 @@ def _journal_insert(rows: int) -> str:
 
 
 class Cursor(Protocol):
+    """What the store reads of a query's result, in either backend."""
+
     @property
     def rowcount(self) -> int: ...
 
@@ -102,7 +113,7 @@ class Store(ABC):
     here, so both backends behave the same. Any method raises `StateUnavailable`
     while the backend cannot be reached."""
 
-    backend: str = ""
+    backend: Backend
     #: Whether a commit waits for another process's disk flush (a network round trip and
     #: an fsync): then the server runs writes on the request path off its event loop.
     slow_commits: bool = False
@@ -140,11 +151,12 @@ class Store(ABC):
     def describe(self) -> dict[str, Any]:
         """The backend and its state, for the health check: `status` is `ok`, or
         `unavailable` with the `error`."""
-        state: dict[str, Any] = {"backend": self.backend, "location": redact(self.location), "status": "ok"}
+        state: dict[str, Any] = {"backend": self.backend, "location": redact(self.location),
+                                 "status": StateStatus.OK}
         try:
             state["schemaVersion"] = self.ping()
         except StateUnavailable as exc:
-            state.update(status="unavailable", error=str(exc))
+            state.update(status=StateStatus.UNAVAILABLE, error=str(exc))
         return state
 
     def ping(self) -> int:

@@ -18,6 +18,7 @@ import httpx
 
 from mockserver.common.openapi_documents import Documents, load_documents
 from mockserver.errors import ControlError
+from mockserver.settings import TokenClock
 from mockserver.testing import near_misses as verify
 from mockserver.vendor.fixtures import App, Fixtures, load_fixtures, parse_fixtures
 
@@ -90,10 +91,10 @@ class ControlClient:
         app), issued now by the clock the mock judges tokens at (`--token-clock`:
         the wall clock by default); a negative `expires_in` makes an expired one,
         `jti=False` leaves out the `jti` claim."""
-        if self._token_clock is None or self._token_clock == "server":
+        if self._token_clock is None or self._token_clock == TokenClock.SERVER:
             clock = self.clock()
-            self._token_clock = clock.get("tokenClock", "real")
-            now = clock["nowMs"] / 1000 if self._token_clock == "server" else time.time()
+            self._token_clock = clock.get("tokenClock", TokenClock.REAL.value)
+            now = clock["nowMs"] / 1000 if self._token_clock == TokenClock.SERVER else time.time()
         else:  # tokens judged by the wall clock: no need to ask the server again
             now = time.time()
         return self.fixtures.token(self.app(app), expires_in=expires_in, jti=jti, now=now)

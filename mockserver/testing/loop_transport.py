@@ -4,8 +4,8 @@ Like Starlette's `TestClient` (the app's lifespan runs on entering, the app's
 exceptions reach the caller), without its per-request price: the app lives on
 one event loop in a thread of its own, and each request is one coroutine handed
 to that loop (`asyncio.run_coroutine_threadsafe`). The `TestClient` wraps each
-call in anyio's portal, task group and cancel scopes, and spends about three
-times as long around the app as the app itself.
+call in anyio's portal, task group and cancel scopes, costing more than the
+app itself.
 
 A request's body is read whole, and so is its answer: the mock answers small
 JSON documents.

@@ -13,9 +13,10 @@ import httpx
 
 from mockserver.app.build import create_app
 from mockserver.common.openapi_documents import load_documents
-from mockserver.settings import Settings
+from mockserver.settings import Clock, Settings
 from mockserver.testing.control_client import ControlClient
 from mockserver.testing.loop_transport import LoopTransport
+from mockserver.vendor.runtime import Runtime
 
 #: The client address the app sees: loopback, so the control API answers.
 LOOPBACK_CLIENT = ("127.0.0.1", 50000)
@@ -35,7 +36,7 @@ class MockApp(ControlClient):
         *,
         fixtures: str | os.PathLike[str] | None = None,
         state: str | os.PathLike[str] = ":memory:",
-        clock: str = "manual",
+        clock: str = Clock.MANUAL.value,
         spec: str | None = None,
         **settings: Any,
     ):
@@ -48,9 +49,10 @@ class MockApp(ControlClient):
         self._transport: LoopTransport | None = None
 
     @property
-    def service(self) -> Any:
-        """The running service (store, fixtures, clock), for white-box assertions."""
-        return self.asgi.service
+    def service(self) -> Runtime:
+        """The running state: the app's `Runtime` (store, fixtures, clock), for white-box
+        assertions (named `service` in the README's API)."""
+        return self.asgi.runtime
 
     @property
     def transport(self) -> Any:
@@ -74,4 +76,4 @@ class MockApp(ControlClient):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-        self.asgi.service.store.close()
+        self.asgi.runtime.store.close()

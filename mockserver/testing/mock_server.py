@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from mockserver.errors import StartupError
+from mockserver.settings import Clock
 from mockserver.testing.control_client import ControlClient
 from mockserver.wire.server import LISTENING
 
@@ -33,7 +34,7 @@ class MockServer(ControlClient):
         *,
         fixtures: str | os.PathLike[str] | None = None,
         state: str | os.PathLike[str] | None = None,
-        clock: str = "manual",
+        clock: str = Clock.MANUAL.value,
         workers: int = 1,
         progress_delay: float | None = None,
         extra_args: list[str] | None = None,

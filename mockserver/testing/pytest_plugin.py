@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from mockserver.settings import Clock
+
 if TYPE_CHECKING:
     from mockserver.testing.mock_server import MockServer
 
@@ -29,8 +31,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mockserver-fixtures", default=None, help="Fixtures file for the mock server.")
     group.addoption(
         "--mockserver-clock",
-        default="manual",
-        choices=("manual", "real"),
+        default=Clock.MANUAL.value,
+        choices=(Clock.MANUAL.value, Clock.REAL.value),
         help="Clock of the mock server (default: manual).",
     )
 

@@ -8,7 +8,7 @@ which algorithm, which scope, JTI enforcement.
 A token must be a compact JWS in canonical form: three parts in unpadded
 base64url that re-encode to themselves. PyJWT also accepts `=` padding and,
 in some versions, standard-base64 characters or stray bits in the last
-character, so one signature had several spellings (issue 10). Its claims and
+character, so one signature would have several spellings. Its claims and
 header must be Unicode text: a lone surrogate (`"\ud800"`) is refused, as
 in request bodies (`mockserver.common.strict_json`).
 
@@ -34,7 +34,7 @@ from jwt.utils import base64url_decode, base64url_encode
 from contracts.core.vocabulary import TokenRecipe
 from mockserver.common import strict_json
 from mockserver.errors import AuthError
-from mockserver.vendor.fixtures import ADMIN_CONSOLE, App
+from mockserver.vendor.fixtures import App, AppKind
 
 VERIFIED_CACHE_SIZE = 4096
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -78,7 +78,7 @@ class Authenticator:
                 raise AuthError(401, "Invalid token: this app enforces JTI and the 'jti' claim is missing")
             if not self.use_jti(app, jti):
                 raise AuthError(401, "Invalid token: this 'jti' was already used")
-        if app.kind != ADMIN_CONSOLE:
+        if app.kind is not AppKind.ADMIN_CONSOLE:
             raise AuthError(403, "Forbidden: only apps of the Bot Admin Console may call this API")
         if self.recipe.scope not in app.scopes:
             raise AuthError(403, f"Forbidden: the app lacks the '{self.recipe.scope}' scope")

@@ -19,7 +19,7 @@ from mockserver.state.records import StoredRequest, UserPlan, iso
 from mockserver.vendor.fixtures import Account, PreloadedRequest
 
 
-class Lifecycle:
+class EraseProgress:
     """The erase API's behaviour over time, in the contract's vocabulary."""
 
     def __init__(self, vocabulary: Vocabulary):

@@ -30,17 +30,38 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from contracts.core.vocabulary import Vocabulary
 
-REQUEST_FAULTS = ("status", "latency", "drop", "gateway")
-RESPONSE_FAULTS = ("statusValue", "missingField", "renamedField", "extraField", "requestIdFormat", "errorShape",
-                   "contentType", "slowFirstByte")
+
+class FaultKind(StrEnum):
+    """The kinds of fault (control.yaml's `Fault.kind`); each member is its JSON spelling."""
+
+    STATUS = "status"
+    LATENCY = "latency"
+    DROP = "drop"
+    GATEWAY = "gateway"
+    STATUS_VALUE = "statusValue"
+    MISSING_FIELD = "missingField"
+    RENAMED_FIELD = "renamedField"
+    EXTRA_FIELD = "extraField"
+    REQUEST_ID_FORMAT = "requestIdFormat"
+    ERROR_SHAPE = "errorShape"
+    CONTENT_TYPE = "contentType"
+    SLOW_FIRST_BYTE = "slowFirstByte"
+
+
+#: Faults that answer instead of the mock.
+REQUEST_FAULTS = frozenset({FaultKind.STATUS, FaultKind.LATENCY, FaultKind.DROP, FaultKind.GATEWAY})
+#: Faults that change the mock's own answer (vendor drift).
+RESPONSE_FAULTS = frozenset(FaultKind) - REQUEST_FAULTS
 #: The parameters of the drift kinds (beside the ones every fault has).
 DRIFT_PARAMETERS = ("value", "field", "renameTo", "contentType", "delayMs")
 #: The parameter each kind needs (checked when the fault is injected).
-REQUIRED = {"missingField": ("field",), "renamedField": ("field", "renameTo"), "extraField": ("field",)}
+REQUIRED = {FaultKind.MISSING_FIELD: ("field",), FaultKind.RENAMED_FIELD: ("field", "renameTo"),
+            FaultKind.EXTRA_FIELD: ("field",)}
 GATEWAY_PAGE = (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
                 b"</center></body></html>\n")
 UNDOCUMENTED_STATUS = "QUEUED"
@@ -48,8 +69,12 @@ UNDOCUMENTED_STATUS = "QUEUED"
 
 @dataclass
 class Fault:
+    """Owns one injected fault: its kind and parameters, which requests it matches
+    (`method`, `path` prefix, `operationId`, `fraction`), how many it has left, and
+    its `spec` as injected (what the control API and the journal show)."""
+
     id: int
-    kind: str
+    kind: FaultKind
     remaining: int | None
     fraction: float
     method: str | None
@@ -65,7 +90,7 @@ class Fault:
     def from_row(cls, fault_id: int, spec: dict[str, Any], remaining: int | None) -> Fault:
         return cls(
             id=fault_id,
-            kind=spec["kind"],
+            kind=FaultKind(spec["kind"]),
             remaining=remaining,
             fraction=spec.get("fraction", 1.0),
             method=spec.get("method"),
@@ -124,7 +149,7 @@ class Drift:
     def apply(self, fault: Fault, status: int, headers: list[tuple[bytes, bytes]], body: bytes
               ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         kind, params = fault.kind, fault.params
-        if kind == "contentType":
+        if kind is FaultKind.CONTENT_TYPE:
             value = str(params.get("contentType", "text/plain")).encode()
             headers = [(k, v) for k, v in headers if k.lower() != b"content-type"] + [(b"content-type", value)]
             return status, headers, body
@@ -139,25 +164,25 @@ class Drift:
         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
         return status, headers + [(b"content-length", str(len(data)).encode())], data
 
-    def _change(self, kind: str, params: dict[str, Any], status: int, document: Any) -> Any:
+    def _change(self, kind: FaultKind, params: dict[str, Any], status: int, document: Any) -> Any:
         f = self.vocabulary.fields
         if not isinstance(document, dict):
             return document
-        if kind == "errorShape" and status >= 400:
+        if kind is FaultKind.ERROR_SHAPE and status >= 400:
             message = self.vocabulary.error_message(document) or ""
             return {"error": {"message": message, "status": status}}
         if status >= 400:
             return document
-        if kind == "statusValue" and isinstance(document.get(f.results), list):
+        if kind is FaultKind.STATUS_VALUE and isinstance(document.get(f.results), list):
             value = params.get("value", UNDOCUMENTED_STATUS)
             return dict(document, **{f.results: [dict(r, **{f.user_status: value}) for r in document[f.results]]})
-        if kind == "missingField" and params["field"] in document:
+        if kind is FaultKind.MISSING_FIELD and params["field"] in document:
             return {k: v for k, v in document.items() if k != params["field"]}
-        if kind == "renamedField" and params["field"] in document:
+        if kind is FaultKind.RENAMED_FIELD and params["field"] in document:
             return {(params["renameTo"] if k == params["field"] else k): v for k, v in document.items()}
-        if kind == "extraField":
+        if kind is FaultKind.EXTRA_FIELD:
             return dict(document, **{params["field"]: params.get("value")})
-        if kind == "requestIdFormat":
+        if kind is FaultKind.REQUEST_ID_FORMAT:
             changed = dict(document)
             for name in (f.request_id, f.id):
                 if isinstance(changed.get(name), str):

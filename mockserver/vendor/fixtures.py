@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,14 @@ from contracts.core.vocabulary import TokenRecipe
 from mockserver.common.openapi_documents import Documents
 from mockserver.errors import FixturesError
 
-ADMIN_CONSOLE = "admin_console"
+
+class AppKind(StrEnum):
+    """The kinds of app (control.yaml's `App.kind`): only admin console apps may call the API."""
+
+    ADMIN_CONSOLE = "admin_console"
+    BOT = "bot"
+
+
 #: Roles whose deletion the documented business rule forbids, with the reason shown.
 FORBIDDEN_ROLES = {
     "account_owner": "The user is an account owner.",
@@ -41,7 +49,7 @@ VALID_FIXTURES = "valid-fixtures"
 def fixtures_validator() -> Any:
     """OAS30Validator with the contract's patterns (user ids, bot ids) read as ECMA-262
     reads them. Imported when first needed: openapi-schema-validator and what it
-    pulls in take 0.1 s to import, and a warm start (fixtures that passed before,
+    pulls in are slow to import, and a warm start (fixtures that passed before,
     `contracts.core.cache`) never needs it."""
     from openapi_schema_validator import OAS30Validator
 
@@ -65,11 +73,14 @@ def _schema_problems(schema: dict[str, Any], document: Any) -> list[Any]:
 
 @dataclass(frozen=True)
 class App:
+    """Owns one app of the fixtures: its credentials, account, kind, scopes, JTI rule
+    and algorithms, and whether it may erase."""
+
     client_id: str
     name: str
     client_secret: str = field(repr=False)
     account_id: str
-    kind: str
+    kind: AppKind
     scopes: tuple[str, ...]
     enforce_jti: bool
     algorithms: tuple[str, ...]
@@ -92,6 +103,8 @@ class App:
 
 @dataclass(frozen=True)
 class Account:
+    """Owns one account (tenant) of the fixtures: its bots and its users' roles."""
+
     id: str
     name: str
     bot_ids: tuple[str, ...]
@@ -104,6 +117,8 @@ class Account:
 
 @dataclass(frozen=True)
 class PreloadedUser:
+    """Owns one user of a preloaded request: its status at load, and when and why it ends."""
+
     user_id: str
     status: str
     completes_in: float = 0.0
@@ -112,6 +127,8 @@ class PreloadedUser:
 
 @dataclass(frozen=True)
 class PreloadedRequest:
+    """Owns one erase request the fixtures preload, placed relative to the time they load."""
+
     request_id: str
     account_id: str
     created_seconds_ago: float
@@ -122,6 +139,9 @@ class PreloadedRequest:
 
 @dataclass(frozen=True)
 class Fixtures:
+    """Owns a validated fixtures document: the accounts, apps and preloaded requests,
+    the document as given, and the recipe tokens are made with."""
+
     accounts: dict[str, Account]
     apps: dict[str, App]
     requests: tuple[PreloadedRequest, ...]
@@ -139,7 +159,7 @@ class Fixtures:
                 continue
             if OTHER_TENANT not in chosen and app.account_id != main.account_id and app.may_erase:
                 chosen[OTHER_TENANT] = app
-            if UNSCOPED not in chosen and app.account_id == main.account_id and app.kind == ADMIN_CONSOLE \
+            if UNSCOPED not in chosen and app.account_id == main.account_id and app.kind is AppKind.ADMIN_CONSOLE \
                     and not app.may_erase:
                 chosen[UNSCOPED] = app
         return chosen
@@ -190,7 +210,8 @@ def load_fixtures(path: str | Path | None, documents: Documents) -> Fixtures:
 
 
 def parse_fixtures(document: Any, documents: Documents, source: str = "<fixtures>") -> Fixtures:
-    """Validate an already-parsed fixtures document (e.g. one posted to the control API)."""
+    """Validate an already-parsed fixtures document (e.g. one posted to the control API).
+    Raises `FixturesError` listing every problem, schema and cross-reference alike."""
     control = documents.control
     schema = dict(control.schema("Fixtures"), components=control.document["components"])
     problems = [
@@ -198,42 +219,69 @@ def parse_fixtures(document: Any, documents: Documents, source: str = "<fixtures
         for error in _schema_problems(schema, document)
     ]
     recipe = documents.vocabulary.token
+    top = document if isinstance(document, dict) else {}
+    accounts, apps = _accounts_and_apps(top.get("accounts"), recipe, problems)
+    requests = _preloaded_requests(top.get("requests"), accounts, problems)
+    if problems:
+        raise FixturesError(source, problems)
+    return Fixtures(accounts, apps, tuple(requests), source, document, recipe)
+
+
+def _accounts_and_apps(raw_accounts: Any, recipe: TokenRecipe, problems: list[str]
+                       ) -> tuple[dict[str, Account], dict[str, App]]:
+    """The accounts and their apps, by id; duplicate ids added to `problems`."""
     accounts: dict[str, Account] = {}
     apps: dict[str, App] = {}
-    raw_accounts = document.get("accounts") if isinstance(document, dict) else None
     for a_index, raw in _records(raw_accounts):
         where = f"accounts[{a_index}]"
         if not isinstance(raw.get("id"), str):
             continue
         if raw["id"] in accounts:
             problems.append(f"{where}.id: duplicate account id {raw['id']!r}")
-        users = {
-            u["id"]: u.get("role", "end_user") for _, u in _records(raw.get("users")) if isinstance(u.get("id"), str)
-        }
-        bots = tuple(b["id"] for _, b in _records(raw.get("bots")) if isinstance(b.get("id"), str))
-        accounts[raw["id"]] = Account(raw["id"], str(raw.get("name", raw["id"])), bots, users)
+        accounts[raw["id"]] = _account(raw)
         for p_index, app in _records(raw.get("apps")):
             client_id = app.get("clientId")
             if not isinstance(client_id, str):
                 continue
             if client_id in apps:
                 problems.append(f"{where}.apps[{p_index}].clientId: duplicate client id {client_id!r}")
-            kind = app.get("kind", ADMIN_CONSOLE)
-            scopes = tuple(app.get("scopes", [recipe.scope]))
-            apps[client_id] = App(
-                client_id=client_id,
-                name=str(app.get("name", client_id)),
-                client_secret=str(app.get("clientSecret", "")),
-                account_id=raw["id"],
-                kind=kind,
-                scopes=scopes,
-                enforce_jti=app.get("enforceJti", False) is True,
-                algorithms=tuple(app.get("algorithms", [recipe.algorithm])),
-                may_erase=kind == ADMIN_CONSOLE and recipe.scope in scopes,
-            )
+            apps[client_id] = _app(app, raw["id"], recipe)
+    return accounts, apps
+
+
+def _account(raw: dict[str, Any]) -> Account:
+    users = {
+        u["id"]: u.get("role", "end_user") for _, u in _records(raw.get("users")) if isinstance(u.get("id"), str)
+    }
+    bots = tuple(b["id"] for _, b in _records(raw.get("bots")) if isinstance(b.get("id"), str))
+    return Account(raw["id"], str(raw.get("name", raw["id"])), bots, users)
+
+
+def _app(raw: dict[str, Any], account_id: str, recipe: TokenRecipe) -> App:
+    try:
+        kind = AppKind(raw.get("kind", AppKind.ADMIN_CONSOLE))
+    except (ValueError, TypeError):  # the schema reports it, and fixtures with a problem are never used
+        kind = AppKind.BOT
+    scopes = tuple(raw.get("scopes", [recipe.scope]))
+    return App(
+        client_id=raw["clientId"],
+        name=str(raw.get("name", raw["clientId"])),
+        client_secret=str(raw.get("clientSecret", "")),
+        account_id=account_id,
+        kind=kind,
+        scopes=scopes,
+        enforce_jti=raw.get("enforceJti", False) is True,
+        algorithms=tuple(raw.get("algorithms", [recipe.algorithm])),
+        may_erase=kind is AppKind.ADMIN_CONSOLE and recipe.scope in scopes,
+    )
+
+
+def _preloaded_requests(raw_requests: Any, accounts: dict[str, Account], problems: list[str]
+                        ) -> list[PreloadedRequest]:
+    """The preloaded requests (none once there is a problem); unknown accounts and
+    duplicate request ids added to `problems`."""
     requests: list[PreloadedRequest] = []
     seen: set[str] = set()
-    raw_requests = document.get("requests") if isinstance(document, dict) else None
     for r_index, raw in _records(raw_requests):
         where = f"requests[{r_index}]"
         account, request_id = raw.get("account"), raw.get("requestId")
@@ -244,21 +292,23 @@ def parse_fixtures(document: Any, documents: Documents, source: str = "<fixtures
                 problems.append(f"{where}.requestId: duplicate request id {request_id!r}")
             seen.add(request_id)
         if not problems:
-            requests.append(PreloadedRequest(
-                request_id=raw["requestId"],
-                account_id=raw["account"],
-                created_seconds_ago=raw.get("createdSecondsAgo", 0),
-                # The keys of control.yaml's PreloadedRequest, which mirror the create body's.
-                remove_from_all_bots=raw.get("RemoveDataFromAllBots", False),
-                bot_ids=tuple(raw.get("botIds", [])),
-                users=tuple(
-                    PreloadedUser(u["userId"], u["status"], u.get("completesInSeconds", 0), u.get("reason"))
-                    for u in raw["users"]
-                ),
-            ))
-    if problems:
-        raise FixturesError(source, problems)
-    return Fixtures(accounts, apps, tuple(requests), source, document, recipe)
+            requests.append(_preloaded(raw))
+    return requests
+
+
+def _preloaded(raw: dict[str, Any]) -> PreloadedRequest:
+    return PreloadedRequest(
+        request_id=raw["requestId"],
+        account_id=raw["account"],
+        created_seconds_ago=raw.get("createdSecondsAgo", 0),
+        # The keys of control.yaml's PreloadedRequest, which mirror the create body's.
+        remove_from_all_bots=raw.get("RemoveDataFromAllBots", False),
+        bot_ids=tuple(raw.get("botIds", [])),
+        users=tuple(
+            PreloadedUser(u["userId"], u["status"], u.get("completesInSeconds", 0), u.get("reason"))
+            for u in raw["users"]
+        ),
+    )
 
 
 def _records(value: Any) -> list[tuple[int, dict[str, Any]]]:

@@ -4,7 +4,7 @@ method and its deprecated alias alike), `status` for every one that reads it.
 
 They run after routing, authentication (`mockserver.app.front_door.Guard`) and
 Connexion's request validation, so the body and path parameters they get
-already satisfy the contract; they only apply the service's behaviour. Each
+already satisfy the contract; they only apply the mock's behaviour (`Runtime`). Each
 gets the ASGI scope (which carries the caller's app), the path parameters
 and, for operations with a body, the parsed JSON body.
 """
@@ -21,7 +21,8 @@ from contracts.core.vocabulary import CREATE, STATUS, Operation
 from mockserver.common.error_body import error_response
 from mockserver.state.records import StoredRequest
 from mockserver.vendor.fixtures import App
-from mockserver.vendor.runtime import Service
+from mockserver.vendor.request_context import RequestContext
+from mockserver.vendor.runtime import Runtime
 
 NOT_FOUND = "Erase request not found"
 #: Attempts at a fresh request id before giving up (only an id format with very
@@ -29,37 +30,46 @@ NOT_FOUND = "Erase request not found"
 ID_ATTEMPTS = 100
 
 
-def _context(scope: Scope) -> dict[str, Any]:
-    """What `middleware.FrontDoor` and `Guard` know of this request (the caller's app)."""
-    return scope["extensions"]["mockserver"]
+def _context(scope: Scope) -> RequestContext:
+    """What `FrontDoor` and `Guard` know of this vendor request (the caller's app)."""
+    context = RequestContext.of(scope)
+    if context is None:
+        raise LookupError("a vendor handler called without the request's context (FrontDoor attaches it)")
+    return context
 
 
 def _caller(scope: Scope) -> App:
-    return _context(scope)["app"]
+    """The app `Guard` authenticated (handlers run only after it has)."""
+    app = _context(scope).app
+    if app is None:
+        raise LookupError("a vendor handler called before authentication (Guard sets the caller)")
+    return app
 
 
 class Handlers:
-    def __init__(self, service: Service):
-        self.service = service
-        self.id_parameter = service.vocabulary.link.parameter
+    """Owns the vendor operations' behaviour (create and status) over the worker's `Runtime`."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.id_parameter = runtime.vocabulary.link.parameter
 
     async def create(self, scope: Scope, params: dict[str, str], body: dict[str, Any]) -> Response:
-        service, app = self.service, _caller(scope)
-        account = service.fixtures.accounts[app.account_id]
-        delay_ms = int(service.settings.progress_delay * 1000)
+        runtime, app = self.runtime, _caller(scope)
+        account = runtime.fixtures.accounts[app.account_id]
+        delay_ms = int(runtime.settings.progress_delay * 1000)
         planned: StoredRequest | None = None
         for _ in range(ID_ATTEMPTS):  # never answer with an id that exists
-            planned = service.lifecycle.plan_request(account, body, service.now_ms(), delay_ms)
-            if await service.write(service.store.insert_request, planned):
+            planned = runtime.progress.plan_request(account, body, runtime.now_ms(), delay_ms)
+            if await runtime.write(runtime.store.insert_request, planned):
                 break
         else:
             return error_response(503, "No free request id left in the id format", {"Retry-After": "60"})
-        _context(scope)["request_id"] = planned.request_id  # for the journal
-        payload = json.dumps(service.lifecycle.acknowledgement(planned.request_id))
+        _context(scope).request_id = planned.request_id  # for the journal
+        payload = json.dumps(runtime.progress.acknowledgement(planned.request_id))
         return Response(payload, 200, media_type="application/json")
 
     async def status(self, scope: Scope, params: dict[str, str], body: Any = None) -> Response:
-        found = self.service.status_of(params[self.id_parameter])
+        found = self.runtime.status_of(params[self.id_parameter])
         # Another account's request answers exactly like a missing one.
         if found is None or found[0].account_id != _caller(scope).account_id:
             return error_response(404, NOT_FOUND)

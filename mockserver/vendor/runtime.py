@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 
 from mockserver.common.openapi_documents import Documents
 from mockserver.errors import SettingsError, StateUnavailable
-from mockserver.settings import Settings
+from mockserver.settings import Clock, Settings, TokenClock
 from mockserver.state.backends import open_store
 from mockserver.state.journal import Journal
 from mockserver.state.records import StoredRequest, now_ms
 from mockserver.state.store import Store
 from mockserver.vendor.auth import Authenticator
-from mockserver.vendor.erase_progress import LATEST_MS, Lifecycle, stable_window
+from mockserver.vendor.erase_progress import LATEST_MS, EraseProgress, stable_window
 from mockserver.vendor.faults import Drift, Fault
 from mockserver.vendor.fixtures import Fixtures, load_fixtures, parse_fixtures
 
@@ -59,13 +59,15 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-class Service:
-    """What handlers and middlewares of one worker share."""
+class Runtime:
+    """Owns one worker's view of the mock: the shared store, the fixtures and faults
+    cached from it (re-read when its generation moves), the clock, the
+    authenticator, the journal, the erase progress and the status bodies cached."""
 
     def __init__(self, settings: Settings, documents: Documents, fixtures: Fixtures, store: Store):
         self.settings, self.documents, self.store = settings, documents, store
         self.vocabulary = documents.vocabulary
-        self.lifecycle = Lifecycle(documents.vocabulary)
+        self.progress = EraseProgress(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
         self.journal = Journal(store, keep=settings.retain_journal_rows, auth_header=self.vocabulary.auth_header,
@@ -107,7 +109,7 @@ class Service:
         return self.settings.max_body_bytes or self.vocabulary.max_body_bytes
 
     @classmethod
-    def open(cls, settings: Settings, documents: Documents, *, install: bool = True) -> Service:
+    def open(cls, settings: Settings, documents: Documents, *, install: bool = True) -> Runtime:
         """Open the state file, installing the fixtures when it is new.
 
         A state file that exists keeps its requests (that is the point of it);
@@ -121,21 +123,21 @@ class Service:
         if not install:
             store = open_store(settings.state)
             fixtures = parse_fixtures(store.control().fixtures, documents, settings.state)
-            service = cls(settings, documents, fixtures, store)
-            service.refresh()
-            return service
+            runtime = cls(settings, documents, fixtures, store)
+            runtime.refresh()
+            return runtime
         fixtures = load_fixtures(settings.fixtures, documents)  # before the file: bad fixtures create no state
         store = open_store(settings.state)
-        manual = now_ms() if settings.clock == "manual" else None
+        manual = now_ms() if settings.clock == Clock.MANUAL else None
         if not store.initialize(fixtures.document, manual):
             store.set_fixtures(fixtures.document)
             current = store.control().manual_now_ms
-            if (settings.clock == "manual") != (current is not None):
+            if (settings.clock == Clock.MANUAL) != (current is not None):
                 store.set_manual_now(manual)
-        service = cls(settings, documents, fixtures, store)
-        service.refresh()
-        service.preload()
-        return service
+        runtime = cls(settings, documents, fixtures, store)
+        runtime.refresh()
+        runtime.preload()
+        return runtime
 
     # -- clock -------------------------------------------------------------------------------
 
@@ -144,7 +146,7 @@ class Service:
 
     def token_now(self) -> float:
         """The time tokens are judged at (`--token-clock`)."""
-        return time.time() if self.settings.token_clock == "real" else self.now()
+        return time.time() if self.settings.token_clock == TokenClock.REAL else self.now()
 
     def now(self) -> float:
         return self.now_ms() / 1000 if self._manual_now_ms is not None else time.time()
@@ -181,7 +183,7 @@ class Service:
         stored = cached[0] if cached is not None else self.store.get_request(request_id)
         if stored is None:
             return None  # not cached: another worker may create it any moment
-        body = json.dumps(self.lifecycle.render_status(stored, now)).encode()
+        body = json.dumps(self.progress.render_status(stored, now)).encode()
         if len(self._status_cache) >= STATUS_CACHE_SIZE:
             self._status_cache.clear()
         self._status_cache[request_id] = (stored, body, *stable_window(stored, now))
@@ -225,7 +227,7 @@ class Service:
         stored = 0
         for request in self.fixtures.requests:
             account = self.fixtures.accounts[request.account_id]
-            planned = self.lifecycle.preloaded(request, account, self.now_ms())
+            planned = self.progress.preloaded(request, account, self.now_ms())
             stored += self.store.insert_request(planned, replace=replace, preloaded=True)
         return stored
 
@@ -233,7 +235,7 @@ class Service:
         """Back to the fixtures' state: no requests but the preloaded ones, no faults,
         an empty journal, and the manual clock (if any) at the current real time."""
         fixtures = fixtures or self.fixtures
-        manual = now_ms() if self.settings.clock == "manual" else None
+        manual = now_ms() if self.settings.clock == Clock.MANUAL else None
         self.journal.discard()
         self.store.reset(fixtures.document, manual)
         self.refresh()

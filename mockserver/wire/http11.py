@@ -4,7 +4,7 @@ cutting off slow clients.
 
 Uvicorn answers a request its parser refuses with a `text/plain` "Invalid
 HTTP request received.", imposes no limit on the size of a request's headers,
-and waits forever for the headers of a connection's first request (issue 10).
+and waits forever for the headers of a connection's first request.
 `MockHttpProtocol` changes exactly that:
 
 - malformed HTTP (what llhttp refuses: bad or doubled `Content-Length`,
@@ -19,7 +19,7 @@ and waits forever for the headers of a connection's first request (issue 10).
 each with the contract's error body and `Connection: close`, since after
 such a request the connection's framing cannot be trusted. These answers never
 reach the application, so the journal does not see them. Bodies the
-application reads are bounded by `--body-timeout` in `middleware.Guard`,
+application reads are bounded by `--body-timeout` in `mockserver.app.front_door.Guard`,
 which answers `408` itself, journaled; the rest of a body the application
 answered without reading (a 401 before the body is in, a status call sent
 with one) gets the same time to arrive after the answer, and then the
@@ -34,8 +34,8 @@ slower on every request. The server is chosen in one place,
 
 Each answer leaves in one write: uvicorn writes the status line and headers
 as soon as the application starts its response, and the body in a second
-write, two `send()` calls where one does (`OneWrite`: the second syscall was
-a measurable share of the status call's time, py-spy).
+write, two `send()` calls where one does (`OneWrite`: a syscall saved on
+every answer).
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ MAX_HEADERS = 256
 
 @dataclass(frozen=True)
 class Limits:
+    """Owns what a client may send on a connection: the header and body time limits,
+    the URL's and the headers' sizes, and the number of headers."""
+
     header_timeout: float
     body_timeout: float
     max_url_bytes: int = MAX_URL_BYTES
@@ -129,6 +132,9 @@ class OneWrite:
 
 
 class MockHttpProtocol(HttpToolsProtocol):
+    """Uvicorn's httptools protocol for one connection, owning the limits, the header
+    and drain timers, and the contract's error answers to what it refuses."""
+
     def __init__(self, *args: Any, limits: Limits, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.limits = limits

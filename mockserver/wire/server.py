@@ -7,8 +7,8 @@ supervisor that starts the workers, each of which gets the same `Settings`
 object (not through the environment) and shares the SQLite file.
 
 The supervisor forks its workers rather than spawning them (uvicorn's way): a
-spawned worker is a new interpreter that imports Connexion and the rest again,
-about 0.5 s of CPU each; a forked one inherits the supervisor's modules and
+spawned worker is a new interpreter that imports Connexion and the rest again;
+a forked one inherits the supervisor's modules and
 starts serving at once. It forks only while it runs a single thread (it then
 does), and spawns otherwise.
 """
@@ -31,10 +31,10 @@ from mockserver.app.front_door import CONTROL_PREFIX
 from mockserver.common.openapi_documents import Documents, load_documents
 from mockserver.common.scrubbing import scrub
 from mockserver.errors import StartupError
-from mockserver.settings import Settings
+from mockserver.settings import LogLevel, Settings
 from mockserver.state.location import POSTGRES_SCHEMES, redact
 from mockserver.vendor.fixtures import Fixtures
-from mockserver.vendor.runtime import Service
+from mockserver.vendor.runtime import Runtime
 from mockserver.wire.http11 import http_protocol
 
 LISTENING = re.compile(r"mockserver listening on (http://\S+)")
@@ -134,7 +134,7 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
     documents = load_documents(settings.spec)
     # Validates the contract and fixtures, and prepares the state file once,
     # before any worker starts.
-    prepared = Service.open(settings, documents)
+    prepared = Runtime.open(settings, documents)
     fixtures = prepared.fixtures
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
@@ -142,10 +142,10 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
     settings = settings.with_overrides(port=port)
     print(banner(settings, f"http://{shown_host}:{port}", documents, fixtures, temporary=temporary), file=out,
           flush=True)
-    # One worker serves the service prepared above; several get the settings
+    # One worker serves the runtime prepared above; several get the settings
     # (a picklable dataclass) and open the state file in their own process.
     if settings.workers == 1:
-        app = functools.partial(create_app, settings, documents=documents, service=prepared, freeze_heap=True)
+        app = functools.partial(create_app, settings, documents=documents, runtime=prepared, freeze_heap=True)
     else:
         prepared.store.close()
         app = functools.partial(worker_app, settings)
@@ -154,7 +154,7 @@ def _serve(settings: Settings, out: TextIO, temporary: bool) -> None:
         factory=True,
         workers=settings.workers,
         log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
+        access_log=settings.log_level == LogLevel.DEBUG,
         fd=sock.fileno(),
         lifespan="on",
         timeout_graceful_shutdown=5,

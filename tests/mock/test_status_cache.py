@@ -4,7 +4,7 @@
   (`middleware.FrontDoor`): a repeated line still gets every auth rule, jti
   once, faults, the journal, and anything else on it (a query parameter, a
   body) still goes through Connexion's validation.
-- Each worker keeps rendered status bodies (`Service.status_of`) and learns of
+- Each worker keeps rendered status bodies (`Runtime.status_of`) and learns of
   shared changes from a counter in shared memory (`Store.changes()`): no
   worker may ever answer a status that is no longer true, after a manual
   clock advance, a reset, a fixtures load, a fault, or retention forgetting

@@ -101,7 +101,7 @@ def test_an_unusable_cache_directory_only_costs_time(monkeypatch: pytest.MonkeyP
     calls = _spy_on_validators(monkeypatch)
     for _ in range(2):
         app = create_app(documents=load_documents())
-        app.service.store.close()
+        app.runtime.store.close()
     assert calls.count("openapi") == 4 and calls.count("connexion") == 4  # contract and control API, twice
 
 
