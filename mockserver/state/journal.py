@@ -58,6 +58,8 @@ class JournalRow(NamedTuple):
     operation_id: str | None
     fault: dict[str, Any] | None
     request_id: str | None
+    #: Where the exchange breaks the contract (`mockserver proxy`; None from the mock).
+    violations: list[dict[str, str]] | None = None
 
 
 def _scrub(text: str) -> str:
@@ -81,6 +83,7 @@ def encode(row: JournalRow) -> tuple[Any, ...]:
         row.time_ms, row.method, row.path, _scrub(row.query.decode("latin-1")), encode_headers(row.headers),
         row.body, row.status, row.response_body, row.app_id, row.operation_id,
         json.dumps(row.fault) if row.fault is not None else None, row.request_id,
+        json.dumps(row.violations) if row.violations is not None else None,
     )
 
 
