@@ -42,6 +42,8 @@ from contracts.core.vocabulary import Operation, Vocabulary
 
 EcmaOAS30Validator = with_ecma_patterns(OAS30Validator)
 JSON_MEDIA_TYPE = "application/json"
+#: The `format` of each line of a `mockserver proxy --record` file (what `contracts verify` reads).
+RECORDING_FORMAT = "mockserver-proxy-recording/1"
 SCHEMAS_POINTER = "#/components/schemas/"
 
 

@@ -17,10 +17,8 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from contracts.core.conformance import RECORDING_FORMAT as FORMAT
 from mockserver.errors import StartupError
-
-#: The `format` of every line: the name `contracts verify` recognises, and its version.
-FORMAT = "mockserver-proxy-recording/1"
 
 
 def body_fields(body: bytes | None) -> dict[str, Any]:
