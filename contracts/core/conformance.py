@@ -144,6 +144,15 @@ class Conformance:
             found = self._validators[pointer] = EcmaOAS30Validator(root, format_checker=oas30_format_checker)
         return found
 
+    def _plain_validator(self, schema: Any) -> Any:
+        """The validator of a schema without references (a parameter's, a header's), kept by identity:
+        the contract's nodes live as long as the vocabulary."""
+        key = f"id:{id(schema)}"
+        found = self._validators.get(key)
+        if found is None:
+            found = self._validators[key] = EcmaOAS30Validator(dict(schema), format_checker=oas30_format_checker)
+        return found
+
     def schema_errors(self, pointer: str, instance: Any) -> list[ValidationError]:
         return sorted(self.validator(pointer).iter_errors(instance), key=lambda e: list(e.absolute_path))
 
@@ -208,8 +217,7 @@ class Conformance:
                 continue
             value = unquote(match.group(parameter.name))
             pointer = self._pointers.get(id(parameter.schema), "#")
-            for error in EcmaOAS30Validator(dict(parameter.schema), format_checker=oas30_format_checker
-                                            ).iter_errors(value):
+            for error in self._plain_validator(parameter.schema).iter_errors(value):
                 id_rule = any(pointer == p or pointer.startswith(p + "/") for p in self._id_schemas)
                 yield Violation(Side.REQUEST, Rule.ID_FORMAT if id_rule else Rule.PARAMETER,
                                 f"path.{parameter.name}", _first_line(error.message), f"{pointer}/{error.validator}")
@@ -223,7 +231,7 @@ class Conformance:
                                 f"the operation defines no query parameter {name!r}",
                                 self._operation_pointer(operation) + "/parameters")
                 continue
-            for error in EcmaOAS30Validator(dict(parameter.schema)).iter_errors(value):
+            for error in self._plain_validator(parameter.schema).iter_errors(value):
                 yield Violation(Side.REQUEST, Rule.PARAMETER, f"query.{name}", _first_line(error.message),
                                 self._operation_pointer(operation) + "/parameters")
 
@@ -299,7 +307,7 @@ class Conformance:
                     value = int(value) if schema["type"] == "integer" else float(value)
                 except ValueError:
                     pass
-            for error in EcmaOAS30Validator(dict(schema)).iter_errors(value):
+            for error in self._plain_validator(schema).iter_errors(value):
                 yield Violation(Side.RESPONSE, Rule.HEADER, f"header.{name.lower()}", _first_line(error.message),
                                 f"{pointer}/schema/{error.validator}")
 
