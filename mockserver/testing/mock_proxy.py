@@ -24,8 +24,8 @@ class MockProxy(MockServer):
     tokens for the fixtures the upstream mock serves (`fixtures=`).
     """
 
-    command = "proxy"
-    listening = LISTENING
+    _command = "proxy"
+    _listening = LISTENING
 
     def __init__(self, upstream: str, *, record: str | os.PathLike[str] | None = None, strict: bool = False,
                  fixtures: str | os.PathLike[str] | None = None, allow_denied_host: bool = False,
