@@ -151,9 +151,9 @@ def _configure(given: Mapping[str, Any]) -> Any:
 def run_command(**options: Any) -> None:
     """Property-test a deployment against the contract."""
     from contracts import pipeline
+    from contracts.core.redaction import Redactor
     from contracts.execution.progress_bar import progress_bar
     from contracts.reporting import json_report, terminal
-    from contracts.safety.redaction import Redactor
 
     config = _configure(_given(options))
     try:
@@ -176,9 +176,9 @@ def diff_command(**options: Any) -> None:
     """Compare a deployment (--base-url) with a reference (--reference-url), call by call."""
     from contracts import config as table
     from contracts import pipeline
+    from contracts.core.redaction import Redactor
     from contracts.diff.lockstep import DiffConfig
     from contracts.reporting import json_report, terminal
-    from contracts.safety.redaction import Redactor
 
     given = _given(options)
     real = _configure(given)
@@ -193,6 +193,29 @@ def diff_command(**options: Any) -> None:
     click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
     if not real.dry_run:
         sys.exit(result.exit_code)
+
+
+@main.command("verify")
+@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@spec_option
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write an HTML (.html) or JSON (.json) report.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+def verify_command(recording: Path, spec_path: Path | None, junit_xml: Path | None, report_path: Path | None,
+                   as_json: bool) -> None:
+    """Judge a recording (mockserver proxy --record, or HAR 1.2) against the contract, offline.
+    Exit 0 clean, 1 violations, 2 unreadable."""
+    from contracts.judging.offline import verify
+    from contracts.reporting import verify_report
+
+    try:
+        result = verify(recording, spec_path)
+    except ContractsError as exc:
+        raise Fail(str(exc), exc.exit_code) from None
+    verify_report.write(result, junit=junit_xml, report=report_path, json_out=None)
+    click.echo(verify_report.as_json(result) if as_json else verify_report.terminal(result), nl=False)
+    sys.exit(result.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

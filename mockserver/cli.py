@@ -19,6 +19,7 @@ from contracts.core.errors import SpecError
 from contracts.core.identities import REFUSED_USER_IDS_ENV
 from mockserver.common.openapi_documents import load_documents
 from mockserver.errors import FixturesError, MockserverError, SettingsError
+from mockserver.proxy.command import proxy
 from mockserver.settings import SETTINGS, Setting, Settings, from_env
 from mockserver.vendor.fixtures import Fixtures, load_fixtures
 
@@ -165,3 +166,6 @@ def fixtures_check(path: str, **flags: Any) -> None:
         f"{path}: OK ({len(loaded.accounts)} accounts, {len(loaded.apps)} apps,"
         f" {len(loaded.requests)} preloaded requests)"
     )
+
+
+main.add_command(proxy)

@@ -26,6 +26,7 @@ from contracts.config import DEFAULT_MAX_ERASE_REMOTE, REMOTE_AUDIT_LOG, Credent
 from contracts.core import tokens
 from contracts.core.errors import ConfigError
 from contracts.core.identities import Speaker
+from contracts.core.redaction import Redactor
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import CREATE, STATUS, Operation, Vocabulary
 from contracts.execution.transport import Exchange, Transport
@@ -36,7 +37,6 @@ from contracts.planning.planner import Planner
 from contracts.planning.strategies import broken_headers
 from contracts.planning.suites import SUITES
 from contracts.safety.policy import AuditLog, Budget
-from contracts.safety.redaction import Redactor
 from contracts.safety.target import Target
 
 

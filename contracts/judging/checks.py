@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from openapi_schema_validator import oas30_format_checker
 
+from contracts.core.conformance import SCHEMAS_POINTER, EcmaOAS30Validator
 from contracts.core.vocabulary import CREATE, STATUS, Operation, Vocabulary
 
 #: What a check title means, for reports and `contracts checks`.
@@ -182,18 +183,19 @@ def snippet(body: bytes, limit: int = 200) -> str:
 
 
 class SchemaChecker:
-    """Validates payloads against the contract's component schemas."""
+    """Validates payloads against the contract's component schemas, with the
+    validator `contracts.core.conformance` judges exchanges with (ECMA-262 patterns)."""
 
     def __init__(self, vocabulary: Vocabulary):
         self.vocabulary = vocabulary
-        self._validators: dict[str, OAS30Validator] = {}
+        self._validators: dict[str, Any] = {}
 
     def errors(self, schema_name: str, payload: Any) -> list[str]:
         validator = self._validators.get(schema_name)
         if validator is None:
             document = self.vocabulary.spec.document
-            root = dict(self.vocabulary.schema(schema_name), components=document["components"])
-            validator = OAS30Validator(root, format_checker=oas30_format_checker)
+            root = {"$ref": SCHEMAS_POINTER + schema_name, "components": document["components"]}
+            validator = EcmaOAS30Validator(root, format_checker=oas30_format_checker)
             self._validators[schema_name] = validator
         return [error.message for error in validator.iter_errors(payload)]
 

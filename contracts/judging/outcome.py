@@ -11,11 +11,11 @@ from contracts.planning.model import PlannedCall
 
 if TYPE_CHECKING:
     from contracts.config import RunConfig
+    from contracts.core.redaction import Redactor
     from contracts.core.vocabulary import Vocabulary
     from contracts.execution.transport import Transport
     from contracts.judging.checks import Context
     from contracts.safety.policy import AuditLog, Budget
-    from contracts.safety.redaction import Redactor
     from contracts.safety.target import Target
 
 

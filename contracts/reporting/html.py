@@ -11,7 +11,7 @@ from contracts.judging.checks import DESCRIPTIONS
 from contracts.judging.verdict import Report, Row, RowStatus
 from contracts.reporting.common import CREATED_SHOWN, budget, differences, result_line
 
-_STYLE = """
+STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2430;
 padding:0 1rem}h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem}
 .verdict{display:inline-block;padding:.4rem .9rem;border-radius:.4rem;font-weight:700;font-size:1.2rem;color:#fff}
@@ -43,7 +43,7 @@ def _run(report: Report) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{e(report.verdict)}: contract run against {e(target.base_url)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{STYLE}</style></head><body>",
         f"<h1>Contract run against {e(target.base_url)}</h1>",
         f"<p><span class='verdict {e(report.verdict)}' id='verdict'>{e(report.verdict)}</span> "
         f"{e(result_line(report).removeprefix('Result: '))}</p>",

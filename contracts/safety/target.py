@@ -10,13 +10,14 @@ the plain spelling. The production hosts are the contract's
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 import httpx
 
 from contracts.core.errors import ConfigError
+from contracts.core.hosts import denied_hosts_matching, is_loopback, normalise_host
+
+__all__ = ["Target", "is_loopback", "normalise_host"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Target:
     def of(cls, base_url: str, *, kind: str, denied_hosts: tuple[str, ...], allow_denied: bool) -> Target:
         url = _parse(base_url)
         host = normalise_host(url.host)
-        denied = [d for d in denied_hosts if host == normalise_host(d) or host.endswith("." + normalise_host(d))]
+        denied = denied_hosts_matching(host, denied_hosts)
         if denied and not allow_denied:
             raise ConfigError(
                 f"{host} is a production host of the vendor (deny-list); refusing to test it."
@@ -53,24 +54,3 @@ def _parse(base_url: str) -> httpx.URL:
     if url.query or url.fragment or url.userinfo:
         raise ConfigError(f"--base-url {base_url!r} must not carry credentials, a query or a fragment")
     return url
-
-
-def normalise_host(host: str) -> str:
-    """A host as compared with the deny-list: percent-escapes decoded, IDNA
-    (A-labels), lower case, no trailing dot."""
-    host = unquote(host).strip().lower().rstrip(".")
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return host
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or bool(mapped and mapped.is_loopback)

@@ -110,7 +110,7 @@ def create_app(
                 strict_validation=True,
                 validator_map=VALIDATOR_MAP,
             )
-    _register_error_handlers(app, runtime)
+    register_error_handlers(app, runtime)
     # Connexion's verdict on a request line it has accepted is remembered by the
     # front door, which then sends the next such request to the layers after
     # validation (auth, dispatch) directly (`FrontDoor`). Not with response
@@ -171,7 +171,7 @@ def _docs_app(spec: Spec, runtime: Runtime) -> ConnexionMiddleware:
         resolver=Resolver(lambda operation_id: _not_found),
         swagger_ui_options=SwaggerUIOptions(spec_path="/openapi.json", swagger_ui_path="/ui"),
     )
-    _register_error_handlers(docs, runtime)
+    register_error_handlers(docs, runtime)
     return docs
 
 
@@ -196,7 +196,7 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def _register_error_handlers(app: ConnexionMiddleware, runtime: Runtime) -> None:
+def register_error_handlers(app: ConnexionMiddleware, runtime: Runtime) -> None:
     """Every error Connexion or Starlette raises answers with the contract's body."""
 
     def answer(status: int, message: str, headers: dict | None = None) -> ConnexionResponse:

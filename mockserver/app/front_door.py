@@ -64,7 +64,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _is_loopback(scope: Scope) -> bool:
+def is_loopback(scope: Scope) -> bool:
     """A loopback peer. A server listening on `::` sees IPv4 clients as
     IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`), which `is_loopback` does
     not recognise: the mapped IPv4 address is what counts."""
@@ -219,7 +219,7 @@ class FrontDoor:
     async def _after_validation(self, scope: Scope, receive: Receive, send: _Recorder,
                                 accepted: tuple[dict[str, Any], dict[str, Any]]) -> None:
         """A request line Connexion accepted before: routed as it was then, to auth and
-        the handler. Errors answer as Connexion's error handlers would (`build._register_error_handlers`)."""
+        the handler. Errors answer as Connexion's error handlers would (`build.register_error_handlers`)."""
         scope = with_routing(scope, *accepted)
         assert self.validated is not None
         try:
@@ -243,7 +243,7 @@ class FrontDoor:
             given = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("token")
         if token and given and hmac.compare_digest(token.encode(), given.encode()):
             return True
-        return _is_loopback(scope)
+        return is_loopback(scope)
 
     def _fault_for(self, scope: Scope, context: RequestContext) -> Fault | None:
         """The injected fault that applies to this request, if any (noted in `context`

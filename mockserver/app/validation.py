@@ -8,7 +8,7 @@ each parameter's validator once and validates as Connexion does (same Draft 4
 validator, same format checker, same error text). It is plugged in through
 Connexion's own `validator_map` option, with a JSON body validator.
 
-`pattern` is read as ECMA-262 reads it (`mockserver.common.ecma_patterns`).
+`pattern` is read as ECMA-262 reads it (`contracts.core.ecma_patterns`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from connexion.validators import JSONRequestBodyValidator
 from connexion.validators.parameter import ParameterValidator, draft4_format_checker
 from jsonschema import Draft4Validator, ValidationError
 
-from mockserver.common.ecma_patterns import with_ecma_patterns
+from contracts.core.ecma_patterns import with_ecma_patterns
 
 EcmaDraft4Validator = with_ecma_patterns(Draft4Validator)
 EcmaDraft4RequestValidator = with_ecma_patterns(Draft4RequestValidator)

@@ -56,6 +56,8 @@ class JournalRow(NamedTuple):
     operation_id: str | None
     fault: dict[str, Any] | None
     request_id: str | None
+    #: Where the exchange breaks the contract (`mockserver proxy`; None from the mock).
+    violations: list[dict[str, str]] | None = None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -78,6 +80,7 @@ def encode(row: JournalRow, secrets: tuple[str, ...] = ()) -> tuple[Any, ...]:
         _scrubbed_body(row.body, secrets), row.status, _scrubbed_body(row.response_body, secrets), row.app_id,
         row.operation_id,
         json.dumps(row.fault) if row.fault is not None else None, row.request_id,
+        json.dumps(row.violations) if row.violations is not None else None,
     )
 
 

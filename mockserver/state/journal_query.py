@@ -154,6 +154,8 @@ def render(row: Sequence[Any]) -> dict[str, Any]:
         requestId=values["request_id"],
         worker=values["worker"],
     )
+    if values["violations"] is not None:  # an exchange a proxy judged
+        entry["violations"] = json.loads(values["violations"])
     return entry
 
 

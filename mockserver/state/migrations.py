@@ -14,7 +14,8 @@ at the same version have the same tables:
    used JTIs, faults, journal);
 2. journal entries hold the request and the answer (query, headers, body,
    answer body, fault), and journal ids are never reused (SQLite: the table
-   rebuilt with AUTOINCREMENT; PostgreSQL's identity column never reuses).
+   rebuilt with AUTOINCREMENT; PostgreSQL's identity column never reuses);
+3. journal entries hold the contract violations a proxy found in the exchange.
 """
 
 from __future__ import annotations
@@ -116,6 +117,12 @@ MIGRATIONS = (
             "ALTER TABLE journal ADD COLUMN query TEXT, ADD COLUMN headers TEXT, ADD COLUMN body BYTEA,"
             " ADD COLUMN response_body BYTEA, ADD COLUMN fault TEXT",
         ),
+    ),
+    Migration(
+        3,
+        "journal entries hold the contract violations a proxy found",
+        _statements("ALTER TABLE journal ADD COLUMN violations TEXT"),
+        ("ALTER TABLE journal ADD COLUMN violations TEXT",),
     ),
 )
 LATEST = MIGRATIONS[-1].version

@@ -68,7 +68,7 @@ class StateStatus(StrEnum):
 #: The columns of a journal row as the store returns them, in this order.
 JOURNAL_COLUMNS = (
     "id", "time_ms", "method", "path", "query", "headers", "body", "status", "response_body",
-    "app_id", "operation_id", "fault", "request_id", "worker",
+    "app_id", "operation_id", "fault", "request_id", "violations", "worker",
 )
 #: The columns a journal row is written with (`Journal` builds the rows), the worker last.
 JOURNAL_WRITTEN = JOURNAL_COLUMNS[1:]

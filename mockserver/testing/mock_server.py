@@ -29,6 +29,10 @@ class MockServer(ControlClient):
     `ControlClient`'s; `MockApp` offers the same without a process.
     """
 
+    #: The `mockserver` command started, and the banner line that gives the URL.
+    _command = "run"
+    _listening = LISTENING
+
     def __init__(
         self,
         *,
@@ -62,7 +66,7 @@ class MockServer(ControlClient):
     def start(self) -> MockServer:
         """Start the process and wait until it answers. Raises `StartupError`."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "run", *self.args],
+            [sys.executable, "-m", "mockserver", self._command, *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -78,13 +82,13 @@ class MockServer(ControlClient):
             if not line:
                 break
             output.append(line)
-            match = LISTENING.search(line)
+            match = self._listening.search(line)
             if match:
                 base_url = match.group(1)
                 break
         if not base_url:
             self.stop()
-            raise StartupError("mockserver did not start:\n" + "".join(output))
+            raise StartupError(f"mockserver {self._command} did not start:\n" + "".join(output))
         self.connect(base_url)
         # Keep draining output so the child never blocks on a full pipe.
         self._drainer = threading.Thread(target=self._drain, daemon=True)

@@ -53,7 +53,7 @@ def fixtures_validator() -> Any:
     `contracts.core.cache`) never needs it."""
     from openapi_schema_validator import OAS30Validator
 
-    from mockserver.common.ecma_patterns import with_ecma_patterns
+    from contracts.core.ecma_patterns import with_ecma_patterns
 
     return with_ecma_patterns(OAS30Validator)
 

@@ -50,14 +50,17 @@ ALLOWED: dict[str, set[str]] = {
                        "mockserver.state", "mockserver.vendor", "mockserver.control"},
     "mockserver.wire": {"contracts.core", "mockserver.errors", "mockserver.settings", "mockserver.common",
                         "mockserver.state", "mockserver.vendor", "mockserver.control", "mockserver.app"},
+    "mockserver.proxy": {"contracts.core", "mockserver.errors", "mockserver.settings", "mockserver.common",
+                         "mockserver.state", "mockserver.vendor", "mockserver.control", "mockserver.app",
+                         "mockserver.wire"},
     "mockserver.testing": {"contracts.core", "mockserver.errors", "mockserver.settings", "mockserver.common",
                            "mockserver.state", "mockserver.vendor", "mockserver.control", "mockserver.app",
-                           "mockserver.wire"},
+                           "mockserver.wire", "mockserver.proxy"},
 }
 #: The entry points on top of everything of their own package (and of nothing of the other tool's
 #: but the contract): the CLIs, the pytest plugins, the packages' public roots.
 TOP = {"contracts.cli", "contracts.pytest_plugin", "contracts", "mockserver.cli", "mockserver.__main__",
-       "mockserver", "mockserver.proxy"}
+       "mockserver"}
 MAX_MODULES_PER_FOLDER = 12
 
 

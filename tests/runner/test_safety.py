@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from contracts.cli import main
 from contracts.core.memo import Memo
+from contracts.core.redaction import Redactor
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
 from contracts.safety.policy import BodyPolicy
-from contracts.safety.redaction import Redactor
 from contracts.safety.target import Target
 from tests.support import ACME, SECRETS, credential_args
 

@@ -15,10 +15,10 @@ from junitparser import JUnitXml
 
 from contracts import reporting
 from contracts.cli import main
+from contracts.core.redaction import FRAGMENT
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
 from contracts.reporting import markdown, terminal
-from contracts.safety.redaction import FRAGMENT
 from mockserver import MockServer
 from mockserver.testing.mock_app import MockApp
 from tests import broken_mock, deployments

@@ -23,9 +23,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Redactor:
-    """Knows every secret of a run and every token it minted, and removes them (and
-    anything shaped like a JWT) from any text the run writes."""
-
     def __init__(self, secrets: list[str] | None = None):
         self._secrets = sorted({s for s in secrets or [] if s}, key=len, reverse=True)
         self._grams: set[str] = set()

@@ -3,8 +3,8 @@
 `pattern`: OpenAPI and JSON Schema patterns are ECMA-262 regular
 expressions, and jsonschema runs them with Python's `re.search`, where `$`
 also matches before a final newline and `\\d`, `\\w` match non-ASCII digits
-and letters. So `"a\\n"` would pass the contract's UserId pattern
-`^[^\\u0000-\\u001f\\u007f]+$`. `ecma()` translates a pattern
+and letters. So `"a\\n"` passed the contract's UserId pattern
+`^[^\\u0000-\\u001f\\u007f]+$` here (issue 10). `ecma()` translates a pattern
 to Python with ECMA-262's meaning of `$`, `\\d` and `\\w`; a pattern anchored
 at both ends (all of the contract's are) then matches whole strings only, as
 `IdFormat.matches` (a fullmatch) does. Every validator the mock builds, for
