@@ -89,11 +89,12 @@ class ControlHandlers:
         return JSONResponse(self._clock())
 
     async def listFaults(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        faults = [dict(spec, id=fid, remaining=left) for fid, spec, left in self.runtime.store.faults()]
+        faults = [dict(spec, id=fid, remaining=left, active=left != 0)
+                  for fid, spec, left in self.runtime.store.faults()]
         return JSONResponse({"faults": faults})
 
     async def injectFault(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        spec = {k: v for k, v in body.items() if k not in ("id", "remaining", "count")}
+        spec = {k: v for k, v in body.items() if k not in ("id", "remaining", "count", "active")}
         operation_id = spec.get("operationId")
         known = set(self.runtime.vocabulary.operations)
         if operation_id is not None and operation_id not in known:
@@ -101,7 +102,7 @@ class ControlHandlers:
         if problem := faults.problem(spec):
             return error_response(400, problem)
         fault_id = self.runtime.store.add_fault(spec, body.get("count"))
-        return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count")), 201)
+        return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count"), active=True), 201)
 
     async def clearFaults(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         self.runtime.store.clear_faults()
