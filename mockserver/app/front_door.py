@@ -45,6 +45,8 @@ CONTROL_PREFIX = "/__mockserver"
 UI_PATHS = (CONTROL_PREFIX + "/ui", CONTROL_PREFIX + "/ui/")
 ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
 DOCS_PREFIXES = ("/openapi.json", "/ui")
+#: Paths a browser asks for on its own: answered 404, never journaled (they are no client's request).
+BROWSER_PATHS = frozenset({"/favicon.ico"})
 #: Headers that say how to read a body: more than one of a kind is ambiguous.
 #: After an answer that leaves a request's body unread, the connection cannot be reused.
 CLOSE = {"Connection": "close"}
@@ -102,6 +104,9 @@ class FrontDoor:
         path = scope["path"]
         if path in UI_PATHS:
             await self._ui_page(scope, send)
+            return
+        if path in BROWSER_PATHS:
+            await send_error(send, 404, "Not found")
             return
         down = self._refresh()
         if path.startswith(CONTROL_PREFIX):
