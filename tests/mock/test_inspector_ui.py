@@ -76,7 +76,8 @@ CLIPPED = """() => {
                + ` scroll ${element.scrollWidth} > client ${element.clientWidth}, right ${box.right} of ${width}`);
     }
   }
-  if (document.documentElement.scrollWidth > width) cut.push(`the page scrolls sideways: ${document.documentElement.scrollWidth}`);
+  const page = document.documentElement.scrollWidth;
+  if (page > width) cut.push(`the page scrolls sideways: ${page}`);
   return cut;
 }"""
 
