@@ -60,6 +60,7 @@ def test_rules_by_bot_and_by_account(mock: MockApp) -> None:
     assert _statuses(mock, globex, GLOBEX_ADMIN) == {"u1@example.com": STATUSES.refused}
 
 
+@pytest.mark.both_backends
 def test_a_rule_applies_to_requests_created_after_it_and_the_last_rule_wins(mock: MockApp) -> None:
     before = _erase(mock, "jane@example.com")
     mock.outcome(STATUSES.refused, user="jane@example.com", reason="first")
