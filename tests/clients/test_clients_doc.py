@@ -309,6 +309,7 @@ def test_python_blocks_type_check(client_dir: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_typescript_block_is_the_checked_usage_file() -> None:
-    (block,) = blocks("ts")
-    assert block == (ROOT / "tests" / "tools" / "ts" / "usage.ts").read_text()
+def test_typescript_blocks_are_the_checked_files() -> None:
+    """Each `ts` block is a file of tests/tools/ts, byte for byte: usage.ts, then main.ts."""
+    files = [ROOT / "tests" / "tools" / "ts" / name for name in ("usage.ts", "main.ts")]
+    assert blocks("ts") == [path.read_text() for path in files]
