@@ -37,7 +37,7 @@ from mockserver.common.error_body import send_error, unavailable
 from mockserver.control.ui import ui_page
 from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.state.journal import JournalRow
-from mockserver.vendor.faults import GATEWAY_PAGE, RESPONSE_FAULTS, Fault, FaultKind
+from mockserver.vendor.faults import GATEWAY_PAGE, REPLACING_FAULTS, Composed, Fault, FaultKind
 from mockserver.vendor.request_context import RequestContext
 from mockserver.vendor.runtime import Runtime
 
@@ -45,6 +45,8 @@ CONTROL_PREFIX = "/__mockserver"
 UI_PATHS = (CONTROL_PREFIX + "/ui", CONTROL_PREFIX + "/ui/")
 ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
 DOCS_PREFIXES = ("/openapi.json", "/ui")
+#: Paths a browser asks for on its own: answered 404, never journaled (they are no client's request).
+BROWSER_PATHS = frozenset({"/favicon.ico"})
 #: Headers that say how to read a body: more than one of a kind is ambiguous.
 #: After an answer that leaves a request's body unread, the connection cannot be reused.
 CLOSE = {"Connection": "close"}
@@ -103,6 +105,9 @@ class FrontDoor:
         if path in UI_PATHS:
             await self._ui_page(scope, send)
             return
+        if path in BROWSER_PATHS:
+            await send_error(send, 404, "Not found")
+            return
         down = self._refresh()
         if path.startswith(CONTROL_PREFIX):
             await self._control(scope, receive, send, down)
@@ -136,19 +141,19 @@ class FrontDoor:
             await self.app(scope, receive, send)
 
     async def _vendor(self, scope: Scope, receive: Receive, send: Send, down: StateUnavailable | None) -> None:
-        """A vendor request: its fault (if one applies) found, answered, then journaled."""
+        """A vendor request: the faults that apply (if any) found, answered, then journaled."""
         context = RequestContext().attach(scope)
         settings = self.runtime.settings
         recorder = _Recorder(send, keep_body=settings.journal and settings.journal_bodies)
         scope = self._with_canonical_id(scope)
-        fault = None
+        faults = None
         if down is None:
             try:
-                fault = self._fault_for(scope, context)
+                faults = self._faults_for(scope, context)
             except StateUnavailable as exc:
                 down = exc
         try:
-            await self._answer(scope, receive, recorder, context, fault, down)
+            await self._answer(scope, receive, recorder, context, faults, down)
         finally:
             if settings.journal:
                 self._journal(scope, recorder.status, context, recorder.chunks)
@@ -164,7 +169,7 @@ class FrontDoor:
         return dict(scope, path=canonical, raw_path=canonical.encode())
 
     async def _answer(self, scope: Scope, receive: Receive, send: _Recorder, context: RequestContext,
-                      fault: Fault | None, down: StateUnavailable | None) -> None:
+                      faults: Composed | None, down: StateUnavailable | None) -> None:
         path = scope["path"]
         if _CONTROL_CHARACTER.search(path):
             # A control character (say, an encoded newline) in a path segment:
@@ -178,8 +183,8 @@ class FrontDoor:
             operation = self.runtime.vocabulary.operation_for(scope["method"], path)
             context.operation_id = operation.operation_id if operation else None
             await send_error(send, *unavailable(down))
-        elif fault is not None:
-            await self._faulty(scope, receive, send, fault)
+        elif faults is not None:
+            await self._faulty(scope, receive, send, faults)
         elif self.validated is not None:
             await self._remembered_or_validated(scope, receive, send, context)
         else:
@@ -200,21 +205,27 @@ class FrontDoor:
                 self._accepted.clear()
             self._accepted[line], context.validated = context.validated, None
 
-    async def _faulty(self, scope: Scope, receive: Receive, send: Send, fault: Fault) -> None:
-        """The answer as the injected `fault` makes it."""
-        if fault.kind is FaultKind.LATENCY:
-            await asyncio.sleep(fault.latency_ms / 1000)
-            await self.app(scope, receive, send)
-        elif fault.kind in RESPONSE_FAULTS:
-            await self.app(scope, receive, self._drifting(send, fault))
-        elif fault.kind is FaultKind.STATUS:
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            message = fault.message or f"Injected fault: HTTP {fault.status}"
-            await send_error(send, fault.status, message, headers)
-        elif fault.kind is FaultKind.GATEWAY:
-            await _send_raw(send, 502, b"text/html", GATEWAY_PAGE)
-        else:  # dropped: the client gets no answer at all
+    async def _faulty(self, scope: Scope, receive: Receive, send: Send, faults: Composed) -> None:
+        """The answer as the injected faults make it, stage by stage (`vendor.faults.Stage`):
+        the delays, then the replacing answer (or the mock's), then the drifts on it."""
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        replacing = faults.replacing
+        if replacing is not None and replacing.kind is FaultKind.DROP:  # the client gets no answer at all
+            if faults.first_byte_delay_ms:
+                await asyncio.sleep(faults.first_byte_delay_ms / 1000)
             self._drop(receive)
+            return
+        if faults.drifts or faults.first_byte_delay_ms:
+            send = self._drifting(send, faults)
+        if replacing is None:
+            await self.app(scope, receive, send)
+        elif replacing.kind is FaultKind.STATUS:
+            headers = {"Retry-After": str(replacing.retry_after)} if replacing.retry_after is not None else {}
+            message = replacing.message or f"Injected fault: HTTP {replacing.status}"
+            await send_error(send, replacing.status, message, headers)
+        else:
+            await _send_raw(send, 502, b"text/html", GATEWAY_PAGE)
 
     async def _after_validation(self, scope: Scope, receive: Receive, send: _Recorder,
                                 accepted: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -245,27 +256,35 @@ class FrontDoor:
             return True
         return is_loopback(scope)
 
-    def _fault_for(self, scope: Scope, context: RequestContext) -> Fault | None:
-        """The injected fault that applies to this request, if any (noted in `context`
-        with the operation it matched, for the journal)."""
+    def _faults_for(self, scope: Scope, context: RequestContext) -> Composed | None:
+        """The injected faults that apply to this request, if any (noted in `context`
+        with the operation they matched, for the journal). A counted fault is used up
+        only when it applies: a second replacing fault does not."""
         if not self.runtime.faults:
             return None
         operation = self.runtime.vocabulary.operation_for(scope["method"], scope["path"])
         operation_id = operation.operation_id if operation else None
+        chosen: list[Fault] = []
+        replacing = False
         for fault in self.runtime.faults:
             if not fault.matches(scope["method"], scope["path"], operation_id):
+                continue
+            if replacing and fault.kind in REPLACING_FAULTS:
                 continue
             if fault.fraction < 1.0 and random.random() >= fault.fraction:
                 continue
             if fault.remaining is not None and not self.runtime.store.take_fault(fault.id):
                 continue
-            context.fault, context.operation_id = fault, operation_id
-            return fault
-        return None
+            chosen.append(fault)
+            replacing = replacing or fault.kind in REPLACING_FAULTS
+        if not chosen:
+            return None
+        context.faults, context.operation_id = Composed(tuple(chosen)), operation_id
+        return context.faults
 
-    def _drifting(self, send: Send, fault: Fault) -> Send:
-        """A `send` that holds the mock's answer back, changes it as `fault` says
-        (`mockserver.vendor.faults.Drift`), then sends it (after `delayMs` for a slow first byte)."""
+    def _drifting(self, send: Send, faults: Composed) -> Send:
+        """A `send` that holds the answer back, changes it by each drift of `faults` in turn
+        (`mockserver.vendor.faults.Drift`), then sends it (after a slow first byte's delay)."""
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -276,10 +295,10 @@ class FrontDoor:
             chunks.append(message.get("body", b""))
             if message.get("more_body"):
                 return
-            if fault.kind is FaultKind.SLOW_FIRST_BYTE:
-                await asyncio.sleep(int(fault.params.get("delayMs", 1000)) / 1000)
-            status, headers, body = self.runtime.drift.apply(fault, start["status"], list(start["headers"]),
-                                                             b"".join(chunks))
+            if faults.first_byte_delay_ms:
+                await asyncio.sleep(faults.first_byte_delay_ms / 1000)
+            status, headers, body = self.runtime.drift.apply_all(faults.drifts, start["status"],
+                                                                 list(start["headers"]), b"".join(chunks))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
 
@@ -305,7 +324,7 @@ class FrontDoor:
         else:  # answered before Guard (a fault, an unknown path): the claim, unverified
             app_id = claimed_app_id(runtime.vocabulary.token, _header(scope, self.auth_header))
         routed = routed_operation_id(scope)
-        fault = context.fault
+        faults = context.faults
         runtime.journal.append(
             JournalRow(
                 runtime.now_ms(),
@@ -318,7 +337,7 @@ class FrontDoor:
                 _capped(answer, runtime.max_body_bytes) if answer is not None and status else None,
                 app_id,
                 routed or context.operation_id,
-                dict(fault.spec, id=fault.id) if fault is not None else None,
+                faults.journaled() if faults is not None else None,
                 context.request_id,
             )
         )

@@ -18,7 +18,7 @@ from mockserver.settings import Clock
 from mockserver.state.journal_query import JournalFilter, nearest_operation, render
 from mockserver.state.records import StoredRequest, iso
 from mockserver.state.store import StateStatus
-from mockserver.vendor import faults
+from mockserver.vendor import faults, outcomes
 from mockserver.vendor.fixtures import parse_fixtures
 from mockserver.vendor.runtime import Runtime
 
@@ -89,11 +89,12 @@ class ControlHandlers:
         return JSONResponse(self._clock())
 
     async def listFaults(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        faults = [dict(spec, id=fid, remaining=left) for fid, spec, left in self.runtime.store.faults()]
+        faults = [dict(spec, id=fid, remaining=left, active=left != 0)
+                  for fid, spec, left in self.runtime.store.faults()]
         return JSONResponse({"faults": faults})
 
     async def injectFault(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
-        spec = {k: v for k, v in body.items() if k not in ("id", "remaining", "count")}
+        spec = {k: v for k, v in body.items() if k not in ("id", "remaining", "count", "active")}
         operation_id = spec.get("operationId")
         known = set(self.runtime.vocabulary.operations)
         if operation_id is not None and operation_id not in known:
@@ -101,10 +102,26 @@ class ControlHandlers:
         if problem := faults.problem(spec):
             return error_response(400, problem)
         fault_id = self.runtime.store.add_fault(spec, body.get("count"))
-        return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count")), 201)
+        return JSONResponse(dict(spec, id=fault_id, remaining=body.get("count"), active=True), 201)
 
     async def clearFaults(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         self.runtime.store.clear_faults()
+        return Response(status_code=204)
+
+    async def listOutcomes(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        return JSONResponse({"outcomes": [r.spec for r in self.runtime.outcome_rules]})
+
+    async def addOutcome(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        spec = {k: v for k, v in body.items() if k != "id"}
+        found = outcomes.problems(spec, self.runtime.vocabulary.user_status, self.runtime.fixtures.accounts)
+        if found:
+            return error_response(400, "Invalid outcome rule: " + "; ".join(found))
+        rule_id = self.runtime.store.add_outcome(spec)
+        self.runtime.refresh()
+        return JSONResponse(dict(spec, id=rule_id), 201)
+
+    async def clearOutcomes(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        self.runtime.store.clear_outcomes()
         return Response(status_code=204)
 
     async def listApps(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802

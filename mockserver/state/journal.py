@@ -54,7 +54,7 @@ class JournalRow(NamedTuple):
     response_body: bytes | None  # with --journal-bodies
     app_id: str | None
     operation_id: str | None
-    fault: dict[str, Any] | None
+    faults: list[dict[str, Any]] | None  # the injected faults that applied, in stage order
     request_id: str | None
     #: Where the exchange breaks the contract (`mockserver proxy`; None from the mock).
     violations: list[dict[str, str]] | None = None
@@ -79,7 +79,7 @@ def encode(row: JournalRow, secrets: tuple[str, ...] = ()) -> tuple[Any, ...]:
         encode_headers(row.headers, secrets),
         _scrubbed_body(row.body, secrets), row.status, _scrubbed_body(row.response_body, secrets), row.app_id,
         row.operation_id,
-        json.dumps(row.fault) if row.fault is not None else None, row.request_id,
+        json.dumps(row.faults) if row.faults is not None else None, row.request_id,
         json.dumps(row.violations) if row.violations is not None else None,
     )
 

@@ -150,13 +150,21 @@ def render(row: Sequence[Any]) -> dict[str, Any]:
     entry.update(
         operationId=values["operation_id"],
         appId=values["app_id"],
-        fault=json.loads(values["fault"]) if values["fault"] else None,
+        **_faults(values["fault"]),
         requestId=values["request_id"],
         worker=values["worker"],
     )
     if values["violations"] is not None:  # an exchange a proxy judged
         entry["violations"] = json.loads(values["violations"])
     return entry
+
+
+def _faults(column: str | None) -> dict[str, Any]:
+    """`fault` (the first fault that applied) and `faults` (all of them, in stage order).
+    Rows journaled before faults composed hold one fault, as an object."""
+    faults = json.loads(column) if column else []
+    faults = faults if isinstance(faults, list) else [faults]
+    return {"fault": faults[0] if faults else None, "faults": faults}
 
 
 def _bytes(value: Any) -> bytes | None:

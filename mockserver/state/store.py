@@ -1,5 +1,5 @@
 """The shared state of a mock server: every worker and every instance reads and
-writes the same erase requests, manual clock, fixtures, faults, used JTIs and
+writes the same erase requests, manual clock, fixtures, faults, outcome rules, used JTIs and
 journal through a `Store`.
 
 Two backends implement it, with the same semantics, written once here in the
@@ -211,9 +211,9 @@ class Store(ABC):
         return now
 
     def reset(self, fixtures: dict[str, Any], manual_now_ms: int | None) -> None:
-        """Forget every request, JTI, fault and journal row; install the fixtures."""
+        """Forget every request, JTI, fault, outcome rule and journal row; install the fixtures."""
         with self._transaction(lock=self.JOURNAL_LOCK) as db:
-            for table in ("requests", "used_jti", "faults", "journal"):
+            for table in ("requests", "used_jti", "faults", "outcomes", "journal"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
             db.execute(
                 "UPDATE control SET fixtures = ?, manual_now_ms = ?, generation = generation + 1 WHERE id = 1",
@@ -329,6 +329,28 @@ class Store(ABC):
     def clear_faults(self) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM faults")
+            db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+        self._changed()
+
+    # -- scripted outcomes ---------------------------------------------------------------------
+
+    def add_outcome(self, spec: dict[str, Any]) -> int:
+        with self._transaction() as db:
+            (rule_id,) = db.execute("INSERT INTO outcomes (spec) VALUES (?) RETURNING id",
+                                    (json.dumps(spec),)).fetchone()
+            db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+        self._changed()
+        return int(rule_id)
+
+    def outcomes(self) -> list[tuple[int, dict[str, Any]]]:
+        """The outcome rules added through the control API, oldest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, spec FROM outcomes ORDER BY id").fetchall()
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    def clear_outcomes(self) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM outcomes")
             db.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
         self._changed()
 

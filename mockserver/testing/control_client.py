@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -109,8 +109,11 @@ class ControlClient:
         """The mock's clock: `{"mode": "real"|"manual", "now": ISO-8601, "nowMs": int}`."""
         return self._control("GET", "/clock")
 
-    def advance(self, seconds: float) -> dict[str, Any]:
-        """Move the manual clock forward; returns the clock. A real clock refuses (`ControlError`, 409)."""
+    def advance(self, seconds: float | timedelta) -> dict[str, Any]:
+        """Move the manual clock forward (seconds, or a `timedelta`); returns the clock.
+        A real clock refuses (`ControlError`, 409)."""
+        if isinstance(seconds, timedelta):
+            seconds = seconds.total_seconds()
         return self._control("POST", "/clock/advance", {"seconds": seconds})
 
     def stored(self, request_id: str) -> dict[str, Any]:
@@ -222,9 +225,31 @@ class ControlClient:
         """Remove every injected fault."""
         self._control("DELETE", "/faults")
 
+    def outcome(self, outcome: str, *, user: str | None = None, user_pattern: str | None = None,
+                bot: str | None = None, account: str | None = None, reason: str | None = None,
+                after: float | timedelta | None = None) -> dict[str, Any]:
+        """Script how the erasure of matching users ends, in requests created from now on:
+        `outcome("FAILURE", user="jane@example.com", reason="Legal hold", after=timedelta(days=32))`.
+        `outcome` is a final status of the contract; match by `user` (an id) or `user_pattern`
+        (a regular expression the whole id matches), `bot`, `account`; `after` is the time from
+        the request's creation to the outcome (seconds or a `timedelta`; default: the server's
+        progress delay). The rule added last wins. Returns the stored rule."""
+        rule: dict[str, Any] = {"outcome": outcome}
+        for key, value in (("user", user), ("userPattern", user_pattern), ("bot", bot), ("account", account),
+                           ("reason", reason)):
+            if value is not None:
+                rule[key] = value
+        if after is not None:
+            rule["completesInSeconds"] = after.total_seconds() if isinstance(after, timedelta) else after
+        return self._control("POST", "/outcomes", rule)
+
+    def clear_outcomes(self) -> None:
+        """Remove the outcome rules added with `outcome()` (the fixtures' stay)."""
+        self._control("DELETE", "/outcomes")
+
     def reset(self) -> dict[str, Any]:
         """Back to the fixtures the mock started with (also after `load_fixtures`):
-        created requests, used JTIs, faults and the journal forgotten."""
+        created requests, used JTIs, faults, added outcome rules and the journal forgotten."""
         if self._replaced_fixtures:
             self._replaced_fixtures = False
             self._fixtures = None

@@ -17,6 +17,7 @@ from typing import Any
 from contracts.core.vocabulary import Vocabulary
 from mockserver.state.records import StoredRequest, UserPlan, iso
 from mockserver.vendor.fixtures import Account, PreloadedRequest
+from mockserver.vendor.outcomes import OutcomeRule, scripted
 
 
 class EraseProgress:
@@ -40,8 +41,10 @@ class EraseProgress:
         reason = account.refusal(user_id)
         return (self.statuses.refused, reason) if reason else (self.statuses.erased, None)
 
-    def plan_request(self, account: Account, body: dict[str, Any], now_ms: int, delay_ms: int) -> StoredRequest:
-        """The stored form of a new, validated create body."""
+    def plan_request(self, account: Account, body: dict[str, Any], now_ms: int, delay_ms: int,
+                     rules: tuple[OutcomeRule, ...] = ()) -> StoredRequest:
+        """The stored form of a new, validated create body: each user's outcome and its
+        time scripted by the last of `rules` that matches, else the business rule after `delay_ms`."""
         remove_all = bool(body.get(self.fields.all_bots, False))
         # Bots of other accounts (or none) are ignored: never reveal that they exist.
         bots = account.bot_ids if remove_all else tuple(
@@ -49,8 +52,13 @@ class EraseProgress:
         )
         users = []
         for user_id in body[self.fields.user_ids]:
-            status, reason = self.final_status(account, user_id)
-            users.append(UserPlan(user_id, status, now_ms + delay_ms, reason))
+            rule = scripted(rules, account.id, bots, user_id) if rules else None
+            if rule is None:
+                status, reason = self.final_status(account, user_id)
+                users.append(UserPlan(user_id, status, now_ms + delay_ms, reason))
+            else:
+                due = now_ms + (delay_ms if rule.completes_in_ms is None else rule.completes_in_ms)
+                users.append(UserPlan(user_id, rule.outcome, due, rule.reason))
         return StoredRequest(self.new_request_id(), account.id, now_ms, remove_all, bots, tuple(users))
 
     def preloaded(self, request: PreloadedRequest, account: Account, now_ms: int) -> StoredRequest:

@@ -22,6 +22,19 @@ resilience:
 
 Every fault can be narrowed by `method`, `path` (a prefix), `operationId`,
 `count` (the next N matching requests) and `fraction` (at random).
+
+Faults compose. Every fault that matches a request applies, in three stages
+(`Stage`), whatever the order they were injected in:
+
+1. delays: `latency` waits before the request is answered, `slowFirstByte`
+   before the answer's first byte is sent (both, when both match);
+2. a replacing answer: `status`, `gateway` or `drop` answers instead of the
+   mock (the earliest injected one; another replacing fault is not used, and
+   keeps its `count`);
+3. drifts: each drift fault changes whatever answer the first two stages
+   left (the mock's, or the replacing one), in the order they were injected,
+   so several drifts stack (`statusValue` and `extraField` on one answer;
+   `errorShape` on an injected `status` answer; `contentType` on a gateway page).
 """
 
 from __future__ import annotations
@@ -30,7 +43,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from contracts.core.vocabulary import Vocabulary
@@ -53,10 +66,27 @@ class FaultKind(StrEnum):
     SLOW_FIRST_BYTE = "slowFirstByte"
 
 
+class Stage(IntEnum):
+    """When a fault acts on a request, in the order the stages apply."""
+
+    DELAY = 1
+    REPLACE = 2
+    DRIFT = 3
+
+
+#: Faults that wait (before the answer, or before its first byte).
+DELAY_FAULTS = frozenset({FaultKind.LATENCY, FaultKind.SLOW_FIRST_BYTE})
 #: Faults that answer instead of the mock.
-REQUEST_FAULTS = frozenset({FaultKind.STATUS, FaultKind.LATENCY, FaultKind.DROP, FaultKind.GATEWAY})
-#: Faults that change the mock's own answer (vendor drift).
-RESPONSE_FAULTS = frozenset(FaultKind) - REQUEST_FAULTS
+REPLACING_FAULTS = frozenset({FaultKind.STATUS, FaultKind.DROP, FaultKind.GATEWAY})
+#: Faults that change whatever answer the request gets (vendor drift).
+DRIFT_FAULTS = frozenset(FaultKind) - DELAY_FAULTS - REPLACING_FAULTS
+
+
+def stage(kind: FaultKind) -> Stage:
+    """The stage a fault of `kind` acts in."""
+    if kind in DELAY_FAULTS:
+        return Stage.DELAY
+    return Stage.REPLACE if kind in REPLACING_FAULTS else Stage.DRIFT
 #: The parameters of the drift kinds (beside the ones every fault has).
 DRIFT_PARAMETERS = ("value", "field", "renameTo", "contentType", "delayMs")
 #: The parameter each kind needs (checked when the fault is injected).
@@ -116,6 +146,37 @@ class Fault:
         )
 
 
+@dataclass(frozen=True)
+class Composed:
+    """Owns the faults that apply to one request, by stage: the delays, the one
+    replacing answer (if any) and the drifts, each list in injection order."""
+
+    faults: tuple[Fault, ...]
+
+    @property
+    def latency_ms(self) -> int:
+        """The wait before the request is answered."""
+        return sum(f.latency_ms for f in self.faults if f.kind is FaultKind.LATENCY)
+
+    @property
+    def first_byte_delay_ms(self) -> int:
+        """The wait before the answer's first byte."""
+        return sum(int(f.params.get("delayMs", 1000)) for f in self.faults if f.kind is FaultKind.SLOW_FIRST_BYTE)
+
+    @property
+    def replacing(self) -> Fault | None:
+        return next((f for f in self.faults if f.kind in REPLACING_FAULTS), None)
+
+    @property
+    def drifts(self) -> tuple[Fault, ...]:
+        return tuple(f for f in self.faults if f.kind in DRIFT_FAULTS)
+
+    def journaled(self) -> list[dict[str, Any]]:
+        """The faults as the journal shows them (as listed by the control API), in stage order."""
+        ordered = sorted(self.faults, key=lambda f: (stage(f.kind), f.id))
+        return [dict(f.spec, id=f.id) for f in ordered]
+
+
 def problem(spec: dict[str, Any]) -> str | None:
     """Why an injected fault cannot work, if it cannot (a parameter its kind needs)."""
     missing = [name for name in REQUIRED.get(spec["kind"], ()) if name not in spec]
@@ -145,6 +206,13 @@ class Drift:
         return f"{head}/{self.vocabulary.request_id.prefix}{uuid.UUID(hex=match.group(1))}"
 
     # -- answers ----------------------------------------------------------------------------------
+
+    def apply_all(self, faults: tuple[Fault, ...], status: int, headers: list[tuple[bytes, bytes]], body: bytes
+                  ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """The answer with every drift of `faults` applied, one on the other's result, in order."""
+        for fault in faults:
+            status, headers, body = self.apply(fault, status, headers, body)
+        return status, headers, body
 
     def apply(self, fault: Fault, status: int, headers: list[tuple[bytes, bytes]], body: bytes
               ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

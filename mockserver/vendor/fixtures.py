@@ -1,5 +1,6 @@
-"""Fixtures: the accounts (tenants), their apps, bots and users, and preloaded
-erase requests that a mock server starts from.
+"""Fixtures: the accounts (tenants), their apps, bots and users, preloaded
+erase requests and scripted outcomes (`vendor/outcomes.py`) that a mock
+server starts from.
 
 The format is the `Fixtures` schema of the control API's document
 (`control.yaml`), whose id and status formats are the contract's.
@@ -25,6 +26,8 @@ from contracts.core.spec import parse_yaml
 from contracts.core.vocabulary import TokenRecipe
 from mockserver.common.openapi_documents import Documents
 from mockserver.errors import FixturesError
+from mockserver.vendor import outcomes
+from mockserver.vendor.outcomes import OutcomeRule
 
 
 class AppKind(StrEnum):
@@ -140,7 +143,7 @@ class PreloadedRequest:
 @dataclass(frozen=True)
 class Fixtures:
     """Owns a validated fixtures document: the accounts, apps and preloaded requests,
-    the document as given, and the recipe tokens are made with."""
+    the scripted outcomes, the document as given, and the recipe tokens are made with."""
 
     accounts: dict[str, Account]
     apps: dict[str, App]
@@ -148,6 +151,7 @@ class Fixtures:
     source: str
     document: dict[str, Any] = field(repr=False)
     recipe: TokenRecipe = field(repr=False)
+    outcomes: tuple[OutcomeRule, ...] = ()
 
     def contract_apps(self) -> dict[Identity, App]:
         """Apps for a contract run: the default app, one of another account that
@@ -222,9 +226,15 @@ def parse_fixtures(document: Any, documents: Documents, source: str = "<fixtures
     top = document if isinstance(document, dict) else {}
     accounts, apps = _accounts_and_apps(top.get("accounts"), recipe, problems)
     requests = _preloaded_requests(top.get("requests"), accounts, problems)
+    rules = []
+    for index, raw in _records(top.get("outcomes")):
+        found = outcomes.problems(raw, documents.vocabulary.user_status, accounts)
+        problems.extend(f"outcomes[{index}]: {problem}" for problem in found)
+        if not found:
+            rules.append(outcomes.rule(raw))
     if problems:
         raise FixturesError(source, problems)
-    return Fixtures(accounts, apps, tuple(requests), source, document, recipe)
+    return Fixtures(accounts, apps, tuple(requests), source, document, recipe, tuple(rules))
 
 
 def _accounts_and_apps(raw_accounts: Any, recipe: TokenRecipe, problems: list[str]

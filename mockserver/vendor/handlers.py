@@ -59,7 +59,7 @@ class Handlers:
         delay_ms = int(runtime.settings.progress_delay * 1000)
         planned: StoredRequest | None = None
         for _ in range(ID_ATTEMPTS):  # never answer with an id that exists
-            planned = runtime.progress.plan_request(account, body, runtime.now_ms(), delay_ms)
+            planned = runtime.progress.plan_request(account, body, runtime.now_ms(), delay_ms, runtime.outcome_rules)
             if await runtime.write(runtime.store.insert_request, planned):
                 break
         else:

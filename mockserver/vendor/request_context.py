@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from mockserver.vendor.faults import Fault
+from mockserver.vendor.faults import Composed
 from mockserver.vendor.fixtures import App
 
 #: The key of the context in the scope's `extensions`.
@@ -23,7 +23,7 @@ EXTENSION = "mockserver"
 @dataclass(slots=True)
 class RequestContext:
     """Owns one vendor request's facts: who called (`app`, or the claim of a caller
-    that was refused), which operation and fault it matched, the body as received,
+    that was refused), which operation and faults it matched, the body as received,
     the request id it created, and Connexion's verdict on its request line."""
 
     #: The authenticated caller (None until `Guard` lets the request through).
@@ -33,8 +33,8 @@ class RequestContext:
     claimed_app_id: str | None = None
     #: The operation the request matched, when it was answered before Connexion routed it.
     operation_id: str | None = None
-    #: The injected fault that answers (or changes the answer to) this request.
-    fault: Fault | None = None
+    #: The injected faults that delay, answer or change the answer to this request.
+    faults: Composed | None = None
     #: The request body, as received (read by `Guard`).
     body: bytes | None = None
     #: The erase request this call created.

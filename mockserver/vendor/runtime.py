@@ -22,6 +22,7 @@ from mockserver.vendor.auth import Authenticator
 from mockserver.vendor.erase_progress import LATEST_MS, EraseProgress, stable_window
 from mockserver.vendor.faults import Drift, Fault
 from mockserver.vendor.fixtures import Fixtures, load_fixtures, parse_fixtures
+from mockserver.vendor.outcomes import OutcomeRule, rule
 
 T = TypeVar("T")
 STATUS_CACHE_SIZE = 10_000
@@ -76,6 +77,8 @@ class Runtime:
         # request id -> (stored request, rendered status body, window it is valid in)
         self._status_cache: dict[str, tuple[StoredRequest, bytes, int, float]] = {}
         self.faults: list[Fault] = []
+        #: The outcome rules added through the control API (the fixtures' are in `fixtures.outcomes`).
+        self.added_outcomes: list[OutcomeRule] = []
         self.drift = Drift(documents.vocabulary)
         self._generation = -1
         self._manual_now_ms: int | None = None
@@ -168,8 +171,14 @@ class Runtime:
                 self.fixtures = parse_fixtures(control.fixtures, self.documents, "state file")
                 self.authenticator = self._authenticator()
             self.faults = [Fault.from_row(*row) for row in self.store.faults()]
+            self.added_outcomes = [rule(dict(spec, id=rule_id)) for rule_id, spec in self.store.outcomes()]
             self._status_cache.clear()  # a reset or a clock change may have happened
             self._generation = generation
+
+    @property
+    def outcome_rules(self) -> tuple[OutcomeRule, ...]:
+        """Every scripted outcome, oldest first: the fixtures', then those added since."""
+        return (*self.fixtures.outcomes, *self.added_outcomes)
 
     def status_of(self, request_id: str) -> tuple[StoredRequest, bytes] | None:
         """A stored request and its status body now. Stored requests never change

@@ -133,6 +133,20 @@ def test_every_python_block_is_named_and_exercised() -> None:
     assert len(blocks("python")) == len(SNIPPETS)
 
 
+def test_the_readme_generates_the_package_every_example_imports(client_dir: Path) -> None:
+    """One generation command, the same in the README and here; the package it writes (in the
+    directory it runs in, never the checkout) is the one every example imports."""
+    readme = (ROOT / "README.md").read_text()
+    readme_block = next(b for b in re.findall(r"^```sh\n(.*?)^```", readme, re.S | re.M)
+                        if "openapi-python-client generate" in b)
+    assert readme_block == generation_script()
+    assert " --meta none " in readme_block and " --output-path kore_erase_client " in readme_block
+    assert (client_dir / "kore_erase_client" / "__init__.py").is_file()
+    for name, snippet in python_snippets().items():
+        assert "from kore_erase_client import " in snippet, name
+    assert "repository root" not in _doc() and not (ROOT / "kore_erase_client").exists()
+
+
 def test_generation_without_overwrite_fails_as_the_doc_says(client_dir: Path) -> None:
     again = _generate(client_dir, generation_script().replace(" --overwrite", ""))
     assert again.returncode == 1
@@ -295,6 +309,7 @@ def test_python_blocks_type_check(client_dir: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_typescript_block_is_the_checked_usage_file() -> None:
-    (block,) = blocks("ts")
-    assert block == (ROOT / "tests" / "tools" / "ts" / "usage.ts").read_text()
+def test_typescript_blocks_are_the_checked_files() -> None:
+    """Each `ts` block is a file of tests/tools/ts, byte for byte: usage.ts, then main.ts."""
+    files = [ROOT / "tests" / "tools" / "ts" / name for name in ("usage.ts", "main.ts")]
+    assert blocks("ts") == [path.read_text() for path in files]

@@ -193,3 +193,35 @@ def test_compiled_usage_works_against_the_mock(checked: Checked) -> None:
     assert calls[:2] == [("DELETE", 429), ("DELETE", 200)]
     assert calls[-2:] == [("GET", 404), ("GET", 401)]
     assert all(call == ("GET", 200) for call in calls[2:-2]) and len(calls) >= 5  # every poll got a fresh jti
+
+
+MAIN = TOOLS / "ts" / "main.ts"
+
+
+def doc_block(language: str, marker: str) -> str:
+    doc = (ROOT / "docs" / "clients.md").read_text()
+    return next(b for b in re.findall(rf"^```{language}\n(.*?)^```", doc, re.S | re.M) if marker in b)
+
+
+def test_the_doc_shows_main_ts_byte_for_byte() -> None:
+    assert doc_block("ts", "// main.ts:") == MAIN.read_text()
+
+
+def test_the_runnable_example_runs_as_the_doc_says(ts_project: Path, tmp_path: Path) -> None:
+    """docs/clients.md's "Running it": its two commands, in a directory of their own, against a mock."""
+    for name in ("usage.ts", "schema.d.ts"):
+        shutil.copy(ts_project / name, tmp_path / name)
+    shutil.copy(MAIN, tmp_path / "main.ts")
+    commands = doc_block("sh", "node build/main.js").strip().splitlines()
+    assert [line.split()[0] for line in commands] == ["npx", "node"]
+    with MockServer(clock="real", state=":memory:", progress_delay=0.2) as server:
+        app = server.app()
+        env = {**os.environ, "KORE_BASE_URL": server.base_url, "KORE_CLIENT_ID": app.client_id,
+               "KORE_CLIENT_SECRET": app.client_secret}
+        results = [subprocess.run(["bash", "-c", line.replace("npx ", f"{BIN}/", 1)], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=300) for line in commands]
+    for result in results:
+        assert result.returncode == 0, result.stdout + result.stderr
+    lines = results[-1].stdout.splitlines()
+    assert re.fullmatch(r"erase request eud-[0-9a-f-]{36}", lines[0])
+    assert lines[1:] == ["jane.doe@example.com: erased", "owner@acme.example: refused (The user is an account owner.)"]

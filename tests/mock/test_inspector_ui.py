@@ -62,3 +62,69 @@ def test_the_page_answers_loopback_or_the_admin_token_only() -> None:  # no brow
             assert outside.get("/__mockserver/ui/?token=nope").status_code == 403
             page = outside.get("/__mockserver/ui/?token=let-me-in")
             assert page.status_code == 200 and "<script>" in page.text and "http" not in page.text.split("<script>")[0]
+
+
+#: Every element whose text could be cut: a cell, a request's line, a label.
+CLIPPED = """() => {
+  const width = document.documentElement.clientWidth;
+  const cut = [];
+  for (const element of document.querySelectorAll("th, td, .user > span, .request .id, h1, h2, header span, section")) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0) continue;
+    if (element.scrollWidth > element.clientWidth + 1 || box.left < 0 || box.right > width + 0.5) {
+      cut.push(`${element.tagName.toLowerCase()}.${element.className} "${element.textContent.slice(0, 40)}"`
+               + ` scroll ${element.scrollWidth} > client ${element.clientWidth}, right ${box.right} of ${width}`);
+    }
+  }
+  const page = document.documentElement.scrollWidth;
+  if (page > width) cut.push(`the page scrolls sideways: ${page}`);
+  return cut;
+}"""
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 900])
+def test_no_label_is_clipped(chromium: Any, width: int) -> None:
+    with MockServer(clock="manual", progress_delay=5) as server, browser_page(chromium, width, 800) as page:
+        server.inject("extraField", field="region", value="eu-1", count=1)
+        server.inject("latency", latencyMs=1, count=1)
+        body = {"userIds": ["a-rather-long-user-identifier@subsidiary.example.com", "owner@acme.example"],
+                "RemoveDataFromAllBots": True}
+        request_id = create(server, body, method="POST").json()["requestId"]
+        server.http.get("/api/public/bot/eraseUsersData/status/eud-not-a-real-one")
+        server.advance(6)
+        page.goto(server.base_url + "/__mockserver/ui/")
+        box = page.locator(f"[data-request-id='{request_id}']")
+        box.wait_for(timeout=10_000)
+        assert box.locator(".status").all_inner_texts() == ["SUCCESS", "FAILURE"]
+        page.wait_for_selector("#journal td:text('createEraseRequestViaPost')")
+        screenshot(page, f"mock-ui-{width}")
+        assert page.evaluate(CLIPPED) == []
+
+
+@needs_chromium
+def test_the_page_asks_for_no_favicon_and_a_favicon_request_is_not_journaled(chromium: Any) -> None:
+    with MockServer(clock="manual") as server, browser_page(chromium) as page:
+        page.goto(server.base_url + "/__mockserver/ui/")
+        page.wait_for_selector("#clock-mode:text('manual')")
+        page.wait_for_load_state("networkidle")  # whatever the browser asks for on its own, it has asked
+        assert server.unmatched() == [] and server.journal() == []
+        assert server.http.get("/favicon.ico").status_code == 404
+        assert server.unmatched() == [] and server.journal() == []
+
+
+@needs_chromium
+def test_the_first_paint_is_never_empty(chromium: Any) -> None:
+    """Before any data arrives (here: no script at all), each part of the page says it is loading."""
+    with MockServer(clock="manual") as server:
+        served = server.http.get("/__mockserver/ui/").text
+        assert served.count('class="loading"') == 4
+        context = chromium.new_context(viewport={"width": 1280, "height": 800}, java_script_enabled=False)
+        try:
+            page = context.new_page()
+            page.goto(server.base_url + "/__mockserver/ui/")
+            assert "Loading the journal" in page.locator("#journal").inner_text()
+            assert "Loading the erase requests" in page.locator("#requests").inner_text()
+            screenshot(page, "mock-ui-first-paint")
+        finally:
+            context.close()

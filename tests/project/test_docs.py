@@ -41,16 +41,22 @@ def test_every_mockserver_setting_is_documented() -> None:
 
 
 def test_readme_integration_test_example_runs(tmp_path) -> None:
-    import subprocess
-    import sys
 
     readme = (ROOT / "README.md").read_text()
     example = next(b for b in re.findall(r"```python\n(.+?)```", readme, re.S) if "MockServer(" in b)
     assert len(example.strip().splitlines()) <= 12
-    (tmp_path / "test_example.py").write_text(example)
+    _passes_under_pytest(example, tmp_path)
+
+
+def _passes_under_pytest(example: str, directory) -> None:
+    """`example`, as a test module of its own, passes in a pytest of its own."""
+    import subprocess
+    import sys
+
+    (directory / "test_example.py").write_text(example)
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(tmp_path / "test_example.py")],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                             str(directory / "test_example.py")],
+                            capture_output=True, text=True, timeout=120, cwd=directory)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
 
@@ -172,6 +178,13 @@ def test_readme_journal_example_runs_and_its_failure_message_is_real(mock) -> No
         return re.sub(r"#\d+ ", "#N ", text)
 
     assert ids_out(readme[start:readme.index("```", start)].strip()) == ids_out(str(failed.value))
+
+
+def test_readme_scripted_outcome_example_runs_as_written(tmp_path) -> None:
+    """The worked example of a 32-day erase: the README's block, run by pytest as it stands."""
+    example = _readme_block("ErasureOverdue")
+    assert "timedelta(days=32)" in example
+    _passes_under_pytest(example, tmp_path)
 
 
 def test_every_public_method_of_the_test_clients_is_documented() -> None:

@@ -287,3 +287,16 @@ def test_the_real_side_of_a_diff_is_planned_approved_and_applied_like_a_run(tmp_
     plan.write_text(json.dumps(data))
     result = CliRunner().invoke(main, ["diff", "--plan", str(plan), *args[3:]])
     assert result.exit_code == 2 and "edited after it was written" in result.output
+
+
+def test_two_drifts_on_one_operation_are_both_reported() -> None:
+    """Faults compose: a status value drift and a missing field on the same status reads are two
+    differences (with only the first fault applied, the second went unseen)."""
+    with MockApp(clock="real", progress_delay=0.2) as real, MockApp(clock="real", progress_delay=0.2) as reference:
+        real.inject(kind="statusValue", operationId=STATUS_OP)
+        real.inject(kind="missingField", field="lastUpdatedOn", operationId=STATUS_OP)
+        with compared(real.asgi, reference.asgi, suites=POLLS) as report:
+            output = terminal.render(report)
+    decisions = {d.decision for d in report.drift.open}
+    assert any(d.startswith("row 8, per-user status values") for d in decisions), output
+    assert any(d.startswith("documented by the vendor (fields)") for d in decisions), output

@@ -36,8 +36,8 @@ def test_credentials_stay_out_of_the_journal_the_state_file_and_the_access_log(t
         assert accepted.status_code == 404, accepted.text  # a valid token: the id is unknown
         server.http.get(status_path, params={"token": ADMIN_TOKEN}, headers={"auth": token})
         server.http.get(f"/api/public/bot/eraseUsersData/status/{token}", headers={"auth": token})
-        server.http.get("/favicon.ico", headers={"referer": f"{server.base_url}/__mockserver/ui/?token={ADMIN_TOKEN}",
-                                                  "x-debug": f"sent {spaced} and {app.client_secret}"})
+        server.http.get("/logo.png", headers={"referer": f"{server.base_url}/__mockserver/ui/?token={ADMIN_TOKEN}",
+                                             "x-debug": f"sent {spaced} and {app.client_secret}"})
         entries = server.journal()
         assert len(entries) == 4
         server.stop()
