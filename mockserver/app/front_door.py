@@ -29,9 +29,11 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.core.platform import Refusal
 from contracts.core.tokens import claimed_app_id
+from mockserver.app.rate_limited import over_limit
 from mockserver.common import strict_json
-from mockserver.common.error_body import send_error, unavailable
+from mockserver.common.error_body import send_answer, send_error, unavailable
 from mockserver.control.ui import ui_page
 from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.state.journal import JournalRow
@@ -295,6 +297,7 @@ class FrontDoor:
                 routed or context.get("operation_id"),
                 dict(fault.spec, id=fault.id) if fault is not None else None,
                 context.get("request_id"),
+                context.get("rate_limited"),
             )
         )
 
@@ -392,14 +395,17 @@ class Guard:
         tokens = [value for key, value in scope["headers"] if key == self.header]
         if len(tokens) > 1:  # ambiguous credentials: never pick one
             context["app_id"] = None
-            await send_error(send, 401, f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
+            await send_answer(send, service.vocabulary.answer(Refusal.CREDENTIALS),
+                              f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
             return
         token = tokens[0].decode("latin-1") if tokens else None
         try:
-            context["app"] = service.authenticator.authenticate(token, service.token_now())
+            app = context["app"] = service.authenticator.authenticate(token, service.token_now())
         except AuthError as exc:
             context["app_id"] = claimed_app_id(service.vocabulary.token, token)
-            await send_error(send, exc.status, exc.message)
+            await send_answer(send, service.vocabulary.answer(exc.refusal), exc.detail)
+            return
+        if await over_limit(service, app.account_id, context, send):
             return
         if operation_id in self.body_operations:
             await self._checked_body(scope, receive, send, service.max_body_bytes)

@@ -109,11 +109,27 @@ class ControlHandlers:
         roles = {identity.key: app.public(show_secret=secrets) for identity, app in chosen.items()}
         main = next(iter(chosen.values()))
         return JSONResponse({
-            "apps": [app.public(show_secret=secrets) for app in fixtures.apps.values()],
+            "apps": [self._with_rate_limit(app.public(show_secret=secrets)) for app in fixtures.apps.values()],
             "contractApps": {"app": roles.get("credentials"), "otherTenant": roles.get("other_tenant"),
                              "unscoped": roles.get("unscoped")},
             "refusedUsers": fixtures.refused_users(main.account_id),
         })
+
+    async def listRateLimits(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        service, now = self.service, self.service.now_ms()
+        return JSONResponse({"accounts": [service.rate_limiter.state(account, now)
+                                          for account in service.fixtures.accounts]})
+
+    async def getRateLimit(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        account = params["account"]
+        if account not in self.service.fixtures.accounts:
+            known = ", ".join(sorted(self.service.fixtures.accounts))
+            return error_response(404, f"No account {account!r} in the fixtures (known: {known})")
+        return JSONResponse(self.service.rate_limiter.state(account, self.service.now_ms()))
+
+    def _with_rate_limit(self, shown: dict[str, Any]) -> dict[str, Any]:
+        limit = self.service.rate_limit_of(shown["account"])
+        return dict(shown, rateLimit=limit.public() if limit else None)
 
     async def getStoredRequest(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         stored = self.service.store.get_request(params["requestId"])

@@ -58,6 +58,7 @@ class JournalRow(NamedTuple):
     operation_id: str | None
     fault: dict[str, Any] | None
     request_id: str | None
+    rate_limited: dict[str, Any] | None = None  # the rate limit's 429: why (`OverLimit.public()`)
 
 
 def _scrub(text: str) -> str:
@@ -81,6 +82,7 @@ def encode(row: JournalRow) -> tuple[Any, ...]:
         row.time_ms, row.method, row.path, _scrub(row.query.decode("latin-1")), encode_headers(row.headers),
         row.body, row.status, row.response_body, row.app_id, row.operation_id,
         json.dumps(row.fault) if row.fault is not None else None, row.request_id,
+        json.dumps(row.rate_limited) if row.rate_limited is not None else None,
     )
 
 

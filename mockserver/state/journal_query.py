@@ -152,6 +152,7 @@ def render(row: Sequence[Any]) -> dict[str, Any]:
         appId=values["app_id"],
         fault=json.loads(values["fault"]) if values["fault"] else None,
         requestId=values["request_id"],
+        rateLimited=json.loads(values["rate_limit"]) if values["rate_limit"] else None,
         worker=values["worker"],
     )
     return entry

@@ -14,7 +14,10 @@ at the same version have the same tables:
    used JTIs, faults, journal);
 2. journal entries hold the request and the answer (query, headers, body,
    answer body, fault), and journal ids are never reused (SQLite: the table
-   rebuilt with AUTOINCREMENT; PostgreSQL's identity column never reuses).
+   rebuilt with AUTOINCREMENT; PostgreSQL's identity column never reuses);
+3. rate limits: the calls each account made, per second of the mock's clock
+   (`rate_calls`, `mockserver.state.rate_counts`), and the journal's mark of
+   a rate-limited answer (`rate_limit`).
 """
 
 from __future__ import annotations
@@ -112,6 +115,20 @@ MIGRATIONS = (
         (
             "ALTER TABLE journal ADD COLUMN query TEXT, ADD COLUMN headers TEXT, ADD COLUMN body BYTEA,"
             " ADD COLUMN response_body BYTEA, ADD COLUMN fault TEXT",
+        ),
+    ),
+    Migration(
+        3,
+        "calls per account and second, for rate limits; the journal marks rate-limited answers",
+        _statements(
+            "CREATE TABLE IF NOT EXISTS rate_calls (account TEXT NOT NULL, bucket INTEGER NOT NULL,"
+            " calls INTEGER NOT NULL, PRIMARY KEY (account, bucket)) WITHOUT ROWID",
+            "ALTER TABLE journal ADD COLUMN rate_limit TEXT",
+        ),
+        (
+            "CREATE TABLE rate_calls (account TEXT NOT NULL, bucket BIGINT NOT NULL, calls BIGINT NOT NULL,"
+            " PRIMARY KEY (account, bucket))",
+            "ALTER TABLE journal ADD COLUMN rate_limit TEXT",
         ),
     ),
 )

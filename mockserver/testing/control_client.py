@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -107,6 +107,14 @@ class ControlClient:
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the manual clock forward; returns the clock. A real clock refuses (`ControlError`, 409)."""
         return self._control("POST", "/clock/advance", {"seconds": seconds})
+
+    def rate_limit(self, account: str | None = None) -> dict[str, Any]:
+        """An account's rate limit and the calls counted against it now (default: the
+        default app's account): `{"account", "limit": {"perMinute", "perHour"} or None,
+        "usedLastMinute", "usedLastHour", "limited", "retryAfter", "window"}`.
+        `reset()` clears the counts; `advance()` moves the windows on a manual clock."""
+        chosen = account if account is not None else self.app().account_id
+        return self._control("GET", f"/rate-limits/{quote(chosen, safe='')}")
 
     def stored(self, request_id: str) -> dict[str, Any]:
         """The stored form of an erase request (bots covered, due times), any account."""

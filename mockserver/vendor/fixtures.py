@@ -96,6 +96,8 @@ class Account:
     name: str
     bot_ids: tuple[str, ...]
     user_roles: dict[str, str]
+    #: Its own rate limit as the fixtures give it (`rateLimit`), if any: `mockserver.vendor.rate_limit`.
+    rate_limit: dict[str, Any] | None = None
 
     def refusal(self, user_id: str) -> str | None:
         """Why the business rule refuses to erase this user, if it does."""
@@ -211,7 +213,8 @@ def parse_fixtures(document: Any, documents: Documents, source: str = "<fixtures
             u["id"]: u.get("role", "end_user") for _, u in _records(raw.get("users")) if isinstance(u.get("id"), str)
         }
         bots = tuple(b["id"] for _, b in _records(raw.get("bots")) if isinstance(b.get("id"), str))
-        accounts[raw["id"]] = Account(raw["id"], str(raw.get("name", raw["id"])), bots, users)
+        own_limit = raw.get("rateLimit") if isinstance(raw.get("rateLimit"), dict) else None
+        accounts[raw["id"]] = Account(raw["id"], str(raw.get("name", raw["id"])), bots, users, own_limit)
         for p_index, app in _records(raw.get("apps")):
             client_id = app.get("clientId")
             if not isinstance(client_id, str):

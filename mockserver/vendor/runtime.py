@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from mockserver.common.openapi_documents import Documents
 from mockserver.errors import SettingsError, StateUnavailable
 from mockserver.settings import Settings
+from mockserver.state import rate_counts
 from mockserver.state.backends import open_store
 from mockserver.state.journal import Journal
 from mockserver.state.records import StoredRequest, now_ms
@@ -22,6 +23,7 @@ from mockserver.vendor.auth import Authenticator
 from mockserver.vendor.erase_progress import LATEST_MS, Lifecycle, stable_window
 from mockserver.vendor.faults import Drift, Fault
 from mockserver.vendor.fixtures import Fixtures, load_fixtures, parse_fixtures
+from mockserver.vendor.rate_limit import Limit, RateLimiter, limit_for, parse_setting
 
 T = TypeVar("T")
 STATUS_CACHE_SIZE = 10_000
@@ -53,6 +55,7 @@ def check_bounds(settings: Settings, documents: Documents) -> None:
         value = getattr(settings, name)
         if value is not None and value < 0:
             raise SettingsError(f"{_flag(name)} cannot be negative")
+    parse_setting(settings.rate_limit)
 
 
 def _flag(name: str) -> str:
@@ -68,6 +71,8 @@ class Service:
         self.lifecycle = Lifecycle(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
+        self.rate_limits = self._rate_limits()
+        self.rate_limiter = RateLimiter(store, self.rate_limit_of, self.write)
         self.journal = Journal(store, keep=settings.retain_journal_rows, auth_header=self.vocabulary.auth_header)
         self._next_housekeeping = 0.0
         # request id -> (stored request, rendered status body, window it is valid in)
@@ -86,6 +91,15 @@ class Service:
             leeway=self.settings.leeway,
             use_jti=lambda app, jti: self.store.use_jti(app.client_id, jti),
         )
+
+    def _rate_limits(self) -> dict[str, Limit | None]:
+        contract = self.vocabulary.rate_limit
+        return {account.id: limit_for(self.settings.rate_limit, contract, account.rate_limit)
+                for account in self.fixtures.accounts.values()}
+
+    def rate_limit_of(self, account_id: str) -> Limit | None:
+        """The account's rate limit (None: unlimited): `mockserver.vendor.rate_limit.limit_for`."""
+        return self.rate_limits.get(account_id)
 
     @property
     def latest_clock_ms(self) -> int:
@@ -157,8 +171,10 @@ class Service:
             if control.fixtures != self.fixtures.document:
                 self.fixtures = parse_fixtures(control.fixtures, self.documents, "state file")
                 self.authenticator = self._authenticator()
+                self.rate_limits = self._rate_limits()
             self.faults = [Fault.from_row(*row) for row in self.store.faults()]
             self._status_cache.clear()  # a reset or a clock change may have happened
+            self.rate_limiter.forget()
             self._generation = generation
 
     def status_of(self, request_id: str) -> tuple[StoredRequest, bytes] | None:
@@ -210,6 +226,7 @@ class Service:
             self.store.forget_finished(self.now_ms(), older_than_ms=older_than, keep=count)
             # Any worker may have forgotten a request this one has cached.
             self._status_cache.clear()
+        rate_counts.forget_before(self.store, self.now_ms())
         self.store.reclaim()
 
     def preload(self, *, replace: bool = False) -> int:

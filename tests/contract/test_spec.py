@@ -82,8 +82,8 @@ def test_every_operation_is_secured_by_the_auth_header(spec: Spec) -> None:
 
 
 EXPECTED_ERRORS = {
-    "createEraseRequest": {"400", "401", "403", "413", "415", "429", "500", "503"},
-    "getEraseRequestStatus": {"400", "401", "403", "404", "429", "500", "503"},
+    "createEraseRequest": {"400", "401", "412", "413", "415", "429", "500", "503"},
+    "getEraseRequestStatus": {"400", "401", "404", "429", "500", "503"},
 }
 
 
