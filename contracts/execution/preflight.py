@@ -83,7 +83,7 @@ def _check_token(runner: Runner, observation: Observation) -> None:
         raise ConfigError(f"the deployment refused the app --client-id {config.credentials.client_id}: {status}"
                           f" {_message(vocabulary, observation)!r}; it must be a Bot Admin Console app with the"
                           f" {vocabulary.token.scope!r} scope")
-    if _is_credentials_refusal(vocabulary, observation):
+    if _is_credentials_refusal(vocabulary, observation, unreadable=True):
         if config.credentials.can_sign:
             raise ConfigError(f"the deployment refused the token of --client-id {config.credentials.client_id}:"
                               f" {status} {_message(vocabulary, observation)!r}; check --client-secret")
@@ -97,10 +97,20 @@ def _is_scope_error(vocabulary: Vocabulary, observation: Observation) -> bool:
     return observation.status == scope.status and _message(vocabulary, observation) == scope.message
 
 
-def _is_credentials_refusal(vocabulary: Vocabulary, observation: Observation) -> bool:
-    """The platform's refusal of the token itself (not of its app's scope)."""
+def _is_credentials_refusal(vocabulary: Vocabulary, observation: Observation, *, unreadable: bool = False) -> bool:
+    """The platform's refusal of the token itself (not of its app's scope): its status,
+    and a message other than the scope error's. `unreadable`: what an answer whose
+    message cannot be read (not the contract's error body) counts as."""
     statuses = {vocabulary.answer(Refusal.CREDENTIALS).status, vocabulary.answer(Refusal.TOKEN).status}
-    return observation.status in statuses and not _is_scope_error(vocabulary, observation)
+    if observation.status not in statuses:
+        return False
+    try:
+        message = vocabulary.error_message(observation.json())
+    except ValueError:
+        message = None
+    if message is None:
+        return unreadable
+    return message != vocabulary.answer(Refusal.SCOPE).message
 
 
 def _check_paths(unknown: Observation | None, malformed: Observation | None) -> None:

@@ -48,7 +48,7 @@ from mockserver.app.dispatch import Dispatcher, routes_for
 from mockserver.app.front_door import CONTROL_PREFIX, FrontDoor, Guard
 from mockserver.app.prefer import Preferences
 from mockserver.app.validation import VALIDATOR_MAP, InvalidBody
-from mockserver.common.error_body import DETAIL_HEADER, error_body, send_error, unavailable
+from mockserver.common.error_body import DETAIL_HEADER, error_body, header_text, send_error, unavailable
 from mockserver.common.openapi_documents import Documents, load_documents
 from mockserver.control.api import ControlHandlers
 from mockserver.errors import StateUnavailable
@@ -221,13 +221,14 @@ def _register_error_handlers(app: ConnexionMiddleware, service: Service) -> None
     def platform_answer(refusal: Refusal, detail: str, headers: dict | None = None) -> ConnexionResponse:
         """The platform's answer (`x-error-answers`), what exactly was wrong in its header."""
         chosen = service.vocabulary.answer(refusal)
-        headers = dict(headers or {}, **{DETAIL_HEADER: " ".join(detail.split())[:500]})
+        headers = dict(headers or {}, **{DETAIL_HEADER: header_text(detail)})
         return answer(chosen.status, chosen.message, headers, chosen.code)
 
     def problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
         # Connexion's detail carries the whole jsonschema report; its first line says it.
         message = str(exc.detail or exc.title or "Bad request").strip().splitlines()[0]
-        if isinstance(exc, InvalidBody):
+        if isinstance(exc, InvalidBody) and service.vocabulary.operations_at(request.url.path) is not None:
+            # A vendor operation's body: the platform's answer (the control API keeps its 400).
             return platform_answer(Refusal.VALIDATION, message, dict(exc.headers or {}))
         return answer(exc.status, message, dict(exc.headers or {}))
 

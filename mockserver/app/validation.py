@@ -68,6 +68,9 @@ class CachedParameterValidator(ParameterValidator):
 class InvalidBody(BadRequestProblem, MockserverError):
     """A request body that is missing or does not satisfy its schema; `detail` says how."""
 
+    def __init__(self, detail: str) -> None:
+        BadRequestProblem.__init__(self, detail=detail)
+
 
 class EcmaJSONRequestBodyValidator(JSONRequestBodyValidator):
     """Connexion's JSON body validator, with ECMA-262 patterns; a missing or
@@ -80,14 +83,14 @@ class EcmaJSONRequestBodyValidator(JSONRequestBodyValidator):
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
         if self._required and not int(Headers(scope=scope).get("content-length", 0) or 0) \
                 and self._schema.get("default") is None:
-            raise InvalidBody(detail="RequestBody is required")
+            raise InvalidBody("RequestBody is required")
         return await super().wrap_receive(receive, scope=scope)
 
     def _validate(self, body: Any) -> dict[str, Any] | None:
         try:
             return super()._validate(body)
         except BadRequestProblem as exc:
-            raise InvalidBody(detail=exc.detail) from None
+            raise InvalidBody(str(exc.detail)) from None
 
 
 VALIDATOR_MAP = {

@@ -46,9 +46,19 @@ async def send_answer(send: Send, answer: ErrorAnswer, detail: str | None = None
 def _with_detail(headers: Mapping[str, str] | None, detail: str | None) -> dict[str, str]:
     chosen = dict(headers or {})
     if detail:
-        # A header value is Latin-1 text on one line.
-        chosen[DETAIL_HEADER] = " ".join(detail.split()).encode("latin-1", "replace").decode("latin-1")
+        chosen[DETAIL_HEADER] = header_text(detail)
     return chosen
+
+
+#: The longest detail a header carries.
+DETAIL_LIMIT = 500
+
+
+def header_text(text: str) -> str:
+    """`text` fit for a header value: one line of printable ASCII (anything else is `?`),
+    at most `DETAIL_LIMIT` characters (a detail may quote what the client sent)."""
+    line = " ".join(text.split())[:DETAIL_LIMIT]
+    return "".join(c if " " <= c <= "~" else "?" for c in line)
 
 
 async def send_error(send: Send, status: int, message: str, headers: Mapping[str, str] | None = None, *,
