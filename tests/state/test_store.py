@@ -155,11 +155,12 @@ def test_a_state_file_of_the_first_release_opens_and_keeps_its_requests(tmp_path
         old, new = mock.journal()[:2], mock.journal()[2:]
         assert [(e["id"], e["method"], e["requestId"]) for e in old] == [(1, "DELETE", KEPT_REQUEST), (2, "GET", None)]
         assert old[0]["body"] is None and old[0]["headers"] == {} and new[0]["id"] == 3
+        assert old[0]["rateLimited"] is None
         mock.reset()
         assert status(mock, KEPT_REQUEST).status_code == 404  # a reset forgets created requests...
         assert mock.journal()[0]["id"] > 3  # ...and journal ids go on
     versions = sqlite3.connect(state).execute("SELECT version FROM schema_version").fetchall()
-    assert versions == [(1,), (2,)]
+    assert versions == [(1,), (2,), (3,)]
 
 
 def test_a_file_that_is_no_state_gets_one_line(tmp_path: Path) -> None:
