@@ -21,6 +21,7 @@ from mockserver.common.openapi_documents import load_documents
 from mockserver.errors import FixturesError, MockserverError, SettingsError
 from mockserver.proxy.command import proxy
 from mockserver.settings import SETTINGS, Setting, Settings, from_env
+from mockserver.vendor import rate_limit
 from mockserver.vendor.fixtures import Fixtures, load_fixtures
 
 
@@ -62,6 +63,17 @@ def _fixtures(settings: Settings) -> Fixtures:
 
 #: The exit status of a process ended by SIGINT, as shells report it (128 + 2).
 EXIT_INTERRUPTED = 130
+
+
+def _rate_limits(settings: Settings, fixtures: Fixtures) -> dict[str, dict[str, int] | None]:
+    """Each account's rate limit, as the server started with these settings applies it."""
+    contract = load_documents(settings.spec).vocabulary.rate_limit
+    try:
+        limits = {account.id: rate_limit.limit_for(settings.rate_limit, contract, account.rate_limit)
+                  for account in fixtures.accounts.values()}
+    except SettingsError as exc:
+        raise Fail(str(exc)) from None
+    return {account: limit.public() if limit else None for account, limit in limits.items()}
 
 
 def _one_line(exc: Exception) -> str:
@@ -115,10 +127,11 @@ def token(app_id: str | None, expires_in: int, no_jti: bool, **flags: Any) -> No
 @click.option("--show-secrets", is_flag=True, help="Include client secrets.")
 @click.option("--contracts-env", is_flag=True,
               help="Print `export CONTRACTS_*=...` lines (secrets included) that wire `contracts run` to these apps.")
-@settings_options(("fixtures", "spec"))
+@settings_options(("fixtures", "spec", "rate_limit"))
 def apps(as_json: bool, show_secrets: bool, contracts_env: bool, **flags: Any) -> None:
-    """List the fixture apps (client id, account, scopes, enforce-JTI)."""
-    fixtures = _fixtures(_settings(**flags))
+    """List the fixture apps (client id, account, scopes, enforce-JTI, its account's rate limit)."""
+    settings = _settings(**flags)
+    fixtures = _fixtures(settings)
     if contracts_env:
         chosen = fixtures.contract_apps()
         for identity, app in chosen.items():
@@ -128,7 +141,9 @@ def apps(as_json: bool, show_secrets: bool, contracts_env: bool, **flags: Any) -
         if refused:
             click.echo(f"export {REFUSED_USER_IDS_ENV}={shlex.quote(' '.join(refused))}")
         return
-    shown = [app.public(show_secret=show_secrets) for app in fixtures.apps.values()]
+    limits = _rate_limits(settings, fixtures)
+    shown = [dict(app.public(show_secret=show_secrets), rateLimit=limits[app.account_id])
+             for app in fixtures.apps.values()]
     if as_json:
         click.echo(json.dumps(shown, indent=2))
         return
@@ -136,7 +151,7 @@ def apps(as_json: bool, show_secrets: bool, contracts_env: bool, **flags: Any) -
         line = (
             f"{row['clientId']}  account={row['account']}  kind={row['kind']}"
             f"  scopes={','.join(row['scopes']) or '-'}  enforceJti={str(row['enforceJti']).lower()}"
-            f"  name={row['name']!r}"
+            f"  rateLimit={rate_limit.shown(row['rateLimit'])}  name={row['name']!r}"
         )
         if show_secrets:
             line += f"  secret={row['clientSecret']}"

@@ -12,7 +12,8 @@
     │                        reached: the server answers 503 with Retry-After
     └── Refused              a request the mock answers with a 4xx and the error body
         │                    (never raised out of the server): `status` and `message`
-        ├── AuthError        the token: 401 or 403
+        ├── AuthError        the token or its app's scope: one of the platform's
+        │                    answers (`refusal`), with the `detail` of why
         ├── InvalidJson      a body that is not strict JSON (also a ValueError): 400
         └── BodyTooLarge     a body over its limit: 413
 
@@ -21,6 +22,8 @@ shared core's exception. The CLI maps all of them to one-line errors.
 """
 
 from __future__ import annotations
+
+from contracts.core.platform import Refusal
 
 
 class MockserverError(Exception):
@@ -64,7 +67,13 @@ class Refused(MockserverError):
 
 
 class AuthError(Refused):
-    """A refused token: 401 or 403."""
+    """A refused token, or an app without the scope: `refusal` names the platform's
+    answer (`contracts.core.platform.Refusal`, its status and message come from the
+    contract); `detail` says what exactly was wrong, for the mock's users."""
+
+    def __init__(self, refusal: Refusal, detail: str):
+        super().__init__(0, detail)
+        self.refusal, self.detail = refusal, detail
 
 
 class InvalidJson(Refused, ValueError):

@@ -95,6 +95,9 @@ class Settings:
                                      " connection closed after.")
     body_timeout: float = _setting(30.0, float, "Seconds a client has to send a request's body once its headers"
                                    " are in; 408 and the connection closed after.")
+    rate_limit: str = _setting("contract", str, "Calls per account and rolling minute/hour: contract (the contract's"
+                               " x-rate-limit; an account's rateLimit in the fixtures wins), off (no limit at all),"
+                               " or PER_MINUTE/PER_HOUR (e.g. 600/18000) for every account without its own.")
     journal: bool = _setting(True, bool, "Record each request (never its token) in the journal.")
     journal_bodies: bool = _setting(True, bool, "Record each answer's body in the journal too (request bodies"
                                     " always are).")

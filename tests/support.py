@@ -15,8 +15,10 @@ import httpx
 import jwt
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from contracts.core.platform import Refusal
 from contracts.core.spec import Spec, load_spec
 from contracts.core.vocabulary import Vocabulary
+from mockserver.common.error_body import DETAIL_HEADER
 from mockserver.testing.control_client import ControlClient
 from tests.conftest import ROOT
 
@@ -85,15 +87,29 @@ def assert_matches(schema_name: str, payload: Any) -> None:
     assert not errors, f"{schema_name}: {errors} in {payload!r}"
 
 
-def assert_error(response: httpx.Response, status: int, message_part: str | None = None) -> None:
-    """An error answer with the contract's error body."""
+def assert_error(response: httpx.Response, status: int, message_part: str | None = None, *,
+                 refusal: Refusal | None = None) -> None:
+    """An error answer with the contract's error body: its code the HTTP status, or, for
+    one of the platform's answers (`refusal`; by default any of those of a 401, 405 or
+    412), that answer's code and exact message. `message_part` is looked for in the
+    message and in the mock's `X-Mockserver-Detail` header (where the detail of a
+    platform answer goes)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
     assert_matches("Error", body)
-    assert body["errors"][0]["code"] == status
+    answers = [vocabulary().answer(r) for r in ((refusal,) if refusal else DEFAULT_REFUSALS.get(status, ()))]
+    if answers:
+        assert (body["errors"][0]["code"], body["errors"][0]["msg"]) in [(a.code, a.message) for a in answers], body
+    else:
+        assert body["errors"][0]["code"] == status, body
     if message_part:
-        assert message_part in body["errors"][0]["msg"]
+        assert message_part in body["errors"][0]["msg"] + "\n" + response.headers.get(DETAIL_HEADER, ""), (
+            body, response.headers.get(DETAIL_HEADER))
+
+
+#: The platform's answers a status stands for when a test names none (a 429 may be an injected fault).
+DEFAULT_REFUSALS = {401: (Refusal.CREDENTIALS, Refusal.TOKEN), 405: (Refusal.METHOD,), 412: (Refusal.VALIDATION,)}
 
 
 def sign(server: ControlClient, app: str | None = None, *, secret: str | None = None,

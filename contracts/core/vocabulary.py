@@ -33,6 +33,7 @@ from functools import cached_property
 from typing import Any
 
 from contracts.core.errors import SpecError
+from contracts.core.platform import ErrorAnswer, ErrorAnswers, RateLimit, Refusal
 from contracts.core.spec import Spec
 
 
@@ -192,6 +193,8 @@ FIELDS: dict[str, tuple[str, str]] = {
 }
 #: The fields of each item of the error body's list.
 ERROR_ITEM_FIELDS = ("msg", "code")
+#: The key some answers use for the message instead of `msg` (`ErrorDetail`).
+ERROR_MESSAGE_ALTERNATIVE = "message"
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,8 @@ class Vocabulary:
     error_schema: str  # the name of the error body's schema
     max_body_bytes: int
     production_hosts: tuple[str, ...]
+    rate_limit: RateLimit
+    answers: ErrorAnswers  # the platform's error answers (`x-error-answers`)
 
     @classmethod
     def of(cls, spec: Spec) -> Vocabulary:
@@ -273,15 +278,21 @@ class Vocabulary:
     def schema(self, name: str) -> dict[str, Any]:
         return self.spec.schema(name)
 
-    def error_body(self, status: int, message: str) -> dict[str, Any]:
-        """The contract's error body: one error whose code is the HTTP status."""
+    def error_body(self, status: int, message: str, code: int | None = None) -> dict[str, Any]:
+        """The contract's error body: one error whose code is `code`, by default the HTTP status."""
         message_field, code_field = ERROR_ITEM_FIELDS
-        return {self.fields.errors: [{message_field: message, code_field: status}]}
+        return {self.fields.errors: [{message_field: message, code_field: status if code is None else code}]}
+
+    def answer(self, refusal: Refusal) -> ErrorAnswer:
+        """The platform's answer to `refusal` (`x-error-answers`)."""
+        return self.answers[refusal]
 
     def error_message(self, body: Any) -> str | None:
-        """The first error's message of an error body, if it is one."""
+        """The first error's message of an error body (`msg`, else `message`), if it is one."""
         try:
-            return str(body[self.fields.errors][0][ERROR_ITEM_FIELDS[0]])
+            first = body[self.fields.errors][0]
+            key = ERROR_ITEM_FIELDS[0] if ERROR_ITEM_FIELDS[0] in first else ERROR_MESSAGE_ALTERNATIVE
+            return str(first[key])
         except (KeyError, IndexError, TypeError):
             return None
 
@@ -359,6 +370,8 @@ def _build(spec: Spec) -> Vocabulary:
         production_hosts=tuple(
             host.lower() for server in spec.document.get("servers", []) for host in server.get("x-production-hosts", [])
         ),
+        rate_limit=RateLimit.of(spec),
+        answers=ErrorAnswers.of(spec, operations.values()),
     )
 
 

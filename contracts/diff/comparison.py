@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from contracts.core.platform import Refusal
 from contracts.core.vocabulary import CREATE, STATUS, Vocabulary
 from contracts.judging.checks import Observation
 from contracts.planning.model import PlannedCall
@@ -39,6 +40,7 @@ ROWS = {
     "create method": 2, "status method": 3, "timestamps": 5, "create status": 7, "user statuses": 8,
     "request id format": 9, "user ids": 11, "all-bots echo": 12, "unknown fields": 16, "limits": 17,
     "error status codes": 18, "error body": 19, "tenant isolation": 20, "security scheme": 21,
+    "rate limits": 24, "unknown methods": 25, "body validation": 26,
 }
 
 VENDOR = "documented by the vendor"
@@ -229,6 +231,8 @@ def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: Aspect, where: s
     operation = vocabulary.operation(call.operation_id)
     if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and max(statuses) >= 500:
         return "error status codes"  # a server-side failure, whatever the call was about
+    if (platform := _platform_topic(vocabulary, aspect, status, statuses)) is not None:
+        return platform
     if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and operation.role == STATUS and (400 in statuses) and \
             statuses[0] != statuses[1] and not {401, 403} & set(statuses):
         return "request id format"  # the two sides disagree on whether the id in the path is well-formed
@@ -270,6 +274,21 @@ def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: Aspect, where: s
     if "max_items" in name or "max_length" in name:
         return "limits"
     return "error status codes" if status >= 400 else None
+
+
+def _platform_topic(vocabulary: Vocabulary, aspect: Aspect, status: int, statuses: tuple[int, int]) -> str | None:
+    """The decisions about the platform's own answers (`x-error-answers`): a rate limit,
+    an undocumented method, a body that fails validation; when the two sides differ
+    in status and one of them gave that answer, or in the body of that answer."""
+    topics = {Refusal.RATE_LIMITED: "rate limits", Refusal.METHOD: "unknown methods",
+              Refusal.VALIDATION: "body validation"}
+    for refusal, topic in topics.items():
+        answer = vocabulary.answer(refusal).status
+        if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and statuses[0] != statuses[1] and answer in statuses:
+            return topic
+        if aspect is Aspect.BODY and status == answer:
+            return topic
+    return None
 
 
 def compare(call: PlannedCall, real: Observation, reference: Observation, vocabulary: Vocabulary,

@@ -2,14 +2,16 @@
 work, and stop with one line naming the flag to fix when it cannot.
 
 - the app's token is accepted: the status of a well-formed id that was never
-  created answers 404 with the error body (401 or 403 is the credentials);
+  created answers 404 with the error body (the platform's refusal of a token,
+  or its scope error, is the credentials);
 - the base URL serves the contract's paths: that 404 is JSON with the
   error body (an HTML page is not), and a malformed id gets a 4xx other than
   404 (an unknown path answers 404 to everything; a wrong path prefix shows
   here);
-- the optional identities are identities: their tokens are not refused with
-  401 (whether the deployment enforces scopes and tenants is for the auth
-  suite to judge, not the pre-flight).
+- the optional identities are identities: their tokens are not refused as
+  credentials (the scope error, which the platform also answers with 401, is
+  told apart by its message; whether the deployment enforces scopes and
+  tenants is for the auth suite to judge, not the pre-flight).
 
 These calls are part of the plan (suite `preflight`) and are counted like
 any other; none can erase.
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from contracts.core.errors import ConfigError, UnreachableError
 from contracts.core.identities import Speaker
+from contracts.core.platform import Refusal
 from contracts.core.vocabulary import Vocabulary
 from contracts.judging.checks import Observation
 from contracts.planning.model import Auth, Expect
@@ -47,8 +50,10 @@ def plan_preflight(planner: Planner) -> None:
         planner.call(SUITE, "other tenant accepted", status, path_value=unknown[1], auth=Auth(Speaker.OTHER_TENANT),
                      expect=Expect((404,)), description="the other tenant's token: 404 like the app's")
     if config.unscoped.present:
+        scope = vocabulary.answer(Refusal.SCOPE)
         planner.call(SUITE, "unscoped app is an identity", status, path_value=unknown[2], auth=Auth(Speaker.UNSCOPED),
-                     expect=Expect((403,)), description="the unscoped app's token: 403")
+                     expect=Expect((scope.status,), message=scope.message),
+                     description=f"the unscoped app's token: the scope error ({scope.status} {scope.message!r})")
 
 
 def run_preflight(runner: Runner, calls: list) -> None:
@@ -69,22 +74,44 @@ def run_preflight(runner: Runner, calls: list) -> None:
             _check_identity(runner.vocabulary, observation, config.other_tenant.client_id, "--other-tenant",
                             expected=404)
         elif call.auth.identity is Speaker.UNSCOPED:
-            _check_identity(runner.vocabulary, observation, config.unscoped.client_id, "--unscoped", expected=403)
+            _check_identity(runner.vocabulary, observation, config.unscoped.client_id, "--unscoped", expected=None)
     _check_paths(answers.get("token accepted"), answers.get("contract paths served"))
 
 
 def _check_token(runner: Runner, observation: Observation) -> None:
     config, status, vocabulary = runner.config, observation.status, runner.vocabulary
-    if status == 401:
-        if config.credentials.can_sign:
-            raise ConfigError(f"the deployment refused the token of --client-id {config.credentials.client_id}:"
-                              f" 401 {_message(vocabulary, observation)!r}; check --client-secret")
-        raise ConfigError(f"the deployment refused the --token: 401 {_message(vocabulary, observation)!r};"
-                          " check --token")
-    if status == 403:
-        raise ConfigError(f"the deployment refused the app --client-id {config.credentials.client_id}: 403"
+    if status == 403 or _is_scope_error(vocabulary, observation):
+        raise ConfigError(f"the deployment refused the app --client-id {config.credentials.client_id}: {status}"
                           f" {_message(vocabulary, observation)!r}; it must be a Bot Admin Console app with the"
                           f" {vocabulary.token.scope!r} scope")
+    if _is_credentials_refusal(vocabulary, observation, unreadable=True):
+        if config.credentials.can_sign:
+            raise ConfigError(f"the deployment refused the token of --client-id {config.credentials.client_id}:"
+                              f" {status} {_message(vocabulary, observation)!r}; check --client-secret")
+        raise ConfigError(f"the deployment refused the --token: {status} {_message(vocabulary, observation)!r};"
+                          " check --token")
+
+
+def _is_scope_error(vocabulary: Vocabulary, observation: Observation) -> bool:
+    """The platform's scope error (`x-error-answers`): its status and its message."""
+    scope = vocabulary.answer(Refusal.SCOPE)
+    return observation.status == scope.status and _message(vocabulary, observation) == scope.message
+
+
+def _is_credentials_refusal(vocabulary: Vocabulary, observation: Observation, *, unreadable: bool = False) -> bool:
+    """The platform's refusal of the token itself (not of its app's scope): its status,
+    and a message other than the scope error's. `unreadable`: what an answer whose
+    message cannot be read (not the contract's error body) counts as."""
+    statuses = {vocabulary.answer(Refusal.CREDENTIALS).status, vocabulary.answer(Refusal.TOKEN).status}
+    if observation.status not in statuses:
+        return False
+    try:
+        message = vocabulary.error_message(observation.json())
+    except ValueError:
+        message = None
+    if message is None:
+        return unreadable
+    return message != vocabulary.answer(Refusal.SCOPE).message
 
 
 def _check_paths(unknown: Observation | None, malformed: Observation | None) -> None:
@@ -107,15 +134,17 @@ def _check_paths(unknown: Observation | None, malformed: Observation | None) -> 
 
 
 def _check_identity(vocabulary: Vocabulary, observation: Observation, client_id: str | None, flag: str, *,
-                    expected: int) -> None:
+                    expected: int | None) -> None:
+    """`expected`: 404 for the other tenant (it must be able to call the API); None for
+    the unscoped app (any answer but a refusal of its token will do)."""
     status = observation.status
-    if status == 401:
-        raise ConfigError(f"the deployment refused the token of {flag}-client-id {client_id}: 401"
+    if _is_credentials_refusal(vocabulary, observation):
+        raise ConfigError(f"the deployment refused the token of {flag}-client-id {client_id}: {status}"
                           f" {_message(vocabulary, observation)!r}; check {flag}-client-secret")
-    if expected == 404 and status == 403:
+    if expected == 404 and (status == 403 or _is_scope_error(vocabulary, observation)):
         raise ConfigError(f"{flag}-client-id {client_id} may not call the API"
-                          f" (403 {_message(vocabulary, observation)!r}); the isolation check needs an app of another"
-                          " account that has the scope")
+                          f" ({status} {_message(vocabulary, observation)!r}); the isolation check needs an app of"
+                          " another account that has the scope")
 
 
 def _message(vocabulary: Vocabulary, observation: Observation) -> str:

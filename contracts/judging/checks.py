@@ -37,8 +37,8 @@ DESCRIPTIONS = {
     "missing_required_header": "a missing required header gets a 4xx",
     "unsupported_method": "an undocumented method gets 405",
     "allow_header_conformance": "a 405 lists the documented methods in Allow",
-    "auth_rejected": "a broken token gets 401 with the error body",
-    "auth_scope": "an app without the scope gets 403 with the error body",
+    "auth_rejected": "a broken token gets the documented refusal (401) with the error body",
+    "auth_scope": "an app without the scope gets the documented scope error with the error body",
     "tenant_isolation": "another tenant's request answers like an unknown one (404)",
     "request_id_format": "every created requestId matches the documented format",
     "request_id_unique": "no requestId is returned twice",
@@ -247,6 +247,10 @@ class Expectations(Check):
         if expect.error_body and (problem := ctx.schemas.error_body_problem(observation)):
             ctx.fail(call.check, observation, f"{expect.why}: the {observation.status} answer lacks the error body",
                      expected="the documented error body", actual=problem)
+            return
+        if expect.message is not None and (said := ctx.vocabulary.error_message(observation.json())) != expect.message:
+            ctx.fail(call.check, observation, f"{expect.why}: the {observation.status} answer says something else",
+                     expected=f"the message {expect.message!r}", actual=repr(said))
             return
         if expect.same_body_as is not None:
             other = ctx.answers.get(expect.same_body_as)

@@ -86,6 +86,9 @@ class Expect:
     why: str = ""
     #: Answers that prove nothing either way (a body check that came before the token check).
     inconclusive: tuple[int, ...] = ()
+    #: The error body's message the answer must carry, where the status alone does not tell
+    #: two refusals apart (the platform answers 401 to a bad token and to a missing scope).
+    message: str | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ class Planner:
 
         schema = schemathesis.openapi.from_dict(self.vocabulary.spec.document)
         schema.config.update(base_url=self.target.base_url)
+        _expect_platform_rejections(schema.config.checks, self.vocabulary)
         return schema
 
     @cached_property
@@ -322,3 +323,13 @@ def _describe_case(case: Any) -> str:
     data = getattr(meta.phase, "data", None)
     scenario = getattr(data, "description", None)
     return f"{meta.generation.mode.value}: {scenario}" if scenario else f"{meta.generation.mode.value} data"
+
+
+def _expect_platform_rejections(checks: Any, vocabulary: Vocabulary) -> None:
+    """schemathesis's `negative_data_rejection` takes a fixed list of statuses as the
+    rejection of invalid data; the platform's own answers (`x-error-answers`: `412` for
+    a body that fails validation) are rejections too."""
+    current = checks.negative_data_rejection
+    platform = {str(answer.status) for answer in vocabulary.answers.values() if 400 <= answer.status < 500}
+    statuses = sorted(set(current.expected_statuses) | platform)
+    checks.negative_data_rejection = type(current).from_dict({"expected-statuses": statuses})

@@ -7,8 +7,9 @@
   wrong media types get 415 and oversized bodies 413;
 - stateful: create, then read the created request through the spec's link
   on every status operation;
-- auth: every token defect on every operation gets 401; an app without the
-  scope gets 403; another tenant's request answers like an unknown one;
+- auth: every token defect on every operation gets the platform's refusal of
+  credentials (401); an app without the scope gets its scope error (401 with
+  the scope message); another tenant's request answers like an unknown one;
 - request-ids: created ids match the format and are unique; malformed ids
   get a 4xx; well-formed ids never created get 404;
 - lifecycle: every created request is polled with back-off until each of its
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from contracts.core.identities import Speaker
+from contracts.core.platform import Refusal
 from contracts.core.vocabulary import CREATE, STATUS
 from contracts.planning.model import OTHER_AUTH, SCOPE, SECOND_CREATE, SEVERE_AUTH, Auth, Expect, PlannedCall, Repeat
 from contracts.planning.strategies import (
@@ -149,6 +151,8 @@ def _plan_broken_tokens(planner: Planner) -> None:
                         "needs --client-id/--client-secret: a fixed --token cannot be broken in new ways")
         return
     client_id_format = planner.vocabulary.token.client_id
+    refused = _refused_token(planner)
+    body_refused = _refused_body(planner)
     for kind in TOKEN_DEFECTS:
         severity = SEVERE_DEFECTS.index(kind) if kind in SEVERE_DEFECTS else len(SEVERE_DEFECTS)
         for operation in planner.operations:
@@ -160,7 +164,7 @@ def _plan_broken_tokens(planner: Planner) -> None:
                 ids = planner.unknown_ids(len(defects), f"defect:{kind}:{operation.operation_id}")
                 for defect, request_id in zip(defects, ids, strict=True):
                     planner.call("auth", "auth_rejected", operation, path_value=request_id,
-                                 auth=Auth(Speaker.APP, defect), expect=Expect((401,), why=why), group=group,
+                                 auth=Auth(Speaker.APP, defect), expect=Expect(refused, why=why), group=group,
                                  description=f"defect {defect.describe()}")
                 continue
             label = f"defect:{kind}:{operation.operation_id}"
@@ -169,32 +173,45 @@ def _plan_broken_tokens(planner: Planner) -> None:
             # First without anyone to erase: a deployment that checks the token
             # before the body proves the rule with it, erasing nothing.
             planner.call("auth", "auth_rejected", operation, body=planner.policy.without_users(valid),
-                         auth=Auth(Speaker.APP, defect), expect=Expect((401,), why=why, inconclusive=(400,)),
+                         auth=Auth(Speaker.APP, defect), expect=Expect(refused, why=why, inconclusive=body_refused),
                          group=group, description=f"defect {defect.describe()}, a body the contract rejects")
             # Most severe defects first, the documented operation before its alias.
             rank = (severity + (0.5 if operation.deprecated else 0)) / 10
             planner.call("auth", "auth_rejected", operation, body=valid, auth=Auth(Speaker.APP, defect),
-                         expect=Expect((401,), why=why), group=group,
+                         expect=Expect(refused, why=why), group=group,
                          priority=(SEVERE_AUTH if kind in SEVERE_DEFECTS else OTHER_AUTH) + rank,
                          description=f"defect {defect.describe()}, a valid body")
 
 
+def _refused_token(planner: Planner) -> tuple[int, ...]:
+    """The statuses of the platform's answers to a token it refuses (`x-error-answers`)."""
+    vocabulary = planner.vocabulary
+    return tuple(sorted({vocabulary.answer(Refusal.CREDENTIALS).status, vocabulary.answer(Refusal.TOKEN).status}))
+
+
+def _refused_body(planner: Planner) -> tuple[int, ...]:
+    """The status of a body the contract rejects, when the deployment checks it before the token."""
+    return (planner.vocabulary.answer(Refusal.VALIDATION).status,)
+
+
 def _plan_unscoped(planner: Planner) -> None:
     why = "an app without the scope (--unscoped-client-id must really lack it)"
+    scope = planner.vocabulary.answer(Refusal.SCOPE)
+    expect = Expect((scope.status,), why=why, message=scope.message)
     for operation in planner.operations:
         group = f"auth/auth_scope/{operation.operation_id}"
         if operation.role == STATUS:
             request_id = planner.unknown_ids(1, f"unscoped:{operation.operation_id}")[0]
             planner.call("auth", "auth_scope", operation, path_value=request_id, auth=UNSCOPED_APP,
-                         expect=Expect((403,), why=why), group=group)
+                         expect=expect, group=group)
             continue
         users = planner.users("unscoped", refused=False)
         valid = planner.positive_body(f"unscoped {operation.operation_id}", users=users)
         planner.call("auth", "auth_scope", operation, body=planner.policy.without_users(valid), auth=UNSCOPED_APP,
-                     expect=Expect((403,), why=why, inconclusive=(400,)), group=group,
+                     expect=replace(expect, inconclusive=_refused_body(planner)), group=group,
                      description="a body the contract rejects")
         planner.call("auth", "auth_scope", operation, body=valid, auth=UNSCOPED_APP,
-                     expect=Expect((403,), why=why), group=group, priority=SCOPE, description="a valid body")
+                     expect=expect, group=group, priority=SCOPE, description="a valid body")
 
 
 def _plan_isolation(planner: Planner) -> None:
@@ -212,7 +229,8 @@ def _plan_isolation(planner: Planner) -> None:
                      description=f"read the request call {anchor.index} created, as another tenant")
 
 
-register(Suite("auth", "broken tokens get 401, the unscoped app 403, another tenant's request 404", _plan_auth))
+register(Suite("auth", "broken tokens get 401, the unscoped app the scope error, another tenant's request 404",
+               _plan_auth))
 
 
 # -- request ids ----------------------------------------------------------------------------------

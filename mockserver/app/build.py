@@ -42,13 +42,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from contracts.core import cache
+from contracts.core.platform import Refusal
 from contracts.core.spec import Spec
 from mockserver.app.connexion_names import without_meta_schema_check
 from mockserver.app.dispatch import Dispatcher, routes_for
 from mockserver.app.front_door import CONTROL_PREFIX, FrontDoor, Guard
 from mockserver.app.prefer import Preferences
-from mockserver.app.validation import VALIDATOR_MAP
-from mockserver.common.error_body import error_body, send_error, unavailable
+from mockserver.app.validation import VALIDATOR_MAP, InvalidBody
+from mockserver.common.error_body import DETAIL_HEADER, error_body, header_text, send_error, unavailable
 from mockserver.common.openapi_documents import Documents, load_documents
 from mockserver.control.api import ControlHandlers
 from mockserver.errors import StateUnavailable
@@ -199,29 +200,39 @@ def freeze_startup_heap() -> None:
 def register_error_handlers(app: ConnexionMiddleware, runtime: Runtime) -> None:
     """Every error Connexion or Starlette raises answers with the contract's body."""
 
-    def answer(status: int, message: str, headers: dict | None = None) -> ConnexionResponse:
+    def answer(status: int, message: str, headers: dict | None = None, code: int | None = None) -> ConnexionResponse:
         return ConnexionResponse(
             status_code=status,
             mimetype="application/json",
             content_type="application/json",
-            body=error_body(status, message),
+            body=error_body(status, message, code),
             headers=headers or {},
         )
+
+    def platform_answer(refusal: Refusal, detail: str, headers: dict | None = None) -> ConnexionResponse:
+        """The platform's answer (`x-error-answers`), what exactly was wrong in its header."""
+        chosen = runtime.vocabulary.answer(refusal)
+        headers = dict(headers or {}, **{DETAIL_HEADER: header_text(detail)})
+        return answer(chosen.status, chosen.message, headers, chosen.code)
 
     def problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
         # Connexion's detail carries the whole jsonschema report; its first line says it.
         message = str(exc.detail or exc.title or "Bad request").strip().splitlines()[0]
+        if isinstance(exc, InvalidBody) and runtime.vocabulary.operations_at(request.url.path) is not None:
+            # A vendor operation's body: the platform's answer (the control API keeps its 400).
+            return platform_answer(Refusal.VALIDATION, message, dict(exc.headers or {}))
         return answer(exc.status, message, dict(exc.headers or {}))
 
     def http_error(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
         headers = dict(exc.headers or {})
-        if exc.status_code == 405:
+        if exc.status_code == runtime.vocabulary.answer(Refusal.METHOD).status:
             # Starlette lists only the methods of the route that matched; the
             # contract knows them all.
             allowed = runtime.vocabulary.operations_at(request.url.path)
             if allowed:
                 headers["Allow"] = ", ".join(sorted(allowed))
-        message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, exc.detail)
+            return platform_answer(Refusal.METHOD, f"{request.method} is not a method of this path", headers)
+        message = {404: "Not found"}.get(exc.status_code, exc.detail)
         return answer(exc.status_code, str(message), headers)
 
     def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

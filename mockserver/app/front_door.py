@@ -30,10 +30,12 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.core.platform import Refusal
 from contracts.core.tokens import claimed_app_id
 from mockserver.app.connexion_names import routed_operation_id, with_routing
+from mockserver.app.rate_limited import over_limit
 from mockserver.common import strict_json
-from mockserver.common.error_body import send_error, unavailable
+from mockserver.common.error_body import send_answer, send_error, unavailable
 from mockserver.control.ui import ui_page
 from mockserver.errors import AuthError, BodyTooLarge, StateUnavailable
 from mockserver.state.journal import JournalRow
@@ -339,6 +341,7 @@ class FrontDoor:
                 routed or context.operation_id,
                 faults.journaled() if faults is not None else None,
                 context.request_id,
+                rate_limited=context.rate_limited,
             )
         )
 
@@ -453,14 +456,17 @@ class Guard:
         tokens = [value for key, value in scope["headers"] if key == self.header]
         if len(tokens) > 1:  # ambiguous credentials: never pick one
             context.refuse(None)
-            await send_error(send, 401, f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
+            await send_answer(send, runtime.vocabulary.answer(Refusal.CREDENTIALS),
+                              f"Invalid token: {len(tokens)} '{self.header.decode()}' headers")
             return
         token = tokens[0].decode("latin-1") if tokens else None
         try:
-            context.app = runtime.authenticator.authenticate(token, runtime.token_now())
+            app = context.app = runtime.authenticator.authenticate(token, runtime.token_now())
         except AuthError as exc:
             context.refuse(claimed_app_id(runtime.vocabulary.token, token))
-            await send_error(send, exc.status, exc.message)
+            await send_answer(send, runtime.vocabulary.answer(exc.refusal), exc.detail)
+            return
+        if await over_limit(runtime, app.account_id, context, send):
             return
         if operation_id in self.body_operations:
             await self._checked_body(scope, receive, send, runtime.max_body_bytes)

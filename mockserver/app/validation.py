@@ -9,6 +9,10 @@ validator, same format checker, same error text). It is plugged in through
 Connexion's own `validator_map` option, with a JSON body validator.
 
 `pattern` is read as ECMA-262 reads it (`contracts.core.ecma_patterns`).
+
+A JSON body that is missing or fails its schema raises `InvalidBody`, which
+the app answers with the platform's validation answer (`412`, the contract's
+`x-error-answers`); other problems keep Connexion's `400`.
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ from __future__ import annotations
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP as CONNEXION_VALIDATORS
 from connexion.validators import JSONRequestBodyValidator
 from connexion.validators.parameter import ParameterValidator, draft4_format_checker
 from jsonschema import Draft4Validator, ValidationError
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope
 
 from contracts.core.ecma_patterns import with_ecma_patterns
+from mockserver.errors import MockserverError
 
 EcmaDraft4Validator = with_ecma_patterns(Draft4Validator)
 EcmaDraft4RequestValidator = with_ecma_patterns(Draft4RequestValidator)
@@ -60,12 +68,32 @@ class CachedParameterValidator(ParameterValidator):
         return None
 
 
+class InvalidBody(BadRequestProblem, MockserverError):
+    """A request body that is missing or does not satisfy its schema; `detail` says how."""
+
+    def __init__(self, detail: str) -> None:
+        BadRequestProblem.__init__(self, detail=detail)
+
+
 class EcmaJSONRequestBodyValidator(JSONRequestBodyValidator):
-    """Connexion's JSON body validator, with ECMA-262 patterns."""
+    """Connexion's JSON body validator, with ECMA-262 patterns; a missing or
+    schema-invalid body raises `InvalidBody`."""
 
     @property
     def _validator(self) -> Any:
         return EcmaDraft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        if self._required and not int(Headers(scope=scope).get("content-length", 0) or 0) \
+                and self._schema.get("default") is None:
+            raise InvalidBody("RequestBody is required")
+        return await super().wrap_receive(receive, scope=scope)
+
+    def _validate(self, body: Any) -> dict[str, Any] | None:
+        try:
+            return super()._validate(body)
+        except BadRequestProblem as exc:
+            raise InvalidBody(str(exc.detail)) from None
 
 
 VALIDATOR_MAP = {

@@ -131,11 +131,27 @@ class ControlHandlers:
         roles = {identity.key: app.public(show_secret=secrets) for identity, app in chosen.items()}
         main = next(iter(chosen.values()))
         return JSONResponse({
-            "apps": [app.public(show_secret=secrets) for app in fixtures.apps.values()],
+            "apps": [self._with_rate_limit(app.public(show_secret=secrets)) for app in fixtures.apps.values()],
             "contractApps": {"app": roles.get("credentials"), "otherTenant": roles.get("other_tenant"),
                              "unscoped": roles.get("unscoped")},
             "refusedUsers": fixtures.refused_users(main.account_id),
         })
+
+    async def listRateLimits(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        runtime, now = self.runtime, self.runtime.now_ms()
+        return JSONResponse({"accounts": [runtime.rate_limiter.state(account, now)
+                                          for account in runtime.fixtures.accounts]})
+
+    async def getRateLimit(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
+        account = params["account"]
+        if account not in self.runtime.fixtures.accounts:
+            known = ", ".join(sorted(self.runtime.fixtures.accounts))
+            return error_response(404, f"No account {account!r} in the fixtures (known: {known})")
+        return JSONResponse(self.runtime.rate_limiter.state(account, self.runtime.now_ms()))
+
+    def _with_rate_limit(self, shown: dict[str, Any]) -> dict[str, Any]:
+        limit = self.runtime.rate_limit_of(shown["account"])
+        return dict(shown, rateLimit=limit.public() if limit else None)
 
     async def getStoredRequest(self, scope: Scope, params: Params, body: Any) -> Response:  # noqa: N802
         stored = self.runtime.store.get_request(params["requestId"])

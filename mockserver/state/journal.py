@@ -58,6 +58,7 @@ class JournalRow(NamedTuple):
     request_id: str | None
     #: Where the exchange breaks the contract (`mockserver proxy`; None from the mock).
     violations: list[dict[str, str]] | None = None
+    rate_limited: dict[str, Any] | None = None  # the rate limit's 429: why (`OverLimit.public()`)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -81,6 +82,7 @@ def encode(row: JournalRow, secrets: tuple[str, ...] = ()) -> tuple[Any, ...]:
         row.operation_id,
         json.dumps(row.faults) if row.faults is not None else None, row.request_id,
         json.dumps(row.violations) if row.violations is not None else None,
+        json.dumps(row.rate_limited) if row.rate_limited is not None else None,
     )
 
 

@@ -152,6 +152,7 @@ def render(row: Sequence[Any]) -> dict[str, Any]:
         appId=values["app_id"],
         **_faults(values["fault"]),
         requestId=values["request_id"],
+        rateLimited=json.loads(values["rate_limit"]) if values["rate_limit"] else None,
         worker=values["worker"],
     )
     if values["violations"] is not None:  # an exchange a proxy judged

@@ -68,7 +68,7 @@ class StateStatus(StrEnum):
 #: The columns of a journal row as the store returns them, in this order.
 JOURNAL_COLUMNS = (
     "id", "time_ms", "method", "path", "query", "headers", "body", "status", "response_body",
-    "app_id", "operation_id", "fault", "request_id", "violations", "worker",
+    "app_id", "operation_id", "fault", "request_id", "violations", "rate_limit", "worker",
 )
 #: The columns a journal row is written with (`Journal` builds the rows), the worker last.
 JOURNAL_WRITTEN = JOURNAL_COLUMNS[1:]
@@ -117,8 +117,8 @@ class Store(ABC):
     #: Whether a commit waits for another process's disk flush (a network round trip and
     #: an fsync): then the server runs writes on the request path off its event loop.
     slow_commits: bool = False
-    #: Advisory locks (PostgreSQL): journal writers, schema migrations.
-    JOURNAL_LOCK, MIGRATION_LOCK = 7_411_001, 7_411_002
+    #: Advisory locks (PostgreSQL): journal writers, schema migrations, rate-limit counts.
+    JOURNAL_LOCK, MIGRATION_LOCK, RATE_LOCK = 7_411_001, 7_411_002, 7_411_003
 
     def __init__(self, location: str):
         self.location = location
@@ -211,9 +211,9 @@ class Store(ABC):
         return now
 
     def reset(self, fixtures: dict[str, Any], manual_now_ms: int | None) -> None:
-        """Forget every request, JTI, fault, outcome rule and journal row; install the fixtures."""
+        """Forget every request, JTI, fault, outcome rule, journal row and counted call; install the fixtures."""
         with self._transaction(lock=self.JOURNAL_LOCK) as db:
-            for table in ("requests", "used_jti", "faults", "outcomes", "journal"):
+            for table in ("requests", "used_jti", "faults", "outcomes", "journal", "rate_calls"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
             db.execute(
                 "UPDATE control SET fixtures = ?, manual_now_ms = ?, generation = generation + 1 WHERE id = 1",

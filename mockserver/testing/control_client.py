@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -115,6 +115,14 @@ class ControlClient:
         if isinstance(seconds, timedelta):
             seconds = seconds.total_seconds()
         return self._control("POST", "/clock/advance", {"seconds": seconds})
+
+    def rate_limit(self, account: str | None = None) -> dict[str, Any]:
+        """An account's rate limit and the calls counted against it now (default: the
+        default app's account): `{"account", "limit": {"perMinute", "perHour"} or None,
+        "usedLastMinute", "usedLastHour", "limited", "retryAfter", "window"}`.
+        `reset()` clears the counts; `advance()` moves the windows on a manual clock."""
+        chosen = account if account is not None else self.app().account_id
+        return self._control("GET", f"/rate-limits/{quote(chosen, safe='')}")
 
     def stored(self, request_id: str) -> dict[str, Any]:
         """The stored form of an erase request (bots covered, due times), any account."""

@@ -1,7 +1,10 @@
 """Where tokens are verified: the vendor's JWT rules for the `auth` header.
 
 `Authenticator.authenticate()` returns the calling `App` or raises
-`AuthError` with the status (401 or 403) and a message for the error body.
+`AuthError` naming the platform's answer (`Refusal`: a refused token is
+"Invalid SDK credentials", a header value that is not a JWT at all "Invalid
+JWT token", an app without the scope or a bot-level app "Permission denied")
+and the detail of what was wrong.
 PyJWT does the JWT work; the rules here are only the vendor's: which app,
 which algorithm, which scope, JTI enforcement.
 
@@ -31,6 +34,7 @@ from typing import Any
 import jwt
 from jwt.utils import base64url_decode, base64url_encode
 
+from contracts.core.platform import Refusal
 from contracts.core.vocabulary import TokenRecipe
 from mockserver.common import strict_json
 from mockserver.errors import AuthError
@@ -63,7 +67,7 @@ class Authenticator:
     def authenticate(self, token: str | None, now: float) -> App:
         """The app a raw JWT from the `auth` header speaks for, if it may call the API."""
         if not token or not token.strip():
-            raise AuthError(401, f"Missing token: send the JWT in the '{self.recipe.header}' header")
+            raise AuthError(Refusal.CREDENTIALS, f"Missing token: send the JWT in the '{self.recipe.header}' header")
         remembered = self._verified.get(token)
         if remembered is None:
             app, claims = self._verify(token)
@@ -75,44 +79,45 @@ class Authenticator:
         if app.enforce_jti:
             jti = claims.get("jti")
             if not isinstance(jti, str) or not jti:
-                raise AuthError(401, "Invalid token: this app enforces JTI and the 'jti' claim is missing")
+                raise AuthError(Refusal.CREDENTIALS,
+                                "Invalid token: this app enforces JTI and the 'jti' claim is missing")
             if not self.use_jti(app, jti):
-                raise AuthError(401, "Invalid token: this 'jti' was already used")
+                raise AuthError(Refusal.CREDENTIALS, "Invalid token: this 'jti' was already used")
         if app.kind is not AppKind.ADMIN_CONSOLE:
-            raise AuthError(403, "Forbidden: only apps of the Bot Admin Console may call this API")
+            raise AuthError(Refusal.SCOPE, "Forbidden: only apps of the Bot Admin Console may call this API")
         if self.recipe.scope not in app.scopes:
-            raise AuthError(403, f"Forbidden: the app lacks the '{self.recipe.scope}' scope")
+            raise AuthError(Refusal.SCOPE, f"Forbidden: the app lacks the '{self.recipe.scope}' scope")
         return app
 
     def _verify(self, token: str) -> tuple[App, dict[str, Any]]:
         if not _canonical(token):
-            raise AuthError(401, f"Invalid token: the '{self.recipe.header}' header is not a JWT in compact JWS"
-                                 " form (three parts of unpadded base64url)")
+            raise AuthError(Refusal.TOKEN, f"Invalid token: the '{self.recipe.header}' header is not a JWT in"
+                                           " compact JWS form (three parts of unpadded base64url)")
         try:
             header = jwt.get_unverified_header(token)
             claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
-            raise AuthError(401, f"Invalid token: the '{self.recipe.header}' header is not a JWT") from None
+            raise AuthError(Refusal.TOKEN, f"Invalid token: the '{self.recipe.header}' header is not a JWT") from None
         problem = strict_json.unscalar(header) or strict_json.unscalar(claims)
         if problem:
-            raise AuthError(401, f"Invalid token: a claim is {problem}")
+            raise AuthError(Refusal.TOKEN, f"Invalid token: a claim is {problem}")
         claim = self.recipe.app_id_claim
         app_id = claims.get(claim)
         if not isinstance(app_id, str) or not app_id:
-            raise AuthError(401, f"Invalid token: the '{claim}' claim is missing")
+            raise AuthError(Refusal.CREDENTIALS, f"Invalid token: the '{claim}' claim is missing")
         app = self.apps.get(app_id)
         if app is None:
-            raise AuthError(401, f"Invalid token: no app with this '{claim}'")
+            raise AuthError(Refusal.CREDENTIALS, f"Invalid token: no app with this '{claim}'")
         if header.get("alg") not in app.algorithms:
-            raise AuthError(401, f"Invalid token: algorithm {header.get('alg')!r} is not allowed")
+            raise AuthError(Refusal.CREDENTIALS, f"Invalid token: algorithm {header.get('alg')!r} is not allowed")
         try:
             claims = jwt.decode(
                 token, app.client_secret, algorithms=list(app.algorithms), options=_DECODE_OPTIONS
             )
         except jwt.InvalidSignatureError:
-            raise AuthError(401, "Invalid token: bad signature") from None
+            raise AuthError(Refusal.CREDENTIALS, "Invalid token: bad signature") from None
         except jwt.PyJWTError:
-            raise AuthError(401, "Invalid token") from None
+            raise AuthError(Refusal.CREDENTIALS, "Invalid token") from None
         return app, claims
 
     def _remember(self, token: str, app: App, claims: dict[str, Any]) -> None:
@@ -150,8 +155,8 @@ def _check_times(claims: Mapping[str, object], now: float, leeway: float) -> Non
             if not math.isfinite(times[name]):
                 raise ValueError(value)
         except (ValueError, OverflowError):
-            raise AuthError(401, f"Invalid token: the '{name}' claim is not a finite number") from None
+            raise AuthError(Refusal.CREDENTIALS, f"Invalid token: the '{name}' claim is not a finite number") from None
     if "exp" in times and now > times["exp"] + leeway:
-        raise AuthError(401, "Invalid token: expired")
+        raise AuthError(Refusal.CREDENTIALS, "Invalid token: expired")
     if "nbf" in times and now + leeway < times["nbf"]:
-        raise AuthError(401, "Invalid token: not yet valid (nbf)")
+        raise AuthError(Refusal.CREDENTIALS, "Invalid token: not yet valid (nbf)")

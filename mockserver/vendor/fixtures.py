@@ -112,6 +112,8 @@ class Account:
     name: str
     bot_ids: tuple[str, ...]
     user_roles: dict[str, str]
+    #: Its own rate limit as the fixtures give it (`rateLimit`), if any: `mockserver.vendor.rate_limit`.
+    rate_limit: dict[str, Any] | None = None
 
     def refusal(self, user_id: str) -> str | None:
         """Why the business rule refuses to erase this user, if it does."""
@@ -264,7 +266,8 @@ def _account(raw: dict[str, Any]) -> Account:
         u["id"]: u.get("role", "end_user") for _, u in _records(raw.get("users")) if isinstance(u.get("id"), str)
     }
     bots = tuple(b["id"] for _, b in _records(raw.get("bots")) if isinstance(b.get("id"), str))
-    return Account(raw["id"], str(raw.get("name", raw["id"])), bots, users)
+    own_limit = raw.get("rateLimit") if isinstance(raw.get("rateLimit"), dict) else None
+    return Account(raw["id"], str(raw.get("name", raw["id"])), bots, users, own_limit)
 
 
 def _app(raw: dict[str, Any], account_id: str, recipe: TokenRecipe) -> App:

@@ -39,6 +39,8 @@ class RequestContext:
     body: bytes | None = None
     #: The erase request this call created.
     request_id: str | None = None
+    #: Why the rate limit answered `429` (`OverLimit.public()`), when it did.
+    rate_limited: dict[str, Any] | None = None
     #: Connexion's routing and path parameters of a request line it accepted, for `FrontDoor` to remember.
     validated: tuple[dict[str, Any], dict[str, Any]] | None = None
 

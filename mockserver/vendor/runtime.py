@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from mockserver.common.openapi_documents import Documents
 from mockserver.errors import SettingsError, StateUnavailable
 from mockserver.settings import Clock, Settings, TokenClock
+from mockserver.state import rate_counts
 from mockserver.state.backends import open_store
 from mockserver.state.journal import Journal
 from mockserver.state.records import StoredRequest, now_ms
@@ -23,6 +24,7 @@ from mockserver.vendor.erase_progress import LATEST_MS, EraseProgress, stable_wi
 from mockserver.vendor.faults import Drift, Fault
 from mockserver.vendor.fixtures import Fixtures, load_fixtures, parse_fixtures
 from mockserver.vendor.outcomes import OutcomeRule, rule
+from mockserver.vendor.rate_limit import Limit, RateLimiter, limit_for, parse_setting
 
 T = TypeVar("T")
 STATUS_CACHE_SIZE = 10_000
@@ -54,6 +56,7 @@ def check_bounds(settings: Settings, documents: Documents) -> None:
         value = getattr(settings, name)
         if value is not None and value < 0:
             raise SettingsError(f"{_flag(name)} cannot be negative")
+    parse_setting(settings.rate_limit)
 
 
 def _flag(name: str) -> str:
@@ -71,6 +74,8 @@ class Runtime:
         self.progress = EraseProgress(documents.vocabulary)
         self.fixtures = fixtures
         self.authenticator = self._authenticator()
+        self.rate_limits = self._rate_limits()
+        self.rate_limiter = RateLimiter(store, self.rate_limit_of, self.write)
         self.journal = Journal(store, keep=settings.retain_journal_rows, auth_header=self.vocabulary.auth_header,
                                secrets=self.known_secrets)
         self._next_housekeeping = 0.0
@@ -99,6 +104,15 @@ class Runtime:
             leeway=self.settings.leeway,
             use_jti=lambda app, jti: self.store.use_jti(app.client_id, jti),
         )
+
+    def _rate_limits(self) -> dict[str, Limit | None]:
+        contract = self.vocabulary.rate_limit
+        return {account.id: limit_for(self.settings.rate_limit, contract, account.rate_limit)
+                for account in self.fixtures.accounts.values()}
+
+    def rate_limit_of(self, account_id: str) -> Limit | None:
+        """The account's rate limit (None: unlimited): `mockserver.vendor.rate_limit.limit_for`."""
+        return self.rate_limits.get(account_id)
 
     @property
     def latest_clock_ms(self) -> int:
@@ -170,9 +184,11 @@ class Runtime:
             if control.fixtures != self.fixtures.document:
                 self.fixtures = parse_fixtures(control.fixtures, self.documents, "state file")
                 self.authenticator = self._authenticator()
+                self.rate_limits = self._rate_limits()
             self.faults = [Fault.from_row(*row) for row in self.store.faults()]
             self.added_outcomes = [rule(dict(spec, id=rule_id)) for rule_id, spec in self.store.outcomes()]
             self._status_cache.clear()  # a reset or a clock change may have happened
+            self.rate_limiter.forget()
             self._generation = generation
 
     @property
@@ -229,6 +245,7 @@ class Runtime:
             self.store.forget_finished(self.now_ms(), older_than_ms=older_than, keep=count)
             # Any worker may have forgotten a request this one has cached.
             self._status_cache.clear()
+        rate_counts.forget_before(self.store, self.now_ms())
         self.store.reclaim()
 
     def preload(self, *, replace: bool = False) -> int:

@@ -22,6 +22,9 @@ from tests.conftest import ROOT
 DOC = ROOT / "docs" / "clients.md"
 JTI_APP = "Acme strict (enforces JTI)"
 UNKNOWN_ID = "eud-00000000-0000-4000-8000-000000000000"
+#: An app of an account with the contract's rate limit (the shipped fixtures' `globex`).
+LIMITED_APP = "Globex privacy automation"
+STATUS_PATH = "/api/public/bot/eraseUsersData/status/"
 SNIPPETS = {"static_token.py", "fresh_tokens.py", "errors.py", "retry.py", "unknown_status.py"}
 
 #: One worker runs this module: its module-scoped fixtures are built once, not once per worker.
@@ -208,8 +211,7 @@ def test_static_token_works_for_an_app_without_jti(client_dir: Path, server: Moc
 def test_static_token_fails_on_the_second_call_of_a_jti_app(client_dir: Path, server: MockServer) -> None:
     run = run_on_mock("static_token.py", client_dir, server, JTI_APP)
     assert run.returncode != 0
-    quoted = ("RuntimeError: status failed: Error(errors=[ErrorDetail("
-              "msg=\"Invalid token: this 'jti' was already used\", code=401")
+    quoted = "RuntimeError: status failed: Error(errors=[ErrorDetail(code=4002, msg='Invalid SDK credentials',"
     assert quoted in run.stderr, run.stderr
     assert quoted in " ".join(_doc().split())  # what the doc says happens
     assert [status for _, status, _ in api_calls(server)] == [200, 401]
@@ -233,23 +235,30 @@ def test_errors_surface_a_404_and_a_401(client_dir: Path, server: MockServer) ->
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.splitlines() == [
         f"{UNKNOWN_ID}: None",
-        "refused: HTTP 401: Invalid token: bad signature",
+        "refused: HTTP 401: Invalid SDK credentials",
     ]
     assert [status for _, status, _ in api_calls(server)] == [404, 401]
 
 
-def test_retry_waits_retry_after_on_the_manual_clock(client_dir: Path, server: MockServer) -> None:
-    server.inject("status", status=429, retryAfter=2, count=1, operationId="createEraseRequest")
+def test_retry_waits_out_the_mock_s_rate_limit_on_the_manual_clock(client_dir: Path, server: MockServer) -> None:
+    """The account has used its minute (the mock's own rate limit, the contract's 60): the create gets
+    429 with Retry-After 60; then an injected 503 on the status read."""
+    app = server.app(LIMITED_APP)
+    limit = server.rate_limit(app.account_id)["limit"]["perMinute"]
+    token = server.token(app.client_id)
+    for _ in range(limit):
+        assert server.http.get(STATUS_PATH + UNKNOWN_ID, headers={"auth": token}).status_code == 404
     server.inject("status", status=503, retryAfter=3, count=1, operationId="getEraseRequestStatus")
     before = server.clock()["nowMs"]
-    run = run_on_mock("retry.py", client_dir, server, JTI_APP)
+    run = run_on_mock("retry.py", client_dir, server, LIMITED_APP)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.slept == [2, 3]
-    assert server.clock()["nowMs"] - before >= 5000
-    assert run.stdout.splitlines()[0] == "HTTP 429: retrying in 2 s"
+    assert run.slept == [60, 3]
+    assert server.clock()["nowMs"] - before >= 63000
+    assert run.stdout.splitlines()[0] == "HTTP 429: retrying in 60 s"
     assert "HTTP 503: retrying in 3 s" in run.stdout and "read eud-" in run.stdout
-    assert [(method, status) for method, status, _ in api_calls(server)] == [
+    assert [(method, status) for method, status, _ in api_calls(server)][limit:] == [
         ("DELETE", 429), ("DELETE", 200), ("GET", 503), ("GET", 200)]
+    assert [row["rateLimited"]["window"] for row in server.journal() if row["rateLimited"]] == ["minute"]
 
 
 def test_unknown_status_reads_documented_values_normally(client_dir: Path, server: MockServer) -> None:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from contracts.cli import main
 from mockserver import MockServer
+from mockserver.vendor.fixtures import default_fixtures_path
 from tests.conftest import ROOT
 
 #: One worker runs this module: its module-scoped fixture is built once, not once per worker.
@@ -169,27 +171,35 @@ def test_default_non_nullable_false_keeps_RemoveDataFromAllBots_optional(checked
     assert any("error TS2345:" in line and "RemoveDataFromAllBots" in line for line in plain), checked.output
 
 
-def test_compiled_usage_works_against_the_mock(checked: Checked) -> None:
-    """A JTI-enforcing app (fresh token per call), an injected 429 with Retry-After, a 404 and a 401."""
+def test_compiled_usage_works_against_the_mock(checked: Checked, tmp_path: Path) -> None:
+    """A JTI-enforcing app (fresh token per call) of an account with the contract's rate limit that has
+    used its minute: the mock's 429 with Retry-After, waited out; then a 404 and a 401."""
     assert not tsc_errors(checked.output, "app/usage.ts"), checked.output
     out = checked.out
     (out / "package.json").write_text('{"type": "module"}\n')
-    with MockServer(clock="manual") as server:
+    fixtures = yaml.safe_load(default_fixtures_path().read_text())
+    for account in fixtures["accounts"]:
+        account.pop("rateLimit", None)  # every account with the contract's limit
+    (tmp_path / "fixtures.yaml").write_text(yaml.safe_dump(fixtures))
+    with MockServer(clock="manual", fixtures=tmp_path / "fixtures.yaml") as server:
         app = server.app("Acme strict (enforces JTI)")
-        server.inject("status", status=429, retryAfter=2, count=1, operationId="createEraseRequest")
+        limit = server.rate_limit(app.account_id)["limit"]["perMinute"]
+        for _ in range(limit):
+            unknown = "/api/public/bot/eraseUsersData/status/eud-00000000-0000-4000-8000-000000000000"
+            assert server.http.get(unknown, headers={"auth": server.token()}).status_code == 404
         env = {**os.environ, "KORE_BASE_URL": server.base_url, "KORE_CLIENT_ID": app.client_id,
                "KORE_CLIENT_SECRET": app.client_secret}
         result = subprocess.run(["node", str(TOOLS / "ts" / "run-usage.mjs"), str(out / "app" / "usage.js")],
                                 env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         report = json.loads(result.stdout)
-        calls = [(row["method"], row["status"]) for row in server.journal() if row["path"].startswith("/api/")]
+        calls = [(row["method"], row["status"]) for row in server.journal() if row["path"].startswith("/api/")][limit:]
     assert report["lines"] == [
         "jane.doe@example.com: erased", "owner@acme.example: refused (The user is an account owner.)"]
     assert re.fullmatch(r"eud-[0-9a-f-]{36}", report["id"])
-    assert report["waits"][0] == 2 and all(seconds == 1 for seconds in report["waits"][1:])
+    assert report["waits"][0] == 60 and all(seconds == 1 for seconds in report["waits"][1:])
     assert report["notFound"] == {"status": 404, "message": "HTTP 404: Erase request not found"}
-    assert report["unauthorized"] == {"status": 401, "message": "HTTP 401: Invalid token: bad signature"}
+    assert report["unauthorized"] == {"status": 401, "message": "HTTP 401: Invalid SDK credentials"}
     assert calls[:2] == [("DELETE", 429), ("DELETE", 200)]
     assert calls[-2:] == [("GET", 404), ("GET", 401)]
     assert all(call == ("GET", 200) for call in calls[2:-2]) and len(calls) >= 5  # every poll got a fresh jti

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,9 @@ from connexion.resolver import Resolver
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
+from contracts.core.platform import RateLimit, Refusal
 from contracts.core.spec import Spec, SpecError, load_spec
+from contracts.core.vocabulary import Vocabulary
 from tests.conftest import ROOT
 
 REDOCLY = ROOT / "tests" / "tools" / "node_modules" / ".bin" / "redocly"
@@ -82,8 +86,8 @@ def test_every_operation_is_secured_by_the_auth_header(spec: Spec) -> None:
 
 
 EXPECTED_ERRORS = {
-    "createEraseRequest": {"400", "401", "403", "413", "415", "429", "500", "503"},
-    "getEraseRequestStatus": {"400", "401", "403", "404", "429", "500", "503"},
+    "createEraseRequest": {"400", "401", "412", "413", "415", "429", "500", "503"},
+    "getEraseRequestStatus": {"400", "401", "404", "429", "500", "503"},
 }
 
 
@@ -189,3 +193,51 @@ def test_an_invalid_example_would_be_caught(spec: Spec) -> None:
     bad = dict(spec.schema("EraseRequestStatus")["example"], createdOn='ISODate("2019-09-26")')
     validator = OAS30Validator(root, format_checker=oas30_format_checker)
     assert list(validator.iter_errors(bad))
+
+
+def _response_examples(spec: Spec, response: dict[str, Any]) -> list[Any]:
+    content = spec.resolve(response)["content"]["application/json"]
+    return [content["example"]] if "example" in content else [e["value"] for e in content["examples"].values()]
+
+
+def test_each_platform_answer_is_an_example_of_the_response_documented_for_its_status(spec: Spec) -> None:
+    """x-error-answers (what the mock answers and the runner expects) and the responses the
+    contract documents say the same: each answer is an example of its status's response, on
+    every operation that can give it (the 405 in x-method-not-allowed, on no operation)."""
+    vocabulary = Vocabulary.of(spec)
+    for refusal, answer in vocabulary.answers.items():
+        body = {"errors": [{"msg": answer.message, "code": answer.code}]}
+        if refusal is Refusal.METHOD:
+            assert body in _response_examples(spec, spec.document["x-method-not-allowed"])
+            assert all(not op.documents(answer.status) for op in vocabulary.operations.values())
+            continue
+        operations = [op for op in vocabulary.operations.values() if op.has_body or refusal is not Refusal.VALIDATION]
+        for operation in operations:
+            assert body in _response_examples(spec, operation.definition["responses"][str(answer.status)]), (
+                refusal, operation.operation_id)
+
+
+def test_no_operation_documents_403_the_platform_answers_401(spec: Spec) -> None:
+    assert all("403" not in op.definition["responses"] for op in spec.operations())
+
+
+def test_the_rate_limit_is_the_vendor_s(spec: Spec) -> None:
+    assert Vocabulary.of(spec).rate_limit == RateLimit("account", 60, 1800)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d.pop("x-rate-limit"), "no top-level x-rate-limit"),
+    (lambda d: d["x-rate-limit"].update(perMinute=0), "x-rate-limit.perMinute must be a positive integer, not 0"),
+    (lambda d: d["x-rate-limit"].update(scope="app"), "x-rate-limit.scope must be 'account'"),
+    (lambda d: d.pop("x-error-answers"), "no top-level x-error-answers"),
+    (lambda d: d["x-error-answers"].pop("scope"), "x-error-answers.scope needs an integer status and code"),
+    (lambda d: d["x-error-answers"]["validation"].update(status=422),
+     "does not document 422, the status of x-error-answers.validation"),
+    (lambda d: d.pop("x-method-not-allowed"), "no top-level x-method-not-allowed"),
+])
+def test_a_contract_without_the_platform_s_extensions_is_refused_by_name(spec: Spec, change: Any,
+                                                                        message: str) -> None:
+    document = copy.deepcopy(spec.document)
+    change(document)
+    with pytest.raises(SpecError, match=re.escape(message)):
+        Vocabulary.of(Spec(spec.path, document))

@@ -15,6 +15,7 @@ import httpx
 import jwt
 import pytest
 
+from contracts.core.platform import Refusal
 from mockserver.testing.mock_app import MockApp
 from tests.support import (
     ACME_BOT_APP,
@@ -71,7 +72,7 @@ def test_token_in_authorization_bearer_instead_of_auth(call, mock: MockApp) -> N
 
 
 def test_not_a_jwt(call) -> None:
-    assert_error(call({"auth": "not-a-jwt"}), 401, "not a JWT")
+    assert_error(call({"auth": "not-a-jwt"}), 401, "not a JWT", refusal=Refusal.TOKEN)
 
 
 def test_alg_none(call, mock: MockApp) -> None:
@@ -167,12 +168,20 @@ def test_jti_is_optional_and_reusable_for_other_apps(call, mock: MockApp) -> Non
     assert call({"auth": token}).status_code == 200
 
 
-def test_app_without_the_scope_is_forbidden(call, mock: MockApp) -> None:
-    assert_error(call({"auth": sign(mock, ACME_UNSCOPED)}), 403, "'Delete Users Data' scope")
+def test_app_without_the_scope_gets_the_platform_s_scope_error(call, mock: MockApp) -> None:
+    """401 (not 403) with code 4002 and "Permission denied. Scope is incorrect!", as the platform answers."""
+    response = call({"auth": sign(mock, ACME_UNSCOPED)})
+    assert_error(response, 401, "'Delete Users Data' scope", refusal=Refusal.SCOPE)
+    assert response.json() == {"errors": [{"msg": "Permission denied. Scope is incorrect!", "code": 4002}]}
 
 
-def test_bot_level_app_is_forbidden(call, mock: MockApp) -> None:
-    assert_error(call({"auth": sign(mock, ACME_BOT_APP)}), 403, "Bot Admin Console")
+def test_bot_level_app_gets_the_scope_error(call, mock: MockApp) -> None:
+    assert_error(call({"auth": sign(mock, ACME_BOT_APP)}), 401, "Bot Admin Console", refusal=Refusal.SCOPE)
+
+
+def test_a_refused_token_gets_the_platform_s_answer(call) -> None:
+    assert call({}).json() == {"errors": [{"msg": "Invalid SDK credentials", "code": 4002}]}
+    assert call({"auth": "not-a-jwt"}).json() == {"errors": [{"msg": "Invalid JWT token", "code": 4002}]}
 
 
 def test_auth_is_checked_before_the_body(mock: MockApp) -> None:

@@ -109,12 +109,13 @@ def test_prefer_never_stands_in_for_auth_or_validation(mock: MockApp) -> None:
     with client(mock) as http:
         assert_error(http.get(STATUS.format(PRELOADED), headers={"Prefer": "code=200"}), 401)
         assert_error(http.request("DELETE", CREATE, json={"userIds": []},
-                                  headers={"auth": mock.token(), "Prefer": "code=200"}), 400)
+                                  headers={"auth": mock.token(), "Prefer": "code=200"}), 412)
 
 
 def test_prefer_for_an_undocumented_code_or_example_names_what_is_documented(mock: MockApp) -> None:
     with client(mock) as http:
         answer = http.get(STATUS.format(PRELOADED), headers={"auth": mock.token(), "Prefer": "code=418"})
-        assert_error(answer, 400, "documented: 200, 400, 401, 403, 404, 429, 500, 503")
+        assert_error(answer, 400, "documented: 200, 400, 401, 404, 429, 500, 503")
         answer = http.get(STATUS.format(PRELOADED), headers={"auth": mock.token(), "Prefer": "example=nope"})
-        assert_error(answer, 400, "examples: completed, mixed")
+        assert_error(answer, 400,
+                     "examples: completed, invalidCredentials, invalidToken, mixed, scope, scopeAsDocumented")

@@ -12,7 +12,7 @@ import pytest
 from mockserver import MockServer
 from mockserver.testing.mock_app import MockApp
 from tests.browser import browser_page, needs_chromium, screenshot
-from tests.support import CREATE, create
+from tests.support import CREATE, GLOBEX_ADMIN, PRELOADED, create, status
 
 #: One worker runs the browser tests: they share its Chromium (`tests.browser`).
 pytestmark = pytest.mark.xdist_group("chromium")
@@ -42,6 +42,23 @@ def test_the_page_shows_a_created_request_and_advances_the_manual_clock(chromium
         rows = page.locator("#journal tbody tr")
         assert rows.count() >= 1 and all(CREATE in text for text in rows.all_inner_texts())
         screenshot(page, "mock-ui-advanced")
+
+
+@needs_chromium
+def test_the_page_shows_rate_limits_and_marks_a_rate_limited_call(chromium: Any) -> None:
+    with MockServer(clock="manual") as server, browser_page(chromium, 1400, 1000) as page:
+        limit = server.rate_limit("globex")["limit"]["perMinute"]
+        for _ in range(limit + 1):
+            status(server, PRELOADED, GLOBEX_ADMIN)
+        page.goto(server.base_url + "/__mockserver/ui/")
+        page.wait_for_selector("#rate-limits td:text('globex')")
+        texts = page.locator("#rate-limits tbody tr").all_inner_texts()
+        rows = {row.split("\t")[0]: row.split("\t")[1:] for row in texts}
+        assert rows["globex"] == [f"{limit}/min, 1800/h", str(limit), str(limit), "429 for 60 s (minute full)"]
+        assert rows["acme"][0] == "1000000/min, 60000000/h" and rows["acme"][-1] == "accepting"
+        assert "60/min, 1800/h" in page.locator("#apps").inner_text()
+        page.wait_for_selector("#journal td:text('rate limited (minute)')")
+        screenshot(page, "mock-ui-rate-limited")
 
 
 @needs_chromium

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mockserver import MockServer
+from tests.conftest import ROOT
 
 #: One worker runs this module: its module-scoped fixture is built once, not once per worker.
 pytestmark = pytest.mark.xdist_group("schemathesis-cli")
@@ -28,7 +29,14 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         yield live
 
 
+def _readme_st_config() -> str:
+    """The README's `schemathesis.toml` for `st run` users (412 counts as rejecting invalid data)."""
+    readme = (ROOT / "README.md").read_text()
+    return re.search(r"```toml\n(\[checks\.negative_data_rejection\].*?)```", readme, re.S).group(1)
+
+
 def _run(server: MockServer, tmp_path: Path, *extra: str, hooks: bool = False) -> str:
+    (tmp_path / "schemathesis.toml").write_text(_readme_st_config())
     token = server.token(expires_in=24 * 3600)
     env = WITH_OUR_CHECKS if hooks else None
     result = subprocess.run(
@@ -62,12 +70,17 @@ def test_stateful_phase_follows_the_create_to_status_link(server: MockServer, tm
     assert re.search(r"API Links:\s+1 covered / 1 selected", output), output
 
 
+def _with_st_config(directory: Path) -> Path:
+    (directory / "schemathesis.toml").write_text(_readme_st_config())
+    return directory
+
+
 def _st_with_our_checks(base_url: str, token: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # every create it sends shows the format: its examples and fuzzing suffice
         [*SCHEMATHESIS, "run", f"{base_url}/openapi.json", "--checks", "all", "--seed", "20261128",
          "--header", f"auth: {token}", "--exclude-deprecated", "--phases", "examples,fuzzing",
          "--max-examples", "10"],
-        capture_output=True, text=True, timeout=600, env=WITH_OUR_CHECKS, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600, env=WITH_OUR_CHECKS, cwd=_with_st_config(tmp_path),
     )
 
 

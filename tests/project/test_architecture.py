@@ -61,6 +61,8 @@ def vendor_literals() -> list[tuple[str, re.Pattern[str]]]:
         found.append((f"host {host}", re.compile(re.escape(host), re.I)))
     found.append(("the scope", re.compile(re.escape(VOCABULARY.token.scope))))
     found.append(("the algorithm", re.compile(rf"^{VOCABULARY.token.algorithm}$")))
+    for refusal, answer in VOCABULARY.answers.items():
+        found.append((f"the platform's {refusal.value} message", re.compile(re.escape(answer.message))))
     return found
 
 

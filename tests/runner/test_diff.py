@@ -182,6 +182,29 @@ def test_every_decision_the_diff_can_name_is_a_row_of_the_spec_notes() -> None:
     for topic, row in ROWS.items():
         assert row in notes, topic
     assert notes[9] == "request id format" and notes[19] == "error body" and notes[8] == "per-user status values"
+    assert (notes[24], notes[25], notes[26]) == ("rate limits", "unknown methods", "body validation")
+
+
+@pytest.mark.parametrize(("aspect", "status", "statuses", "row"), [
+    ("status", 429, (429, 200), "row 24, rate limits"),
+    ("status", 412, (400, 412), "row 26, body validation"),
+    ("body", 412, (412, 412), "row 26, body validation"),
+    ("status", 405, (404, 405), "row 25, unknown methods"),
+    ("body", 401, (401, 401), "row 19, error body"),
+])
+def test_a_difference_in_the_platform_s_answers_names_its_row(aspect: str, status: int, statuses: tuple[int, int],
+                                                              row: str) -> None:
+    """A deployment that answers the rate limit, body validation or an unknown method unlike the
+    contract points at the spec-notes row that made that choice (from x-error-answers' statuses)."""
+    from contracts.core.spec import load_spec
+    from contracts.core.vocabulary import Vocabulary
+    from contracts.diff.comparison import decision_of, topic_of
+    from contracts.planning.model import PlannedCall
+
+    vocabulary = Vocabulary.of(load_spec(ROOT / "openapi.yaml"))
+    create = vocabulary.create[0]
+    call = PlannedCall(0, "conformance", "conformance", create.operation_id, create.method, create.path)
+    assert decision_of(topic_of(call, vocabulary, aspect, "$", status, statuses)) == (row, True)
 
 
 def test_the_cli_compares_two_mock_processes_and_writes_every_report(tmp_path: Path) -> None:

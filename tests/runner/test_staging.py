@@ -101,8 +101,8 @@ def test_a_budget_too_small_for_a_core_check_makes_the_run_incomplete_and_names_
 def test_a_wrong_secret_is_a_one_line_configuration_error(live: MockServer) -> None:
     code, output = cli("--base-url", live.base_url, "--client-id", ACME[0], "--client-secret", "not-the-secret")
     assert code == 2
-    assert output == (f"Error: the deployment refused the token of --client-id {ACME[0]}: 401 'Invalid token:"
-                      " bad signature'; check --client-secret\n")
+    assert output == (f"Error: the deployment refused the token of --client-id {ACME[0]}: 401 'Invalid SDK"
+                      " credentials'; check --client-secret\n")
 
 
 @pytest.mark.xdist_group("live-staging")  # the module's `live` server, built once

@@ -58,7 +58,23 @@ def test_apps_hides_secrets_unless_asked() -> None:
     assert DEFAULT_SECRET not in invoke("apps").output
     with_secrets = json.loads(invoke("apps", "--json", "--show-secrets").output)
     assert with_secrets[0]["clientSecret"] == DEFAULT_SECRET
-    assert set(with_secrets[0]) == {"clientId", "name", "account", "kind", "scopes", "enforceJti", "clientSecret"}
+    assert set(with_secrets[0]) == {"clientId", "name", "account", "kind", "scopes", "enforceJti", "clientSecret",
+                                    "rateLimit"}
+
+
+def test_apps_shows_each_account_s_rate_limit() -> None:
+    """The fixtures' staging account has its own raised limit; the other the contract's; `off` none."""
+    shown = {a["account"]: a["rateLimit"] for a in json.loads(invoke("apps", "--json").output)}
+    assert shown == {"acme": {"perMinute": 1_000_000, "perHour": 60_000_000},
+                     "globex": {"perMinute": 60, "perHour": 1800}}
+    assert "account=globex  kind=admin_console  scopes=Delete Users Data  enforceJti=false  rateLimit=60/min,1800/h" \
+        in invoke("apps").output
+    assert {a["rateLimit"] for a in json.loads(invoke("apps", "--json", "--rate-limit", "off").output)} == {None}
+    globex = [a for a in json.loads(invoke("apps", "--json", "--rate-limit", "600/18000").output)
+              if a["account"] == "globex"]
+    assert globex[0]["rateLimit"] == {"perMinute": 600, "perHour": 18000}
+    result = invoke("apps", "--rate-limit", "lots")
+    assert result.exit_code != 0 and result.output.count("\n") == 1 and "--rate-limit 'lots'" in result.output
 
 
 def test_fixtures_check_accepts_the_defaults() -> None:

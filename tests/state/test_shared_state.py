@@ -16,9 +16,20 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from contracts.core.platform import Refusal
 from mockserver import MockServer
 from tests.postgres import Postgres
-from tests.support import ACME_JTI, CREATE, PRELOADED, STATUS, assert_error, connection, sign, wait_until
+from tests.support import (
+    ACME_JTI,
+    CREATE,
+    GLOBEX_ADMIN,
+    PRELOADED,
+    STATUS,
+    assert_error,
+    connection,
+    sign,
+    wait_until,
+)
 
 pytestmark = pytest.mark.xdist_group("shared-state")
 BODY = {"userIds": ["u-shared"], "RemoveDataFromAllBots": True}
@@ -126,6 +137,21 @@ def test_a_reset_and_a_fixtures_load_through_one_instance_are_seen_by_all(trio: 
     assert _status(c, PRELOADED, token).status_code == 200
     assert_error(_status(b, PRELOADED, b.token()), 401, "bad signature")  # b's client still has the old one
     a.reset()  # the original fixtures again, for the tests after this one
+
+
+def test_the_rate_limit_is_one_count_per_account_across_instances(trio: list[MockServer]) -> None:
+    """An account's calls through any instance count against one limit (the count is in the
+    database): 60 spread over three instances, then the 61st is 429 on each of them."""
+    limit = trio[0].rate_limit("globex")["limit"]["perMinute"]
+    token = sign(trio[0], GLOBEX_ADMIN)
+    statuses = [_status(trio[i % len(trio)], PRELOADED, token).status_code for i in range(limit)]
+    assert set(statuses) == {404}  # the preloaded request is acme's
+    for server in trio:
+        assert_error(_status(server, PRELOADED, token), 429, refusal=Refusal.RATE_LIMITED)
+    assert {server.rate_limit("globex")["usedLastMinute"] for server in trio} == {limit}
+    trio[1].advance(60)
+    assert _status(trio[2], PRELOADED, token).status_code == 404
+    assert trio[0].rate_limit("acme")["usedLastMinute"] == 0  # another account, untouched
 
 
 def test_kill_9_of_one_instance_during_a_burst_loses_no_acknowledged_create(trio: list[MockServer]) -> None:

@@ -157,6 +157,7 @@ def test_a_state_file_of_the_first_release_opens_and_keeps_its_requests(tmp_path
         old, new = mock.journal()[:2], mock.journal()[2:]
         assert [(e["id"], e["method"], e["requestId"]) for e in old] == [(1, "DELETE", KEPT_REQUEST), (2, "GET", None)]
         assert old[0]["body"] is None and old[0]["headers"] == {} and new[0]["id"] == 3
+        assert old[0]["rateLimited"] is None
         mock.reset()
         assert status(mock, KEPT_REQUEST).status_code == 404  # a reset forgets created requests...
         assert mock.journal()[0]["id"] > 3  # ...and journal ids go on

@@ -15,14 +15,14 @@ export interface KoreConfig {
   sleep?: (seconds: number) => Promise<void>; // how to wait for Retry-After (default: setTimeout)
 }
 
-/** A non-2xx answer: the status and the `msg` of each error in the body. */
+/** A non-2xx answer: the status and the `msg` (else `message`) of each error in the body. */
 export class KoreApiError extends Error {
   constructor(
     readonly status: number,
     readonly body: ErrorBody | undefined,
     text: string,
   ) {
-    super(`HTTP ${status}: ${body ? body.errors.map((error) => error.msg).join("; ") : text.slice(0, 200)}`);
+    super(`HTTP ${status}: ${body ? body.errors.map((error) => error.msg ?? error.message).join("; ") : text.slice(0, 200)}`);
   }
 }
 
