@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from contracts.config import RunConfig
 from contracts.core.identities import Speaker
-from contracts.core.memo import Memo
+from contracts.bounded_memo import Memo
 from contracts.core.vocabulary import CREATE, Operation, Role, Vocabulary
 from contracts.planning.model import ANCHOR, POSITIVE, Auth, Cut, Expect, Plan, PlannedCall, Ref
 from contracts.safety.policy import BodyPolicy

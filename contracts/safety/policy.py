@@ -30,7 +30,7 @@ from typing import Any
 
 from openapi_schema_validator import OAS30Validator
 
-from contracts.core.memo import Memo
+from contracts.bounded_memo import Memo
 from contracts.core.vocabulary import Vocabulary
 
 #: (contract, body) -> may erase. A run asks about the same bodies again and again, and

@@ -25,8 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "contracts.core": set(),
     # the runner, bottom to top
     "contracts.config": {"contracts.core"},
-    "contracts.safety": {"contracts.core", "contracts.config"},
-    "contracts.planning": {"contracts.core", "contracts.config", "contracts.safety"},
+    "contracts.bounded_memo": set(),
+    "contracts.safety": {"contracts.core", "contracts.config", "contracts.bounded_memo"},
+    "contracts.planning": {"contracts.core", "contracts.config", "contracts.bounded_memo", "contracts.safety"},
     "contracts.judging": {"contracts.core", "contracts.config", "contracts.safety", "contracts.planning"},
     "contracts.execution": {"contracts.core", "contracts.config", "contracts.safety", "contracts.planning",
                             "contracts.judging"},
@@ -38,7 +39,7 @@ ALLOWED: dict[str, set[str]] = {
                            "contracts.judging", "contracts.execution", "contracts.diff", "contracts.reporting"},
     "contracts.st_checks": {"contracts.judging"},
     # the mock, bottom to top; of `contracts` it sees only the contract
-    "mockserver.errors": set(),
+    "mockserver.errors": {"contracts.core"},
     "mockserver.settings": {"mockserver.errors"},
     "mockserver.common": {"contracts.core", "mockserver.errors"},
     "mockserver.state": {"contracts.core", "mockserver.errors", "mockserver.common"},
@@ -192,7 +193,7 @@ def test_no_import_cycles() -> None:
 def test_the_cycle_finder_finds_a_planted_cycle() -> None:
     graph = import_graph()
     graph["contracts.core.spec"] = graph["contracts.core.spec"] | {"contracts.core.vocabulary"}
-    assert ["contracts.core.spec", "contracts.core.vocabulary"] in cycles(graph)
+    assert any({"contracts.core.spec", "contracts.core.vocabulary"} <= set(cycle) for cycle in cycles(graph))
 
 
 def test_no_folder_holds_more_than_twelve_modules() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.core.memo import Memo
+from contracts.bounded_memo import Memo
 
 
 def test_the_least_recently_used_go_first() -> None:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from contracts.cli import main
-from contracts.core.memo import Memo
+from contracts.bounded_memo import Memo
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
 from contracts.pipeline import run

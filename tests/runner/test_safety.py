@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from contracts.cli import main
-from contracts.core.memo import Memo
+from contracts.bounded_memo import Memo
 from contracts.core.redaction import Redactor
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
