@@ -38,6 +38,7 @@ DEFAULT_MAX_ERASE_REMOTE = 5
 REMOTE_AUDIT_LOG = Path("contracts-audit.jsonl")
 SPEC_ENV = "KORE_ERASE_SPEC"
 REFERENCE_URL_ENV = "CONTRACTS_REFERENCE_URL"
+RATE_ENV = "CONTRACTS_RATE"
 
 
 class TargetKind(StrEnum):
@@ -171,6 +172,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_erase_requests", "--max-erase-requests", Kind.INT, None, plans=True, minimum=0,
            help="Erasing requests allowed on the wire, retries included [default: 5 on a remote target, unlimited"
                 " locally]."),
+    Option("rate", "--rate", env=RATE_ENV, plans=True, metavar="N/min",
+           help=f"Requests per rolling minute [env {RATE_ENV}; default: half the contract's x-rate-limit per minute"
+                " on a remote target, unpaced locally]; a remote run also stays within a quarter of the hourly"
+                " limit, and plans what fits in 6 minutes at this pace."),
     Option("allow_denied_host", "--allow-denied-host", Kind.FLAG, False, plans=True,
            help="Allow a production host of the vendor (the contract's x-production-hosts)."),
     Option("dry_run", "--dry-run", Kind.FLAG, False,
@@ -250,6 +255,7 @@ class RunConfig:
     erase_user_ids: tuple[str, ...] = ()
     refused_user_ids: tuple[str, ...] = ()
     max_erase_requests: int | None = None
+    rate: int | None = None  # requests per rolling minute; None: the target's default pace
     allow_denied_host: bool = False
     dry_run: bool = False
     plan_out: Path | None = None
@@ -337,7 +343,21 @@ def build(values: Mapping[str, Any]) -> RunConfig:
         erase_user_ids=_words(allow),
         refused_user_ids=_words(values.get("refused_user_id")),
         progress=bool(values.get("progress")),
+        rate=parse_rate(values.get("rate")),
     )
+
+
+def parse_rate(value: Any) -> int | None:
+    """`--rate N/min` (or a bare N, or an int) as requests per minute; `ConfigError` otherwise."""
+    if value is None or isinstance(value, int):
+        rate = value
+    else:
+        text = str(value).strip().lower()
+        number = text.removesuffix("/min").removesuffix("/minute").strip()
+        rate = int(number) if number.isdigit() else 0
+    if rate is not None and rate < 1:
+        raise ConfigError(f"--rate {value!r} is not a rate: give requests per minute, e.g. 30/min")
+    return rate
 
 
 #: Options whose value is the `RunConfig` field of the same name, as given.
@@ -369,7 +389,7 @@ def with_plan(config: RunConfig, data: Mapping[str, Any]) -> RunConfig:
         include=tuple(s.get("operations", ())), exclude=(),
         max_examples=int(s.get("maxExamples", config.max_examples)),
         erase_user_ids=tuple(s.get("eraseUserIds", ())), refused_user_ids=tuple(s.get("refusedUserIds", ())),
-        max_erase_requests=s.get("eraseBudget"),
+        max_erase_requests=s.get("eraseBudget"), rate=s.get("rate"),
         wait_for_completion=float(s.get("waitForCompletion", _default("wait_for_completion"))),
         target_kind=TargetKind.REMOTE if data.get("remote") else TargetKind.LOCAL,
     )

@@ -137,20 +137,22 @@ class _Stopwatch:
 
 
 def run(config: RunConfig, *, transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep, progress: Any = None) -> Report:
+        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+        progress: Any = None) -> Report:
     """Plan, pre-flight, approve, execute and judge a run; returns its `Report`.
+    `sleep` and `clock` are what the run waits with and paces itself by.
     Raises `ConfigError` (exit 2) or `UnreachableError` (exit 3)."""
-    runner = Runner(config, transport=transport, sleep=sleep, progress=progress)
-    clock = _Stopwatch(time.monotonic())
+    runner = Runner(config, transport=transport, sleep=sleep, clock=clock, progress=progress)
+    watch = _Stopwatch(time.monotonic())
     try:
         planned = plan(runner, runner)
         approve(runner, planned)
         if config.dry_run:
-            return judge(runner.outcome(planned, clock.elapsed), dry_run=True)
+            return judge(runner.outcome(planned, watch.elapsed), dry_run=True)
         execute(runner, planned, config)
     finally:
         runner.http.close()
-    return judge(runner.outcome(planned, clock.elapsed))
+    return judge(runner.outcome(planned, watch.elapsed))
 
 
 # -- contracts diff ------------------------------------------------------------------------------

@@ -29,9 +29,10 @@ from contracts.core.identities import Speaker
 from contracts.core.redaction import Redactor
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import CREATE, STATUS, Operation, Vocabulary
-from contracts.execution.transport import Exchange, Transport
+from contracts.execution.pacing import Pace, default_pace, request_budget
+from contracts.execution.transport import RETRY_STATUSES, Exchange, Transport
 from contracts.judging import checks as checkmod
-from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
+from contracts.judging.outcome import RATE_LIMITED, REQUEST_BUDGET, CallOutcome, CallRecord, Outcome
 from contracts.planning.model import Auth, Plan, PlannedCall
 from contracts.planning.planner import Planner
 from contracts.planning.strategies import broken_headers
@@ -46,7 +47,8 @@ class Runner:
     every planned call."""
 
     def __init__(self, config: RunConfig, *, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, progress: Any = None):
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 progress: Any = None):
         if not config.credentials.present:
             raise ConfigError("credentials are required: --client-id and --client-secret, or --token")
         self.config = config
@@ -63,8 +65,12 @@ class Runner:
         self.budget = Budget(DEFAULT_MAX_ERASE_REMOTE if cap is None and self.target.remote else cap)
         audit_log = config.audit_log or (REMOTE_AUDIT_LOG if self.target.remote else None)
         self.audit = AuditLog(audit_log, self.target.base_url)
+        limit = self.vocabulary.rate_limit
+        per_minute, total = default_pace(self.target.remote, config.rate, limit.per_minute, limit.per_hour)
+        self.pace = Pace(per_minute, total, clock=clock, sleep=sleep)
+        self.request_budget = request_budget(per_minute, total) if self.target.remote else None
         self.http = Transport(self.target.base_url, config.timeout, config.max_retry_after, transport=transport,
-                              sleep=sleep)
+                              sleep=sleep, pace=self.pace)
         self.context = checkmod.Context(self.vocabulary)
         self.checks = [cls() for cls in checkmod.REGISTRY]
         self.records: dict[int, CallRecord] = {}
@@ -96,7 +102,7 @@ class Runner:
         return {
             "suites": self.suites, "operations": [op.operation_id for op in self.operations],
             "maxExamples": c.max_examples, "eraseUserIds": list(c.erase_user_ids),
-            "refusedUserIds": list(c.refused_user_ids), "eraseBudget": self.budget.cap,
+            "refusedUserIds": list(c.refused_user_ids), "eraseBudget": self.budget.cap, "rate": c.rate,
             "waitForCompletion": c.wait_for_completion,
             "identities": {"otherTenant": c.other_tenant.present, "unscoped": c.unscoped.present,
                            "canSign": c.credentials.can_sign},
@@ -108,6 +114,7 @@ class Runner:
 
         planner = Planner(self.config, self.vocabulary, self.target, self.seed, self.operations, self.budget.cap,
                           self.settings_record())
+        planner.plan.request_budget = self.request_budget
         plan_preflight(planner)
         return planner
 
@@ -121,6 +128,7 @@ class Runner:
                 finish = SUITES[name].finish
                 if finish:
                     finish(planner)
+            planner.plan.allocate_requests()
         return planner.plan
 
     def preflight(self, plan: Plan) -> None:
@@ -174,20 +182,24 @@ class Runner:
             if value is None:
                 return None
             path = call.url_path(value)
+        if self.pace.exhausted():
+            self._skip(record, f"{REQUEST_BUDGET}: the run sent the {self.pace.total} requests it may (a quarter"
+                               " of the contract's hourly rate limit)")
+            return None
         if call.erasing and not self.budget.take():
             self._skip(record, "erase budget: every unit was spent on earlier erasing requests (retries included)")
             return None
         exchange = self.http.send(call.method, path, headers=self.headers_for(call), body=call.body,
                                   query=call.query, may_retry=self.budget.take if call.erasing else lambda: True)
         observation = self.observe(call, exchange)
-        rate_limited = exchange.status in (429, 503)
+        rate_limited = exchange.status in RETRY_STATUSES
         inconclusive = rate_limited or (call.expect is not None and exchange.status in call.expect.inconclusive)
         with self._lock:
             record.status, record.sends = exchange.status, record.sends + exchange.attempts
             record.elapsed += exchange.elapsed
             if inconclusive and record.outcome is not CallOutcome.CONCLUSIVE:
                 record.outcome = CallOutcome.INCONCLUSIVE
-                record.reason = (f"rate-limited: HTTP {exchange.status} after {exchange.attempts - 1} retries"
+                record.reason = (f"{RATE_LIMITED}: HTTP {exchange.status} after {exchange.attempts - 1} retries"
                                  if rate_limited else f"HTTP {exchange.status}: the deployment checked the body first")
             elif not inconclusive:
                 record.outcome, record.reason = CallOutcome.CONCLUSIVE, ""
@@ -231,9 +243,10 @@ class Runner:
             body=exchange.response_body, path_value=path_value, request_body=request_body, suite=call.suite,
             call=call, exchange=exchange, curl=exchange.curl(self.vocabulary.auth_header),
         )
-        with _quiet():
-            for check in self.checks:
-                check.after_response(self.context, observation)
+        if exchange.status not in RETRY_STATUSES:  # rate limited: it proves nothing about the call's check
+            with _quiet():
+                for check in self.checks:
+                    check.after_response(self.context, observation)
         with self._lock:
             self.context.answers[call.index] = observation
         if operation.role == CREATE and 200 <= exchange.status < 300:

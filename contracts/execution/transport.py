@@ -1,6 +1,8 @@
 """Sending requests: one httpx client (its transport injectable, so tests can
 call an ASGI app in-process), a count of every request on the wire,
-`Retry-After` honoured on 429/503 instead of hammering, a token minted for
+every request paced (`contracts.execution.pacing`), a 429/503 waited for
+(its `Retry-After` when usable, else a back-off) and retried instead of
+hammering, a token minted for
 every attempt, redirects never followed, and reproducible `curl` lines
 with the token replaced by `$CONTRACTS_TOKEN`.
 """
@@ -8,6 +10,7 @@ with the token replaced by `$CONTRACTS_TOKEN`.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import threading
 import time
@@ -18,6 +21,7 @@ from typing import Any
 import httpx
 
 from contracts.core.errors import UnreachableError
+from contracts.execution.pacing import Pace
 from contracts.planning.model import MAX_RETRIES
 
 RETRY_STATUSES = (429, 503)
@@ -69,14 +73,16 @@ class Exchange:
 
 
 class Transport:
-    """The run's one HTTP client to one deployment: it sends, honours `Retry-After`,
-    and counts every request on the wire and every second waited."""
+    """The run's one HTTP client to one deployment: it sends at the run's pace, waits
+    out a 429/503 and retries, and counts every request on the wire and every second waited."""
 
     def __init__(self, base_url: str, timeout: float, max_retry_after: float, *,
-                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep):
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+                 pace: Pace | None = None):
         self.base_url, self.timeout, self.max_retry_after = base_url, timeout, max_retry_after
         self.client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, trust_env=False)
         self.sleep = sleep
+        self.pace = pace if pace is not None else Pace(None, None, sleep=sleep)
         self.sent = 0
         self.waited = 0.0
         self._lock = threading.Lock()
@@ -94,14 +100,15 @@ class Transport:
         query: tuple[tuple[str, str], ...] = (),
         may_retry: Callable[[], bool] = lambda: True,
     ) -> Exchange:
-        """Send, and on 429/503 with `Retry-After` wait and send again (at most
-        `MAX_RETRIES` times, and only while `may_retry()` allows another request).
+        """Send at the pace, and on 429/503 wait and send again (at most `MAX_RETRIES`
+        times, and only while `may_retry()` and the run's request total allow another).
         `headers()` is called for every attempt: each gets a fresh token.
         Raises `UnreachableError` when the target does not answer HTTP."""
         url = self.base_url + path
         attempt = 0
         while True:
             attempt += 1
+            answered = self.pace.acquire()
             request_headers = dict(headers())
             started = time.monotonic()
             try:
@@ -112,26 +119,27 @@ class Transport:
             except httpx.TransportError as exc:
                 raise UnreachableError(f"{self.base_url} is unreachable: {_reason(exc)}") from None
             finally:
+                answered()
                 with self._lock:
                     self.sent += 1
             exchange = _exchange(response, request_headers, body, time.monotonic() - started, attempt)
             delay = self.retry_delay(exchange)
-            if delay is None or attempt > MAX_RETRIES or not may_retry():
+            if delay is None or attempt > MAX_RETRIES or self.pace.exhausted() or not may_retry():
                 return exchange
             with self._lock:
                 self.waited += delay
             self.sleep(delay)
 
     def retry_delay(self, exchange: Exchange) -> float | None:
-        """Seconds to wait before retrying, from `Retry-After`; None: do not retry."""
+        """Seconds to wait before retrying a 429/503: its `Retry-After` when it is a
+        number of seconds (junk such as `nan` counts as absent), else the pace's
+        back-off; at most `max_retry_after`. None: do not retry."""
         if exchange.status not in RETRY_STATUSES:
             return None
-        value = exchange.header("retry-after")
-        try:
-            delay = float(value) if value is not None else None
-        except ValueError:
-            return None
-        return None if delay is None else min(max(delay, 0.0), self.max_retry_after)
+        delay = _seconds(exchange.header("retry-after"))
+        if delay is None:
+            delay = self.pace.backoff(exchange.attempts)
+        return min(delay, self.max_retry_after)
 
 
 def _exchange(response: httpx.Response, headers: dict[str, str], body: bytes | None, elapsed: float,
@@ -148,6 +156,15 @@ def _exchange(response: httpx.Response, headers: dict[str, str], body: bytes | N
         attempts=attempts,
         response=response,
     )
+
+
+def _seconds(value: str | None) -> float | None:
+    """A `Retry-After` in seconds, or None when absent or not a finite number of seconds."""
+    try:
+        delay = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return max(delay, 0.0) if delay is not None and math.isfinite(delay) else None
 
 
 def _reason(exc: Exception) -> str:

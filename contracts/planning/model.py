@@ -12,6 +12,11 @@ Bounds, per suite and operation: a call is sent once, plus at most
 `Retry-After` (an erasing retry needs a unit of the erase budget like any
 erasing call); a polled call (`repeat`) at most `repeat.max_reads` times.
 The erase budget caps every erasing request on the wire, retries included.
+Against a remote target the request budget (what fits in a few minutes at
+the run's pace, `contracts.execution.pacing`) caps the requests the plan
+counts on: every group of calls (one check, operation and variant) keeps its
+first call, the pre-flight and the polls theirs, then the groups take turns
+until it is spent; the rest are cut, and say so.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from contracts.core.identities import Speaker
 from contracts.planning.strategies import TokenDefect
 
 MAX_RETRIES = 3
+#: How a call cut by the request budget says so (`contracts.judging.outcome.REQUEST_BUDGET`).
+REQUEST_BUDGET_CUT = "cut by the request budget"
 PLAN_FORMAT = 1
 
 #: Budget classes of erasing calls, in the order the budget is spent.
@@ -187,6 +194,8 @@ class Plan:
     cuts: list[Cut] = field(default_factory=list)
     #: Generated cases left out of the plan, and why: "suite: check on operation: reason" -> how many.
     left_out: Counter[str] = field(default_factory=Counter)
+    #: Requests the plan may count on (a polled call counts its most reads); None: unlimited.
+    request_budget: int | None = None
 
     def add(self, call: PlannedCall) -> PlannedCall:
         call.index = len(self.calls)
@@ -203,6 +212,48 @@ class Plan:
             if position >= self.budget:
                 call.cut = (f"erase budget: --max-erase-requests {self.budget} was spent on higher priorities"
                             f" (this call: {PRIORITY_NAMES.get(int(call.priority or 0), 'an erasing call')})")
+
+    def allocate_requests(self) -> None:
+        """Spend the request budget: the pre-flight, the polls and the erasing calls
+        first, then the first call of every group, then the groups' second calls,
+        and so on (a call that reads another's answer brings that call along);
+        the rest are cut."""
+        if self.request_budget is None:
+            return
+        kept: set[int] = set()
+        spent = 0
+        for call in sorted((c for c in self.calls if not c.cut), key=self._request_rank()):
+            needed = self._with_sources(call, kept)
+            price = sum(_requests(c) for c in needed)
+            if needed and not any(c.cut for c in needed) and spent + price <= self.request_budget:
+                kept.update(c.index for c in needed)
+                spent += price
+        for call in self.calls:
+            if not call.cut and call.index not in kept:
+                call.cut = (f"{REQUEST_BUDGET_CUT}: the plan's {self.request_budget} requests went to the first calls"
+                            " of every check first")
+
+    def _request_rank(self) -> Any:
+        position: Counter[str] = Counter()
+        ranks: dict[int, tuple[int, int]] = {}
+        for call in self.sendable():
+            first = call.suite == "preflight" or call.repeat is not None or call.erasing
+            ranks[call.index] = (0 if first else 1, position[call.group_key])
+            position[call.group_key] += 1
+        return lambda c: (*ranks[c.index], c.index)
+
+    def _with_sources(self, call: PlannedCall, kept: set[int]) -> list[PlannedCall]:
+        """The call and the not yet kept calls whose answers it reads."""
+        needed: list[PlannedCall] = []
+        current: PlannedCall | None = call
+        while current is not None and current.index not in kept and current not in needed:
+            needed.insert(0, current)
+            current = self.calls[current.ref.call] if current.ref is not None else None
+        return needed
+
+    def planned_requests(self) -> int:
+        """The requests the sendable calls count on (retries aside)."""
+        return sum(_requests(c) for c in self.sendable())
 
     def sendable(self) -> Iterator[PlannedCall]:
         return (c for c in self.calls if not c.cut)
@@ -238,6 +289,8 @@ class Plan:
             "erasingCalls": sum(1 for c in sendable if c.erasing),
             "maxErasing": max_erasing if self.budget is None else min(max_erasing, self.budget),
             "cut": sum(1 for c in self.calls if c.cut),
+            "plannedRequests": self.planned_requests(),
+            "requestBudget": self.request_budget,
         }
 
     # -- the plan file ---------------------------------------------------------------------------
@@ -265,6 +318,10 @@ class Plan:
         data["digest"] = digest(data)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _requests(call: PlannedCall) -> int:
+    return call.repeat.max_reads if call.repeat else 1
 
 
 def digest(data: dict[str, Any]) -> str:

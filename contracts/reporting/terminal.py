@@ -74,6 +74,16 @@ def _totals(report: Report) -> list[str]:
     return lines
 
 
+def _pace(report: Report) -> str:
+    """The run's pace and request budget, as a dry run states them."""
+    pace, plan = report.outcome.transport.pace, report.outcome.plan
+    rate = f"at most {pace.per_minute} requests in any rolling minute" if pace.per_minute else "not paced"
+    total = f", {pace.total} in the run" if pace.total is not None else ""
+    budget = (f"; request budget {plan.request_budget}: the plan counts on {plan.planned_requests()} requests"
+              " (polls at their most reads), the calls it cut say so") if plan.request_budget is not None else ""
+    return rate + total + budget
+
+
 def dry_run_text(report: Report) -> str:
     """The plan a dry run prints: the erase safety, the totals, a row per suite and operation."""
     plan, target = report.outcome.plan, report.outcome.target
@@ -85,6 +95,7 @@ def dry_run_text(report: Report) -> str:
         f"Plan: {totals['calls']} calls, at most {totals['maxRequests']} requests with retries;"
         f" {totals['erasingCalls']} erasing calls, at most {totals['maxErasing']} erasing requests;"
         f" {totals['cut']} calls cut",
+        f"Pace: {_pace(report)}",
         "",
         f"  {'suite':<12} {'method':<7} {'operation':<30} {'calls':>6} {'max requests':>13} {'max erasing':>12}"
         f" {'cut':>5}",

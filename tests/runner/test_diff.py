@@ -160,7 +160,7 @@ def test_the_real_side_keeps_the_safety_rules_of_a_remote_target(tmp_path: Path)
         with ExitStack() as stack:
             real_wire = stack.enter_context(deployment(real.asgi))
             reference_wire = stack.enter_context(deployment(reference.asgi))
-            config = DiffConfig(run_config(target_kind="remote", erase_user_ids=("qa@example.com",),
+            config = DiffConfig(run_config(target_kind="remote", erase_user_ids=("qa@example.com",), rate=6000,
                                            refused_user_ids=(), audit_log=audit), reference_config())
             report = diff(config, real_transport=real_wire, reference_transport=reference_wire)
     assert report.exit_code == 0, terminal.render(report)

@@ -99,7 +99,8 @@ def user_strings(calls: list[dict]) -> set[str]:
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["run", *args])
+    """`contracts run`; the stand-ins have no rate limit, so a remote run is paced fast (`--rate`)."""
+    result = CliRunner().invoke(main, ["run", "--rate", "6000/min", *args])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
