@@ -190,9 +190,9 @@ def test_no_check_of_schemathesis_re_sends_a_request_behind_the_plan() -> None:
 # 6. On a remote target, every string of every create body is allow-listed (bot ids where expected).
 
 def test_create_bodies_on_a_remote_target_name_only_allow_listed_users() -> None:
-    with MockApp(clock="manual") as mock:
+    with MockApp(clock="manual") as mock:  # a fast pace: the request budget is the run's quarter of the hourly limit
         report, wire = run_against(mock.asgi, target_kind="remote", erase_user_ids=ALLOWED, refused_user_ids=(),
-                                   max_examples=25, sleep=mock.advance)
+                                   max_examples=25, sleep=mock.advance, rate=6000)
     creates = creates_on_the_wire(wire)
     assert len(creates) > 100
     bot_field = VOCABULARY.fields.bot_ids
