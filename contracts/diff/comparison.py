@@ -286,7 +286,7 @@ def _platform_topic(vocabulary: Vocabulary, aspect: Aspect, status: int, statuse
         answer = vocabulary.answer(refusal).status
         if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and statuses[0] != statuses[1] and answer in statuses:
             return topic
-        if aspect is Aspect.BODY and status == answer:
+        if aspect == Aspect.BODY and status == answer:
             return topic
     return None
 

@@ -21,9 +21,9 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from contracts.bounded_memo import Memo
 from contracts.config import RunConfig
 from contracts.core.identities import Speaker
-from contracts.bounded_memo import Memo
 from contracts.core.vocabulary import CREATE, Operation, Role, Vocabulary
 from contracts.planning.model import ANCHOR, POSITIVE, Auth, Cut, Expect, Plan, PlannedCall, Ref
 from contracts.safety.policy import BodyPolicy

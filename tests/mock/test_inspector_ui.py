@@ -135,7 +135,7 @@ def test_the_first_paint_is_never_empty(chromium: Any) -> None:
     """Before any data arrives (here: no script at all), each part of the page says it is loading."""
     with MockServer(clock="manual") as server:
         served = server.http.get("/__mockserver/ui/").text
-        assert served.count('class="loading"') == 4
+        assert served.count('class="loading"') == 5
         context = chromium.new_context(viewport={"width": 1280, "height": 800}, java_script_enabled=False)
         try:
             page = context.new_page()

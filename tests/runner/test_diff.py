@@ -198,13 +198,13 @@ def test_a_difference_in_the_platform_s_answers_names_its_row(aspect: str, statu
     contract points at the spec-notes row that made that choice (from x-error-answers' statuses)."""
     from contracts.core.spec import load_spec
     from contracts.core.vocabulary import Vocabulary
-    from contracts.diff.comparison import decision_of, topic_of
+    from contracts.diff.comparison import Aspect, decision_of, topic_of
     from contracts.planning.model import PlannedCall
 
     vocabulary = Vocabulary.of(load_spec(ROOT / "openapi.yaml"))
     create = vocabulary.create[0]
     call = PlannedCall(0, "conformance", "conformance", create.operation_id, create.method, create.path)
-    assert decision_of(topic_of(call, vocabulary, aspect, "$", status, statuses)) == (row, True)
+    assert decision_of(topic_of(call, vocabulary, Aspect(aspect), "$", status, statuses)) == (row, True)
 
 
 def test_the_cli_compares_two_mock_processes_and_writes_every_report(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from contracts.cli import main
 from contracts.bounded_memo import Memo
+from contracts.cli import main
 from contracts.core.redaction import Redactor
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
