@@ -165,7 +165,7 @@ def run_command(**options: Any) -> None:
         click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
         return
     pipeline.report(result)
-    click.echo(terminal.render(result), nl=False)
+    click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
     sys.exit(result.exit_code)
 
 

@@ -35,7 +35,7 @@ from contracts.execution.runner import Runner
 from contracts.judging.checks import Observation
 from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
 from contracts.judging.verdict import Missing, Verdict
-from contracts.planning.model import Plan, PlannedCall
+from contracts.planning.model import Cause, Plan, PlannedCall
 from contracts.planning.suites import poll_schedule
 
 #: A side is slower when its median response time exceeds the other's by `slower_by` seconds, and this many times.
@@ -284,5 +284,5 @@ def _violations(runner: Runner) -> int:
 
 
 def _cut(call: PlannedCall) -> CallRecord:
-    return CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut or "")
+    return CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut or "", cause=Cause.ERASE_BUDGET)
 

@@ -22,6 +22,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,18 @@ PRIORITY_NAMES: dict[int, str] = {
     SCOPE: "the unscoped app with a valid body",
     POSITIVE: "more positive create examples",
 }
+
+
+class Cause(StrEnum):
+    """Why a check (or one call of it) could not be judged: the closed set of an
+    INCOMPLETE cell's reasons (the text beside it names the flag or the call)."""
+
+    ERASE_BUDGET = "cut by the erase budget"
+    REQUEST_BUDGET = "cut by the request budget"
+    RATE_LIMITED = "rate limited"
+    NEEDS_INPUT = "needs an identity or a flag"
+    NOTHING_TO_JUDGE = "nothing to judge"
+    DEADLINE = "not final by the deadline"
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,7 @@ class PlannedCall:
     erasing: bool = False
     priority: float | None = None
     positive: bool = False  # a valid token and schema-valid data: a deployment must accept it
+    altered: bool = False  # the safety rules changed its generated body: judged only by what it still proves
     expect: Expect | None = None
     ref: Ref | None = None
     repeat: Repeat | None = None
@@ -168,6 +182,7 @@ class Cut:
     check: str
     operation_id: str
     reason: str
+    cause: Cause = Cause.NEEDS_INPUT
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 from contracts.diff.comparison import Difference
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.checks import Finding
-from contracts.judging.verdict import Report, Row, Verdict
+from contracts.judging.verdict import CellState, Report, Row, Verdict
 
 #: The created erase requests a Markdown or HTML report lists (the audit log has them all).
 CREATED_SHOWN = 20
@@ -27,13 +27,14 @@ def result_line(result: Report | DiffReport) -> str:
     """`Result: <verdict> (<why>)`, the last line of the terminal report."""
     if isinstance(result, DiffReport):
         return _diff_result_line(result)
-    findings, missing = len(result.findings), len(result.incomplete)
+    findings = len(result.findings)
+    missing = sum(1 for r in result.rows if r.state is CellState.INCOMPLETE)
     if result.verdict is Verdict.FAILED:
-        return f"Result: FAILED ({findings} violations" + (f", {missing} checks incomplete)" if missing else ")")
+        return f"Result: FAILED ({findings} violations" + (f", {missing} cells incomplete)" if missing else ")")
     if result.verdict is Verdict.INCOMPLETE:
         accepted = "accepted by --allow-incomplete" if result.config.allow_incomplete else \
             "--allow-incomplete accepts this"
-        return f"Result: INCOMPLETE (0 violations; {missing} checks did not run fully; {accepted})"
+        return f"Result: INCOMPLETE (0 violations; {missing} cells did not run fully; {accepted})"
     return "Result: PASSED (0 violations; every selected check ran)"
 
 

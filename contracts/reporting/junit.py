@@ -1,12 +1,14 @@
-"""JUnit XML, for CI: a run's testcase per suite, check and operation (with
-durations); a diff's testcase per difference (an accepted one skipped)."""
+"""JUnit XML, for CI: a run's testcase per cell (suite, check and operation, with
+durations): a failed cell fails, an incomplete one is skipped with its cause and
+reason, a cell no selected suite planned is absent; a diff's testcase per
+difference (an accepted one skipped)."""
 
 from __future__ import annotations
 
 from xml.etree import ElementTree
 
 from contracts.diff.lockstep import DiffReport
-from contracts.judging.verdict import Report, Row, RowStatus
+from contracts.judging.verdict import CellState, Report, Row
 from contracts.reporting.common import by_suite, differences, finding_lines
 
 
@@ -40,14 +42,14 @@ def _cases(element: ElementTree.Element, suite: str, rows: list[Row]) -> tuple[i
         case = ElementTree.SubElement(element, "testcase", classname=f"contracts.{suite}",
                                       name=f"{row.check} [{row.operation}]", time=f"{row.duration:.3f}")
         duration += row.duration
-        if row.status is RowStatus.FAILED:
+        if row.state is CellState.FAILED:
             failures += 1
             failure = ElementTree.SubElement(case, "failure", message=f"{len(row.findings)} violation(s) of"
                                              f" {row.check} on {row.operation}")
             failure.text = "\n".join("\n".join(finding_lines(f)) for f in row.findings)
-        elif row.status is RowStatus.CUT:
+        elif row.state is CellState.INCOMPLETE:
             skipped += 1
-            ElementTree.SubElement(case, "skipped", message=row.reason or "did not run fully")
+            ElementTree.SubElement(case, "skipped", message=row.explanation)
     return failures, skipped, duration
 
 

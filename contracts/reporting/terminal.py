@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from contracts.diff.comparison import Difference
 from contracts.diff.lockstep import DiffReport
-from contracts.judging.verdict import Report, RowStatus, judge
+from contracts.judging.verdict import CellState, Report, Row, judge
 from contracts.reporting.common import budget, by_suite, differences, finding_lines, result_line
 
 
@@ -26,11 +26,9 @@ def _run(report: Report) -> str:
     lines = [f"contracts run against {target.base_url} ({'remote: strict erase safety' if target.remote else 'local'})",
              "", "Suites:"]
     for suite, rows in by_suite(report.rows).items():
-        status = "FAIL" if any(r.status is RowStatus.FAILED for r in rows) else \
-            "CUT " if any(r.status is RowStatus.CUT for r in rows) else "PASS"
-        sent = sum(r.sent for r in rows)
-        checks = len({r.check for r in rows})
-        lines.append(f"  {status}  {suite}  ({checks} checks, {sent} calls)")
+        lines.append(f"  {_SUITE_WORD[suite_state(rows)]}  {suite}  ({len({r.check for r in rows})} checks,"
+                     f" {sum(r.sent for r in rows)} calls)")
+        lines += cell_lines(rows)
     grouped = report.findings.by_check()
     if grouped:
         lines += ["", f"Contract violations ({len(report.findings)}), by check:"]
@@ -43,12 +41,31 @@ def _run(report: Report) -> str:
     return report.redact("\n".join(lines)) + "\n"
 
 
-def _notes(report: Report) -> list[str]:
-    """What did not run fully, what ran with fewer calls, and what was not observed."""
+#: A suite's word: the worst state of its cells.
+_SUITE_WORD = {CellState.PASSED: "PASS", CellState.FAILED: "FAIL", CellState.INCOMPLETE: "INCOMPLETE"}
+
+
+def suite_state(rows: list[Row]) -> CellState:
+    states = {r.state for r in rows}
+    return next((s for s in (CellState.FAILED, CellState.INCOMPLETE) if s in states), CellState.PASSED)
+
+
+def cell_lines(rows: list[Row]) -> list[str]:
+    """Every cell of a suite: one line per check for the operations it passed, one
+    line per cell that failed or is incomplete (with the cause and the reason)."""
     lines: list[str] = []
-    if report.incomplete:
-        lines += ["", f"Incomplete ({len(report.incomplete)}): what did not run fully, and why:"]
-        lines += [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}" for m in report.incomplete]
+    passed: dict[str, list[str]] = {}
+    for row in rows:
+        if row.state is CellState.PASSED:
+            passed.setdefault(row.check, []).append(row.operation)
+        else:
+            lines.append(f"      {row.state.mark} {row.state} {row.check} [{row.operation}]: {row.explanation}")
+    return [f"      {CellState.PASSED.mark} passed {check} [{', '.join(ops)}]" for check, ops in passed.items()] + lines
+
+
+def _notes(report: Report) -> list[str]:
+    """What ran with fewer calls, and what was not observed (the cells say what did not run fully)."""
+    lines: list[str] = []
     if report.reduced:
         lines += ["", "Ran with fewer calls than planned:"] + [f"  - {note}" for note in report.reduced]
     if report.unobserved:
