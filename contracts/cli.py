@@ -133,7 +133,12 @@ def _given(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _configure(given: Mapping[str, Any]) -> Any:
+    from hypothesis.configuration import set_hypothesis_home_dir
+
     from contracts import pipeline
+    from contracts.core.cache import hypothesis_home
+
+    set_hypothesis_home_dir(hypothesis_home())
 
     try:
         return pipeline.configure(given)

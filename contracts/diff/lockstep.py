@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from contracts.config import Credentials, RunConfig
-from contracts.core.errors import ConfigError, ContractsError
+from contracts.core.errors import ConfigError, ContractsError, UnreachableError
 from contracts.diff.comparison import Aspect, Difference, DriftFindings, Normaliser, compare, decision_of, fix_for
 from contracts.execution.preflight import run_preflight
 from contracts.execution.runner import Runner
@@ -103,9 +103,9 @@ def reference_identities(config: RunConfig, transport: httpx.BaseTransport | Non
     try:
         with httpx.Client(transport=transport, timeout=config.timeout, trust_env=False) as client:
             answer = client.get(url)
-    except httpx.TransportError:
-        answer = None
-    if answer is None or answer.status_code != 200:
+    except httpx.TransportError as exc:
+        raise UnreachableError(f"{config.base_url} does not answer HTTP ({type(exc).__name__})") from None
+    if answer.status_code != 200:
         raise ConfigError("the reference needs --reference-client-id/--reference-client-secret (it is no mockserver"
                           " whose control API names its apps)")
     apps = answer.json()
