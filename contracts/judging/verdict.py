@@ -308,6 +308,10 @@ def _coverage(outcome: Outcome) -> tuple[list[tuple[str, str]], list[Missing]]:
         if refused_sent and polled and not outcome.not_final:
             missing.append(Missing("lifecycle", "completion", polled[0].call.operation_id,
                                    f"the business rule never refused a --refused-user-id ({statuses.refused})"))
+        elif not refused_sent and outcome.config.refused_user_ids:
+            unobserved.append((f"UserEraseStatus {statuses.refused}",
+                               "no create this run sent named a --refused-user-id (the erase budget or the"
+                               " selected suites left them out)"))
         elif not refused_sent:
             unobserved.append((f"UserEraseStatus {statuses.refused}",
                                "needs a user the business rule refuses: --refused-user-id (an account owner,"
