@@ -140,7 +140,7 @@ SLOW_MODULES = {
     "tests/runner/test_staging.py", "tests/runner/test_pytest_plugin.py", "tests/runner/test_diff.py",
     "tests/runner/test_report_browser.py", "tests/runner/test_proxy.py", "tests/runner/test_verify.py",
     "tests/runner/test_pacing.py", "tests/runner/test_reports_agree.py", "tests/mock/test_proxy.py",
-    "tests/mock/test_rate_limits.py",
+    "tests/mock/test_rate_limits.py", "tests/runner/test_one_story.py",
 }
 
 

@@ -323,6 +323,9 @@ def _execute_lifecycle(runner: Runner, calls: list[PlannedCall]) -> None:
     """Poll every created request with back-off until its users are final (or
     they moved on from the initial status to anything else, which the schema
     checks judge), or the deadline passes."""
+    for call in calls:
+        if not call.repeat:  # the anchor create, when the lifecycle runs alone
+            runner.send(call)
     pending = [c for c in calls if c.repeat]
     started = time.monotonic()
     waits = iter(poll_schedule(runner.config.wait_for_completion))
