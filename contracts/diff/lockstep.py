@@ -183,6 +183,7 @@ class Lockstep:
         times[0].append(mine.exchange.elapsed)
         times[1].append(theirs.exchange.elapsed)
         for difference in compare(call, mine, theirs, self.real.vocabulary, self.normaliser, conforms):
+            difference.calls.add(call.index)
             self.drift.add(difference)
         return mine, theirs
 

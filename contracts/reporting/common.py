@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from contracts.diff.comparison import Difference
+from contracts.diff.comparison import Difference, RootCause
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.checks import Finding
 from contracts.judging.verdict import CellState, Report, Row, Verdict
@@ -39,14 +39,30 @@ def result_line(result: Report | DiffReport) -> str:
 
 
 def _diff_result_line(report: DiffReport) -> str:
-    opened, accepted = len(report.drift.open), len(report.drift.accepted)
-    extra = f"; {accepted} accepted by --ignore" if accepted else ""
+    causes = report.drift.root_causes()
+    opened = [c for c in causes if not c.accepted]
+    accepted = len(causes) - len(opened)
+    extra = f"; {accepted} root causes accepted by --ignore" if accepted else ""
     if report.verdict is Verdict.DRIFT:
-        return f"Result: DRIFT ({opened} differences{extra})"
+        calls = len(set().union(*(d.calls for c in opened for d in c.differences)))
+        return f"Result: DRIFT ({len(opened)} root causes, in {calls} of {report.compared} compared calls{extra})"
     if report.verdict is Verdict.INCOMPLETE:
         return f"Result: INCOMPLETE (no difference in {report.compared} compared calls{extra};" \
                f" {len(report.incomplete)} not compared)"
     return f"Result: NO DRIFT ({report.compared} calls compared{extra})"
+
+
+def root_cause_lines(cause: RootCause) -> list[str]:
+    """A root cause: its decision, how many calls showed it, its fix, examples and its one `--ignore` rule."""
+    mark = f"accepted by --ignore '{cause.rule}'" if cause.accepted else "DRIFT"
+    lines = [f"  [{mark}] {cause.decision}: {cause.calls} calls differ ({len(cause.differences)} differences:"
+             f" {', '.join(cause.aspects[:4])}{', ...' if len(cause.aspects) > 4 else ''})",
+             f"      fix: {'; '.join(cause.fixes)}"]
+    for d in cause.examples():
+        lines.append(f"      e.g. {d.call}: {d.aspect} {d.where}: real {d.real}, reference {d.reference}")
+    if not cause.accepted:
+        lines.append(f"      accept it: --ignore '{cause.rule}'")
+    return lines
 
 
 def finding_lines(finding: Finding) -> list[str]:

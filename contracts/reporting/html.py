@@ -147,6 +147,10 @@ def _diff(report: DiffReport) -> str:
         f"<td>{e(d.aspect)} <code>{e(d.where)}</code><br><small>{e(d.call)}</small></td>"
         f"<td><code>{e(d.real)}</code></td><td><code>{e(d.reference)}</code></td><td>{e(d.fix)}</td>"
         f"<td><code>{e(d.rule)}</code></td></tr>" for d in differences(report))
+    causes = "".join(
+        f"<tr class='{'accepted' if c.accepted else 'drift'}'><td>{e(c.decision)}</td><td>{c.calls}</td>"
+        f"<td>{e(', '.join(c.aspects))}</td><td>{e('; '.join(c.fixes))}</td><td><code>--ignore '{e(c.rule)}'"
+        "</code></td></tr>" for c in report.drift.root_causes())
     missing = "".join(f"<li>{e(m.suite)}: {e(m.check)} on {e(m.operation)}: {e(m.reason)}</li>"
                       for m in report.incomplete)
     verdict = report.verdict.replace(" ", "-")
@@ -156,6 +160,8 @@ def _diff(report: DiffReport) -> str:
         f"<h1>Drift: {e(report.config.real.base_url)} against {e(report.config.reference.base_url)}</h1>"
         f"<p><span class='v {verdict}' id='verdict'>{e(report.verdict)}</span> "
         f"{e(result_line(report).removeprefix('Result: '))}</p>"
+        "<h2>Root causes</h2><table id='root-causes'><tr><th>root cause</th><th>calls</th><th>differences</th>"
+        f"<th>fix</th><th>accept it</th></tr>{causes}</table><h2>Differences</h2>"
         "<table id='differences'><tr><th>decision</th><th>what</th><th>real</th><th>reference</th><th>fix</th>"
         f"<th>rule</th></tr>{rows}</table>"
         + (f"<h2>Not compared</h2><ul>{missing}</ul>" if missing else "")

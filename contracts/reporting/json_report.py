@@ -52,7 +52,9 @@ def _diff(report: DiffReport) -> str:
         "verdict": report.verdict,
         "seed": report.real.plan.seed,
         "compared": report.compared,
-        "differences": [vars(d) for d in differences(report)],
+        "rootCauses": [{"rule": c.rule, "decision": c.decision, "calls": c.calls, "accepted": c.accepted,
+                        "fix": c.fixes, "differences": len(c.differences)} for c in report.drift.root_causes()],
+        "differences": [dict(vars(d), calls=sorted(d.calls)) for d in differences(report)],
         "notCompared": [vars(m) for m in report.incomplete],
     }
     return _dumps(report, data)

@@ -1,7 +1,7 @@
 """JUnit XML, for CI: a run's testcase per cell (suite, check and operation, with
 durations): a failed cell fails, an incomplete one is skipped with its cause and
-reason, a cell no selected suite planned is absent; a diff's testcase per
-difference (an accepted one skipped)."""
+reason, a cell no selected suite planned is absent; a diff's testcase per root
+cause (an accepted one skipped)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.verdict import CellState, Report, Row
-from contracts.reporting.common import by_suite, differences, finding_lines
+from contracts.reporting.common import by_suite, finding_lines, root_cause_lines
 
 
 def render(result: Report | DiffReport) -> str:
@@ -54,21 +54,24 @@ def _cases(element: ElementTree.Element, suite: str, rows: list[Row]) -> tuple[i
 
 
 def _diff(report: DiffReport) -> str:
+    """A testcase per root cause: an open one fails, an accepted one is skipped (naming its rule)."""
     root = ElementTree.Element("testsuites", name="contracts diff")
     suite = ElementTree.SubElement(root, "testsuite", name="drift")
-    found = differences(report)
-    for d in found:
-        case = ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name=f"{d.rule} {d.where}")
-        if d.accepted:
-            ElementTree.SubElement(case, "skipped", message=f"accepted by --ignore: {d.decision}")
+    causes = report.drift.root_causes()
+    for cause in causes:
+        case = ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name=f"{cause.rule}"
+                                      f" {cause.decision}")
+        if cause.accepted:
+            ElementTree.SubElement(case, "skipped", message=f"accepted by --ignore '{cause.rule}'")
         else:
-            failure = ElementTree.SubElement(case, "failure", message=f"{d.decision}: {d.aspect} {d.where}")
-            failure.text = f"call: {d.call}\nreal: {d.real}\nreference: {d.reference}\nfix: {d.fix}"
-    if not found:
+            failure = ElementTree.SubElement(case, "failure", message=f"{cause.decision}: {cause.calls} calls"
+                                             f" differ; --ignore '{cause.rule}' accepts it")
+            failure.text = "\n".join(root_cause_lines(cause))
+    if not causes:
         ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name="no drift")
-    opened = len(report.drift.open)
+    opened = sum(1 for c in causes if not c.accepted)
     for element in (root, suite):
-        element.set("tests", str(max(1, len(found))))
+        element.set("tests", str(max(1, len(causes))))
         element.set("failures", str(opened))
-        element.set("skipped", str(len(found) - opened))
+        element.set("skipped", str(len(causes) - opened))
     return report.redact(ElementTree.tostring(root, encoding="unicode", xml_declaration=True))

@@ -53,8 +53,14 @@ def _run(report: Report) -> str:
 
 def _diff(report: DiffReport) -> str:
     lines = [f"# Drift: `{report.config.real.base_url}` against `{report.config.reference.base_url}`", "",
-             f"**{result_line(report).removeprefix('Result: ')}**", "",
-             "| decision | what | real | reference | fix | rule |", "|---|---|---|---|---|---|"]
+             f"**{result_line(report).removeprefix('Result: ')}**", "", "## Root causes", "",
+             "| root cause | calls | differences | fix | --ignore |", "|---|---|---|---|---|"]
+    for cause in report.drift.root_causes():
+        cells = [cause.decision + (" (accepted)" if cause.accepted else ""), str(cause.calls),
+                 ", ".join(cause.aspects), "; ".join(cause.fixes), f"`{cause.rule}`"]
+        lines.append("| " + " | ".join(table_cell(c) for c in cells) + " |")
+    lines += ["", "## Differences", "", "| decision | what | real | reference | fix | rule |",
+              "|---|---|---|---|---|---|"]
     for d in differences(report):
         cells = [d.decision + (" (accepted)" if d.accepted else ""), f"{d.aspect} `{d.where}` on {d.call}",
                  f"`{d.real}`", f"`{d.reference}`", d.fix, f"`{d.rule}`"]

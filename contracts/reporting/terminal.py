@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from contracts.diff.comparison import Difference
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.verdict import CellState, Report, Row, judge
-from contracts.reporting.common import budget, by_suite, differences, finding_lines, result_line
+from contracts.reporting.common import budget, by_suite, finding_lines, result_line, root_cause_lines
 
 
 def render(result: Report | DiffReport) -> str:
@@ -134,38 +133,21 @@ def _policy(report: Report) -> str:
 
 
 def _diff(report: DiffReport) -> str:
+    """The root causes first (one `--ignore` rule each), then what was not compared and the totals."""
     real, reference = report.config.real.base_url, report.config.reference.base_url
     lines = [f"contracts diff: {real} (real) against {reference} (reference)", ""]
-    by_decision: dict[str, list[Difference]] = {}
-    for difference in report.drift.open:
-        by_decision.setdefault(difference.decision, []).append(difference)
-    if by_decision:
-        lines.append("Drift by contract decision:")
-        for decision, items in sorted(by_decision.items()):
-            fixes = sorted({d.fix.split(" (")[0] for d in items})
-            lines.append(f"  {decision}: {sum(d.count for d in items)} calls differ; fix: {'; '.join(fixes)}")
+    causes = report.drift.root_causes()
+    if causes:
+        lines.append(f"Root causes ({len(causes)}):")
+        for cause in causes:
+            lines += root_cause_lines(cause)
         lines.append("")
-    for difference in differences(report):
-        lines += _difference_lines(difference)
     if report.incomplete:
-        lines += ["", "Not compared:"] + [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}"
-                                          for m in report.incomplete]
+        lines += ["Not compared:"] + [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}"
+                                      for m in report.incomplete] + [""]
     counts = report.real.transport.sent, report.reference.transport.sent if report.reference else 0
-    lines += ["", f"Requests sent: {counts[0]} to the real deployment (erasing: {report.real.budget.sent},"
-                  f" budget {report.real.budget.cap if report.real.budget.cap is not None else 'unlimited'}),"
-                  f" {counts[1]} to the reference",
+    lines += [f"Requests sent: {counts[0]} to the real deployment (erasing: {report.real.budget.sent},"
+              f" budget {report.real.budget.cap if report.real.budget.cap is not None else 'unlimited'}),"
+              f" {counts[1]} to the reference; {report.compared} calls compared",
               f"Seed: {report.real.plan.seed}", f"Time: {report.duration:.1f} s", result_line(report)]
     return report.redact("\n".join(lines)) + "\n"
-
-
-def _difference_lines(difference: Difference) -> list[str]:
-    mark = "accepted" if difference.accepted else "DRIFT"
-    repeat = f" (x{difference.count})" if difference.count > 1 else ""
-    return [
-        f"  [{mark}] {difference.decision}: {difference.aspect} {difference.where}{repeat}",
-        f"      call:      {difference.call}",
-        f"      real:      {difference.real}",
-        f"      reference: {difference.reference}",
-        f"      fix:       {difference.fix}",
-        f"      rule:      {difference.rule}   (--ignore '{difference.rule}' accepts it)",
-    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -159,3 +160,23 @@ def test_run_leaves_no_hypothesis_folder_in_the_current_directory(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert not (work / ".hypothesis").exists()
     assert (cache / "hypothesis").is_dir()
+
+
+def test_diff_names_one_root_cause_for_the_error_shape_drift_and_one_rule_accepts_it(tmp_path: Path) -> None:
+    with MockServer(clock="real", progress_delay=0.2) as real, MockServer(clock="real", progress_delay=0.2) as ref:
+        real.inject("errorShape")
+        args = ["diff", "--base-url", real.base_url, *credential_args(), "--reference-url", ref.base_url,
+                "--seed", "7", "--suite", "conformance", "--suite", "auth", "--wait-for-completion", "3"]
+        drift = contracts(*args, cwd=tmp_path)
+        output = drift.stdout + drift.stderr
+        assert drift.returncode == 1, output
+        assert drift.stdout.splitlines()[2] == "Root causes (1):", output
+        rules = set(re.findall(r"--ignore '([^']+)'", drift.stdout))
+        assert len(rules) == 1, output
+        rule = rules.pop()
+        sent = int(re.search(r"Requests sent: (\d+) to the real", drift.stdout).group(1))  # type: ignore[union-attr]
+        differ = int(re.search(r"(\d+) calls differ", drift.stdout).group(1))  # type: ignore[union-attr]
+        assert differ <= sent
+        accepted = contracts(*args, "--ignore", rule, cwd=tmp_path)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert f"accepted by --ignore '{rule}'" in accepted.stdout
