@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from contracts.core.identities import Speaker
 from contracts.core.vocabulary import CREATE, STATUS
 from contracts.planning.model import (
+    ANCHOR,
     OTHER_AUTH,
     SCOPE,
     SECOND_CREATE,
@@ -118,8 +119,10 @@ def _plan_stateful(planner: Planner) -> None:
         return
     scenarios = [planner.anchor("stateful")]
     for index in range(0 if planner.comparing else max(1, planner.config.max_examples // 10)):
-        scenarios.append(planner.call("stateful", "resource_available", creates[index % len(creates)],
+        # The anchor reads back the first create operation; the next is the second's, paid for right after it.
+        scenarios.append(planner.call("stateful", "resource_available", creates[(index + 1) % len(creates)],
                                       body=planner.positive_body(f"stateful {index}"),
+                                      priority=ANCHOR + 0.5 if index == 0 else None,
                                       group="stateful/resource_available/creates",
                                       description="a create, read back through the link"))
     for scenario in scenarios:

@@ -151,7 +151,8 @@ def test_a_plan_for_another_target_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     cli("--base-url", "https://staging.example.com", *credential_args(), "--dry-run", "--plan-out", str(path))
     code, output = cli("--plan", str(path), "--base-url", "https://other.example.com", *credential_args())
-    assert code == 2 and "names another target (https://staging.example.com)" in output
+    assert code == 2 and "--base-url https://other.example.com is not the approved plan's" in output
+    assert "https://staging.example.com" in output
 
 
 def test_a_plan_that_this_run_would_not_send_is_refused(tmp_path: Path) -> None:
