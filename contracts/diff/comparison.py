@@ -78,6 +78,7 @@ class Difference:
     fix: str
     count: int = 1
     accepted: bool = False
+    accepted_by: str = ""  # the --ignore rule that accepted it
     calls: set[int] = field(default_factory=set)  # the plan's indexes of the calls that showed it
 
     @property
@@ -114,6 +115,12 @@ class RootCause:
         return all(d.accepted for d in self.differences)
 
     @property
+    def accepted_by(self) -> str:
+        """The --ignore rules that accepted it, as given."""
+        rules = dict.fromkeys(d.accepted_by for d in self.differences if d.accepted_by)
+        return ", ".join(f"--ignore '{r}'" for r in rules)
+
+    @property
     def fixes(self) -> list[str]:
         return sorted({d.fix.split(" (")[0] for d in self.differences})
 
@@ -148,7 +155,8 @@ class DriftFindings:
         or one difference's (`status/<operation>/<check>`, with `/<where>`); `*` matches anything."""
         for difference in self.items.values():
             names = (difference.cause, difference.rule, f"{difference.rule}/{difference.where}")
-            difference.accepted = any(fnmatch.fnmatch(name, p) for p in patterns for name in names)
+            rule = next((p for p in patterns if any(fnmatch.fnmatch(name, p) for name in names)), "")
+            difference.accepted, difference.accepted_by = bool(rule), rule
 
     def root_causes(self) -> list[RootCause]:
         """The differences grouped by cause, the open ones first, the most calls first."""

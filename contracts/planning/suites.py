@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 from contracts.core.identities import Speaker
 from contracts.core.vocabulary import CREATE, STATUS
 from contracts.planning.model import (
-    ANCHOR,
     OTHER_AUTH,
+    OTHER_OPERATION,
     SCOPE,
     SECOND_CREATE,
     SEVERE_AUTH,
@@ -122,7 +122,7 @@ def _plan_stateful(planner: Planner) -> None:
         # The anchor reads back the first create operation; the next is the second's, paid for right after it.
         scenarios.append(planner.call("stateful", "resource_available", creates[(index + 1) % len(creates)],
                                       body=planner.positive_body(f"stateful {index}"),
-                                      priority=ANCHOR + 0.5 if index == 0 else None,
+                                      priority=OTHER_OPERATION if index == 0 else None,
                                       group="stateful/resource_available/creates",
                                       description="a create, read back through the link"))
     for scenario in scenarios:

@@ -54,7 +54,7 @@ def _diff_result_line(report: DiffReport) -> str:
 
 def root_cause_lines(cause: RootCause) -> list[str]:
     """A root cause: its decision, how many calls showed it, its fix, examples and its one `--ignore` rule."""
-    mark = f"accepted by --ignore '{cause.rule}'" if cause.accepted else "DRIFT"
+    mark = f"accepted by {cause.accepted_by}" if cause.accepted else "DRIFT"
     lines = [f"  [{mark}] {cause.decision}: {cause.calls} calls differ ({len(cause.differences)} differences:"
              f" {', '.join(cause.aspects[:4])}{', ...' if len(cause.aspects) > 4 else ''})",
              f"      fix: {'; '.join(cause.fixes)}"]

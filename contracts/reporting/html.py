@@ -4,6 +4,7 @@ verdict and table of differences."""
 
 from __future__ import annotations
 
+import json
 from html import escape as e
 
 from contracts.diff.lockstep import DiffReport
@@ -56,6 +57,7 @@ def _run(report: Report) -> str:
         _matrix(report),
         *_violations(report),
         *_notes(report),
+        *_erasing(report),
         *_created(report),
         "</body></html>\n",
     ]
@@ -102,6 +104,20 @@ def _notes(report: Report) -> list[str]:
     if report.unobserved:
         parts.append("<h2>Documented states not observed</h2><ul>")
         parts += [f"<li>{e(what)}: {e(why)}</li>" for what, why in report.unobserved] + ["</ul>"]
+    return parts
+
+
+def _erasing(report: Report) -> list[str]:
+    """The plan's erasing calls: those the budget keeps, in order, then those it cuts."""
+    erasing = report.outcome.plan.erasing(report.outcome.vocabulary.auth_header)
+    rows = "".join(f"<tr><td>{c['index']}</td><td>{e(c['method'])} {e(c['path'])}</td>"
+                   f"<td><code>{e(json.dumps(c['body'], ensure_ascii=False))}</code></td><td>{e(c['identity'])}</td>"
+                   f"<td>{e(c['why'])}</td></tr>" for c in erasing["kept"])
+    parts = [f"<h2>Erasing calls the plan sends ({len(erasing['kept'])})</h2><table id='erasing'><tr><th>call</th>"
+             f"<th>request</th><th>body</th><th>identity</th><th>why</th></tr>{rows}</table>"]
+    if erasing["cut"]:
+        parts.append("<h3>Cut by the erase budget (not sent)</h3><ul>" + "".join(
+            f"<li>{e(c['why'])} (×{c['count']})</li>" for c in erasing["cut"]) + "</ul>")
     return parts
 
 

@@ -62,7 +62,7 @@ def _diff(report: DiffReport) -> str:
         case = ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name=f"{cause.rule}"
                                       f" {cause.decision}")
         if cause.accepted:
-            ElementTree.SubElement(case, "skipped", message=f"accepted by --ignore '{cause.rule}'")
+            ElementTree.SubElement(case, "skipped", message=f"accepted by {cause.accepted_by}")
         else:
             failure = ElementTree.SubElement(case, "failure", message=f"{cause.decision}: {cause.calls} calls"
                                              f" differ; --ignore '{cause.rule}' accepts it")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from typing import Any
 
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.verdict import CellState, Report, Row, judge
@@ -102,12 +104,15 @@ def dry_run_text(report: Report) -> str:
         f" {totals['erasingCalls']} erasing calls, at most {totals['maxErasing']} erasing requests;"
         f" {totals['cut']} calls cut",
         "",
-        f"  {'suite':<12} {'method':<7} {'operation':<30} {'calls':>6} {'max requests':>13} {'max erasing':>12}"
-        f" {'cut':>5}",
+        f"  {'suite':<12} {'method':<7} {'operation':<30} {'calls':>6} {'max requests':>13}"
+        f" {'erasing calls':>14} {'cut':>5}",
     ]
     for row in plan.summary():
         lines.append(f"  {row['suite']:<12} {row['method']:<7} {row['operation']:<30} {row['calls']:>6}"
-                     f" {row['maxRequests']:>13} {row['maxErasing']:>12} {row['cut']:>5}")
+                     f" {row['maxRequests']:>13} {row['erasingCalls']:>14} {row['cut']:>5}")
+    lines += [f"  {'total':<51} {totals['calls']:>6} {totals['maxRequests']:>13} {totals['erasingCalls']:>14}"
+              f" {totals['cut']:>5}"]
+    lines += erasing_lines(plan.erasing(report.outcome.vocabulary.auth_header))
     paths = {op.operation_id: f"{op.method} {op.path}" for op in report.outcome.vocabulary.operations.values()}
     lines += ["", "Operations: " + "; ".join(f"{op} = {path}" for op, path in paths.items())]
     cut_reasons: dict[str, int] = defaultdict(int)
@@ -119,6 +124,22 @@ def dry_run_text(report: Report) -> str:
         lines += [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}" for m in report.incomplete]
         lines += [f"  - {reason} (x{count})" for reason, count in cut_reasons.items()]
     return "\n".join(lines) + "\n"
+
+
+def erasing_lines(erasing: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Every call that may erase, in the order it is sent: the ones the budget keeps in
+    full (method, path, body, identity, why), then the ones it cuts, grouped by why."""
+    kept, cut = erasing["kept"], erasing["cut"]
+    lines = ["", f"Erasing calls that will be sent, in order ({len(kept)}):"]
+    for n, call in enumerate(kept, 1):
+        lines += [f"  {n}. call {call['index']}: {call['method']} {call['path']} as {call['identity']}",
+                  f"       body: {json.dumps(call['body'], ensure_ascii=False)}", f"       why:  {call['why']}"]
+    if not kept:
+        lines.append("  (none)")
+    if cut:
+        lines += ["", f"Erasing calls the budget cuts (not sent, {sum(c['count'] for c in cut)}):"]
+        lines += [f"  - {c['why']} (x{c['count']})" for c in cut]
+    return lines
 
 
 def _policy(report: Report) -> str:

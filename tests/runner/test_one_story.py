@@ -179,4 +179,25 @@ def test_diff_names_one_root_cause_for_the_error_shape_drift_and_one_rule_accept
         assert differ <= sent
         accepted = contracts(*args, "--ignore", rule, cwd=tmp_path)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
-    assert f"accepted by --ignore '{rule}'" in accepted.stdout
+    assert f"[accepted by --ignore '{rule}']" in accepted.stdout
+
+
+@pytest.mark.xdist_group("story")
+def test_the_plan_lists_the_erasing_calls_it_sends_and_stays_reviewable(live: MockServer, tmp_path: Path) -> None:
+    remote = ["--target-kind", "remote", "--erase-user-id", "qa@example.com", "--audit-log", "audit.jsonl"]
+    dry = run(live, *remote, "--dry-run", "--plan-out", "plan.json", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    plan = tmp_path / "plan.json"
+    assert plan.stat().st_size < 200_000
+    data = json.loads(plan.read_text())
+    assert list(data)[:6] == ["format", "target", "remote", "seed", "eraseBudget", "erasing"]
+    kept = data["erasing"]["kept"]
+    assert 0 < len(kept) <= data["eraseBudget"] == 5
+    assert all(k["method"] and k["path"] and k["body"] and k["identity"] and k["why"] for k in kept)
+    assert sum(row["erasingCalls"] for row in data["summary"]) == data["totals"]["erasingCalls"] == len(kept)
+    assert f"Erasing calls that will be sent, in order ({len(kept)}):" in dry.stdout
+    assert "Erasing calls the budget cuts" in dry.stdout
+    sent = run(live, "--plan", "plan.json", "--audit-log", "audit.jsonl", "--report", "r.html", cwd=tmp_path)
+    assert sent.returncode in (0, 4), sent.stdout + sent.stderr
+    assert f"erasing requests sent: {len(kept)} " in sent.stdout
+    assert f"Erasing calls the plan sends ({len(kept)})" in (tmp_path / "r.html").read_text()
