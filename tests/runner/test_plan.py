@@ -112,7 +112,7 @@ def test_a_plan_is_the_same_whether_its_draws_are_remembered_or_drawn_afresh(
 def test_applying_a_plan_sends_exactly_its_calls(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     run(run_config(dry_run=True, plan_out=path))
-    planned = json.loads(path.read_text())["calls"]
+    planned = read_plan_file(path)["calls"]
     with MockApp(clock="manual") as mock, deployment(mock.asgi) as wire:
         report = run(run_config(plan_in=path), transport=wire, sleep=mock.advance)
     assert report.verdict == "PASSED", terminal.render(report)
@@ -143,7 +143,9 @@ def test_an_edited_plan_is_refused(tmp_path: Path) -> None:
                   str(path), "--erase-user-id", "qa@example.com")
     assert code == 0
     data = json.loads(path.read_text())
-    data["calls"][5]["path"] = "/somewhere/else"
+    packed = data["calls"]  # call 5's path becomes another one
+    packed["values"].append("/somewhere/else")
+    packed["rows"][5][packed["columns"].index("path")] = len(packed["values"]) - 1
     path.write_text(json.dumps(data))
     code, output = cli("--plan", str(path), *credential_args())
     assert code == 2 and "was edited after it was written" in output and output.count("\n") == 1
