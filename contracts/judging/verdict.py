@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from contracts.core.errors import EXIT_INCOMPLETE, EXIT_PASSED, EXIT_VIOLATIONS
+from contracts.core.vocabulary import STATUS
 from contracts.judging.checks import ANY_CASE_CHECKS, HOME_SUITES, Finding
 from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
 from contracts.planning.model import Cause
@@ -284,9 +285,13 @@ def _coverage(outcome: Outcome) -> tuple[list[tuple[str, str]], list[Missing]]:
             label = f"{operation_id}: HTTP {status}"
             if status in NOT_PROVOKABLE:
                 unobserved.append((label, NOT_PROVOKABLE[status]))
-            elif 200 <= status < 300 and any(r.call.operation_id == operation_id and r.call.positive for r in sent):
+            elif 200 <= status < 300 and any(r.call.operation_id == operation_id and _reads_valid(r.call, operation)
+                                             for r in sent):
                 missing.append(Missing("conformance", "documented_responses", operation_id,
                                        f"no valid call got {status}"))
+            elif 200 <= status < 300 and operation.role == STATUS:
+                unobserved.append((label, "no call of this run read a created request (the stateful and lifecycle"
+                                          " suites do)"))
             else:
                 unobserved.append((label, "no call of this run provoked it"))
     statuses, values = vocabulary.user_status, context.observed_values.get("UserEraseStatus", set())
@@ -320,6 +325,12 @@ def _coverage(outcome: Outcome) -> tuple[list[tuple[str, str]], list[Missing]]:
                200 <= r.status < 300 for r in sent):
         unobserved.append((f"EraseRequestAccepted status {vocabulary.accepted_status}", "no create succeeded"))
     return unobserved, missing
+
+
+def _reads_valid(call: Any, operation: Any) -> bool:
+    """A call a conforming deployment answers with success: a valid one, and for a
+    status operation one that reads a request the run created."""
+    return call.positive and (operation.role != STATUS or call.ref is not None)
 
 
 def _mark_cuts(rows: list[Row], incomplete: list[Missing]) -> None:

@@ -201,3 +201,12 @@ def test_the_plan_lists_the_erasing_calls_it_sends_and_stays_reviewable(live: Mo
     assert sent.returncode in (0, 4), sent.stdout + sent.stderr
     assert f"erasing requests sent: {len(kept)} " in sent.stdout
     assert f"Erasing calls the plan sends ({len(kept)})" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.xdist_group("story")
+@pytest.mark.parametrize("suite", ["conformance", "stateful", "auth", "request-ids"])
+def test_every_suite_alone_passes_against_the_mock(live: MockServer, suite: str, tmp_path: Path) -> None:
+    result = run(live, "--suite", suite, "--max-examples", "5", "--refused-user-id", "owner@acme.example",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"PASS  {suite}  (" in result.stdout
