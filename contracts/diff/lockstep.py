@@ -155,6 +155,9 @@ class Lockstep:
         for name in self.real.suites:
             calls = [c for c in plan.calls if c.suite == name and not c.cut]
             if name == "lifecycle":
+                for call in calls:
+                    if not call.repeat:  # the anchor create, when the lifecycle runs alone
+                        self.pair(call)
                 self._poll(calls)
             else:
                 for call in calls:
