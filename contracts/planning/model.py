@@ -31,7 +31,7 @@ from contracts.core.identities import Speaker
 from contracts.planning.strategies import TokenDefect
 
 MAX_RETRIES = 3
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: calls packed (columns, values, rows), the erasing calls at the top
 
 #: Budget classes of erasing calls, in the order the budget is spent.
 ANCHOR, SECOND_CREATE, SEVERE_AUTH, OTHER_AUTH, SCOPE, POSITIVE = 1, 2, 3, 4, 5, 6
