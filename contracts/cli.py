@@ -133,7 +133,12 @@ def _given(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _configure(given: Mapping[str, Any]) -> Any:
+    from hypothesis.configuration import set_hypothesis_home_dir
+
     from contracts import pipeline
+    from contracts.core.cache import hypothesis_home
+
+    set_hypothesis_home_dir(hypothesis_home())
 
     try:
         return pipeline.configure(given)
@@ -165,7 +170,7 @@ def run_command(**options: Any) -> None:
         click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
         return
     pipeline.report(result)
-    click.echo(terminal.render(result), nl=False)
+    click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
     sys.exit(result.exit_code)
 
 

@@ -175,7 +175,7 @@ OPTIONS: tuple[Option, ...] = (
            help="Allow a production host of the vendor (the contract's x-production-hosts)."),
     Option("dry_run", "--dry-run", Kind.FLAG, False,
            help="Print the plan: every suite and operation, the most requests and erasing requests; send nothing."),
-    Option("as_json", "--json", Kind.FLAG, False, "With --dry-run: print the plan as JSON."),
+    Option("as_json", "--json", Kind.FLAG, False, "Print the result as JSON (with --dry-run: the plan)."),
     Option("plan_out", "--plan-out", Kind.PATH, help="Write every planned call (no secrets) to this file, for"
                                                      " approval."),
     Option("plan_in", "--plan", Kind.EXISTING_PATH,
@@ -357,6 +357,60 @@ def reference(values: Mapping[str, Any], real: RunConfig) -> RunConfig:
         timeout=real.timeout, refused_user_ids=real.refused_user_ids, erase_user_ids=real.erase_user_ids,
         allow_denied_host=real.allow_denied_host,
     )
+
+
+def _plan_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a plan file fixes, per option (`plans=True`), in the form the option's value takes."""
+    s = data.get("settings", {})
+    identities = s.get("identities", {})
+    return {
+        "base_url": data.get("target"), "seed": data.get("seed"), "suites": set(s.get("suites", ())),
+        "include": set(s.get("operations", ())), "max_examples": s.get("maxExamples"),
+        "erase_user_id": set(s.get("eraseUserIds", ())), "refused_user_id": set(s.get("refusedUserIds", ())),
+        "max_erase_requests": s.get("eraseBudget"), "wait_for_completion": s.get("waitForCompletion"),
+        "target_kind": TargetKind.REMOTE if data.get("remote") else TargetKind.LOCAL,
+        "other_tenant_client_id": identities.get("otherTenant", False),
+        "unscoped_client_id": identities.get("unscoped", False),
+    }
+
+
+def _given_value(name: str, value: Any, values: Mapping[str, Any]) -> Any:
+    """A given option's value in the form `_plan_values` records it."""
+    if name in ("suites", "include", "refused_user_id"):
+        return set(_words(value))
+    if name == "erase_user_id":
+        return set(build(dict(values, base_url=values.get("base_url") or "x")).erase_user_ids)
+    if name in ("other_tenant_client_id", "unscoped_client_id"):
+        return True
+    if name == "wait_for_completion":
+        return float(value)
+    return value
+
+
+def refuse_against_plan(given: Mapping[str, Any], data: Mapping[str, Any], plan_path: Path) -> None:
+    """With `--plan`, refuse (exit 2, naming it) every given option that changes the calls or their
+    safety (`Option.plans`) unless it equals the plan's; a lower erase budget is refused like any other."""
+    plan = _plan_values(data)
+    values = resolve(given, environ={})
+    for option in OPTIONS:
+        value = given.get(option.name)
+        if not option.plans or value is None or (option.multiple and not value):
+            continue
+        name = "erase_user_id" if option.name == "erase_user_ids_file" else option.name
+        if option.name == "exclude":
+            clash = set(value) & plan["include"]
+            if clash:
+                raise ConfigError(f"{option.flag} {sorted(clash)[0]} changes the approved plan {plan_path}, which"
+                                  " sends calls to it: drop the option or write and approve a new plan")
+            continue
+        if name not in plan or (name == "target_kind" and value == TargetKind.AUTO):
+            continue
+        mine = _given_value(name, value, values)
+        if mine != plan[name]:
+            shown = ", ".join(sorted(map(str, mine))) if isinstance(mine, set) else mine
+            expected = ", ".join(sorted(map(str, plan[name]))) if isinstance(plan[name], set) else plan[name]
+            raise ConfigError(f"{option.flag} {shown} is not the approved plan's ({expected or 'none'}, in"
+                              f" {plan_path}): with --plan, drop the option or write and approve a new plan")
 
 
 def with_plan(config: RunConfig, data: Mapping[str, Any]) -> RunConfig:

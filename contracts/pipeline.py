@@ -55,7 +55,9 @@ def configure(given: Mapping[str, Any], environ: Mapping[str, str] | None = None
     given), the settings of its `--plan` file applied. Raises `ConfigError`."""
     config = options.build(options.resolve(given, environ))
     if config.plan_in is not None:
-        config = options.with_plan(config, read_plan_file(config.plan_in))
+        data = read_plan_file(config.plan_in)
+        options.refuse_against_plan(given, data, config.plan_in)
+        config = options.with_plan(config, data)
     return config
 
 

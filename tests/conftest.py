@@ -138,8 +138,8 @@ SLOW_MODULES = {
     "tests/project/test_docs.py",
     "tests/runner/test_run.py", "tests/runner/test_plan.py", "tests/runner/test_safety.py",
     "tests/runner/test_staging.py", "tests/runner/test_pytest_plugin.py", "tests/runner/test_diff.py",
-    "tests/runner/test_report_browser.py", "tests/runner/test_verify.py",
-    "tests/proxy/test_proxy.py",
+    "tests/runner/test_report_browser.py", "tests/runner/test_verify.py", "tests/runner/test_reports_agree.py",
+    "tests/runner/test_one_story.py", "tests/proxy/test_proxy.py", "tests/mock/test_rate_limit.py",
 }
 
 

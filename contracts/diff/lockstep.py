@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 import httpx
 
 from contracts.config import Credentials, RunConfig
-from contracts.core.errors import ConfigError, ContractsError
+from contracts.core.errors import ConfigError, ContractsError, UnreachableError
 from contracts.diff.comparison import Aspect, Difference, DriftFindings, Normaliser, compare, decision_of, fix_for
 from contracts.execution.preflight import run_preflight
 from contracts.execution.runner import Runner
 from contracts.judging.checks import Observation
 from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
 from contracts.judging.verdict import Missing, Verdict
-from contracts.planning.model import Plan, PlannedCall
+from contracts.planning.model import Cause, Plan, PlannedCall
 from contracts.planning.suites import poll_schedule
 
 #: A side is slower when its median response time exceeds the other's by `slower_by` seconds, and this many times.
@@ -103,9 +103,9 @@ def reference_identities(config: RunConfig, transport: httpx.BaseTransport | Non
     try:
         with httpx.Client(transport=transport, timeout=config.timeout, trust_env=False) as client:
             answer = client.get(url)
-    except httpx.TransportError:
-        answer = None
-    if answer is None or answer.status_code != 200:
+    except httpx.TransportError as exc:
+        raise UnreachableError(f"{config.base_url} does not answer HTTP ({type(exc).__name__})") from None
+    if answer.status_code != 200:
         raise ConfigError("the reference needs --reference-client-id/--reference-client-secret (it is no mockserver"
                           " whose control API names its apps)")
     apps = answer.json()
@@ -155,6 +155,9 @@ class Lockstep:
         for name in self.real.suites:
             calls = [c for c in plan.calls if c.suite == name and not c.cut]
             if name == "lifecycle":
+                for call in calls:
+                    if not call.repeat:  # the anchor create, when the lifecycle runs alone
+                        self.pair(call)
                 self._poll(calls)
             else:
                 for call in calls:
@@ -183,6 +186,7 @@ class Lockstep:
         times[0].append(mine.exchange.elapsed)
         times[1].append(theirs.exchange.elapsed)
         for difference in compare(call, mine, theirs, self.real.vocabulary, self.normaliser, conforms):
+            difference.calls.add(call.index)
             self.drift.add(difference)
         return mine, theirs
 
@@ -284,5 +288,5 @@ def _violations(runner: Runner) -> int:
 
 
 def _cut(call: PlannedCall) -> CallRecord:
-    return CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut or "")
+    return CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut or "", cause=Cause.ERASE_BUDGET)
 

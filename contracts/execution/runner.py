@@ -29,10 +29,10 @@ from contracts.core.identities import Speaker
 from contracts.core.redaction import Redactor
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import CREATE, STATUS, Operation, Vocabulary
-from contracts.execution.transport import Exchange, Transport
+from contracts.execution.transport import RETRY_STATUSES, Exchange, Transport
 from contracts.judging import checks as checkmod
 from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
-from contracts.planning.model import Auth, Plan, PlannedCall
+from contracts.planning.model import Auth, Cause, Plan, PlannedCall
 from contracts.planning.planner import Planner
 from contracts.planning.strategies import broken_headers
 from contracts.planning.suites import SUITES
@@ -175,12 +175,13 @@ class Runner:
                 return None
             path = call.url_path(value)
         if call.erasing and not self.budget.take():
-            self._skip(record, "erase budget: every unit was spent on earlier erasing requests (retries included)")
+            self._skip(record, "erase budget: every unit was spent on earlier erasing requests (retries included)",
+                       Cause.ERASE_BUDGET)
             return None
         exchange = self.http.send(call.method, path, headers=self.headers_for(call), body=call.body,
                                   query=call.query, may_retry=self.budget.take if call.erasing else lambda: True)
         observation = self.observe(call, exchange)
-        rate_limited = exchange.status in (429, 503)
+        rate_limited = exchange.status in RETRY_STATUSES
         inconclusive = rate_limited or (call.expect is not None and exchange.status in call.expect.inconclusive)
         with self._lock:
             record.status, record.sends = exchange.status, record.sends + exchange.attempts
@@ -189,8 +190,9 @@ class Runner:
                 record.outcome = CallOutcome.INCONCLUSIVE
                 record.reason = (f"rate-limited: HTTP {exchange.status} after {exchange.attempts - 1} retries"
                                  if rate_limited else f"HTTP {exchange.status}: the deployment checked the body first")
+                record.cause = Cause.RATE_LIMITED if rate_limited else Cause.NOTHING_TO_JUDGE
             elif not inconclusive:
-                record.outcome, record.reason = CallOutcome.CONCLUSIVE, ""
+                record.outcome, record.reason, record.cause = CallOutcome.CONCLUSIVE, "", None
         if self.progress is not None:
             self.progress(call)
         return observation
@@ -206,14 +208,16 @@ class Runner:
                 value = None
         if not isinstance(value, str) or not value:
             answer = f"HTTP {source.status}" if source is not None else "it was not sent"
-            self._skip(self.records[call.index], f"needs the request call {call.ref.call} creates ({answer})")
+            creator = self.records.get(call.ref.call)
+            cause = creator.cause if creator is not None and creator.cause else Cause.NOTHING_TO_JUDGE
+            self._skip(self.records[call.index], f"needs the request call {call.ref.call} creates ({answer})", cause)
             return None
         return value
 
-    def _skip(self, record: CallRecord, reason: str) -> None:
+    def _skip(self, record: CallRecord, reason: str, cause: Cause) -> None:
         with self._lock:
             if record.outcome is not CallOutcome.CONCLUSIVE:
-                record.outcome, record.reason = CallOutcome.CUT, reason
+                record.outcome, record.reason, record.cause = CallOutcome.CUT, reason, cause
 
     def observe(self, call: PlannedCall, exchange: Exchange) -> checkmod.Observation:
         operation = self.vocabulary.operation(call.operation_id)
@@ -231,8 +235,11 @@ class Runner:
             body=exchange.response_body, path_value=path_value, request_body=request_body, suite=call.suite,
             call=call, exchange=exchange, curl=exchange.curl(self.vocabulary.auth_header),
         )
+        # A rate-limited or unavailable answer judges nothing: it is only recorded as seen.
+        judges = self.checks if exchange.status not in RETRY_STATUSES else \
+            [c for c in self.checks if isinstance(c, checkmod.Observed)]
         with _quiet():
-            for check in self.checks:
+            for check in judges:
                 check.after_response(self.context, observation)
         with self._lock:
             self.context.answers[call.index] = observation
@@ -252,7 +259,7 @@ class Runner:
         initial status (a final status, or anything the schema checks judge)."""
         answer = self.context.answers.get(call.index)
         if answer is None or answer.status != 200:
-            return answer is not None and answer.status not in (429, 503)
+            return answer is not None and answer.status not in RETRY_STATUSES
         f, initial = self.vocabulary.fields, self.vocabulary.user_status.initial
         try:
             results = answer.json()[f.results]
@@ -272,7 +279,8 @@ class Runner:
         calls = [c for c in plan.calls if not c.cut]
         for call in plan.calls:
             if call.cut:
-                self.records[call.index] = CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut)
+                self.records[call.index] = CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut,
+                                                      cause=Cause.ERASE_BUDGET)
         for name in self.suites:
             suite = SUITES[name]
             mine = [c for c in calls if c.suite == name]

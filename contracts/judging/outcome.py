@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from contracts.planning.model import PlannedCall
+from contracts.planning.model import Cause, PlannedCall
 
 if TYPE_CHECKING:
     from contracts.config import RunConfig
@@ -38,6 +38,7 @@ class CallRecord:
     sends: int = 0
     outcome: CallOutcome = CallOutcome.NOT_SENT
     reason: str = ""
+    cause: Cause | None = None  # why it proved nothing (CUT or INCONCLUSIVE)
 
 
 @dataclass

@@ -4,7 +4,7 @@ curl line) and of a diff (a table of differences)."""
 from __future__ import annotations
 
 from contracts.diff.lockstep import DiffReport
-from contracts.judging.verdict import Report
+from contracts.judging.verdict import CellState, Report
 from contracts.reporting.common import CREATED_SHOWN, budget, differences, result_line, table_cell
 
 
@@ -22,11 +22,12 @@ def _run(report: Report) -> str:
         f"Seed `{report.seed}` · {report.outcome.duration:.1f} s · {counts['requests']} requests ·"
         f" {counts['erasing']} erasing (budget {budget(report)}) · {counts['created']} erase requests created",
         "",
-        "| suite | check | operation | result | calls | time (s) |",
-        "|---|---|---|---|---|---|",
+        "| suite | check | operation | result | why | calls | time (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in report.rows:
-        lines.append(f"| {row.suite} | {row.check} | {row.operation} | {row.status} | {row.sent} |"
+        why = table_cell(row.explanation) if row.state is not CellState.PASSED else ""
+        lines.append(f"| {row.suite} | {row.check} | {row.operation} | {row.state} | {why} | {row.sent} |"
                      f" {row.duration:.2f} |")
     for check, findings in report.findings.by_check().items():
         lines += ["", f"## `{check}`", ""]
@@ -36,9 +37,10 @@ def _run(report: Report) -> str:
                       "", f"- expected: {finding.expected}", f"- got: `{finding.actual}`"]
             if finding.curl:
                 lines += ["", "```sh", finding.curl, "```"]
-    if report.incomplete:
-        lines += ["", "## Did not run fully", ""] + [f"- {m.suite}: `{m.check}` on {m.operation}: {m.reason}"
-                                                     for m in report.incomplete]
+    cut = [r for r in report.rows if r.state is CellState.INCOMPLETE]
+    if cut:
+        lines += ["", "## Did not run fully", ""] + [f"- {r.suite}: `{r.check}` on {r.operation}: {r.explanation}"
+                                                     for r in cut]
     if report.unobserved:
         lines += ["", "## Not observed", ""] + [f"- {what}: {why}" for what, why in report.unobserved]
     created = report.outcome.audit.created
@@ -51,8 +53,14 @@ def _run(report: Report) -> str:
 
 def _diff(report: DiffReport) -> str:
     lines = [f"# Drift: `{report.config.real.base_url}` against `{report.config.reference.base_url}`", "",
-             f"**{result_line(report).removeprefix('Result: ')}**", "",
-             "| decision | what | real | reference | fix | rule |", "|---|---|---|---|---|---|"]
+             f"**{result_line(report).removeprefix('Result: ')}**", "", "## Root causes", "",
+             "| root cause | calls | differences | fix | --ignore |", "|---|---|---|---|---|"]
+    for cause in report.drift.root_causes():
+        cells = [cause.decision + (" (accepted)" if cause.accepted else ""), str(cause.calls),
+                 ", ".join(cause.aspects), "; ".join(cause.fixes), f"`{cause.rule}`"]
+        lines.append("| " + " | ".join(table_cell(c) for c in cells) + " |")
+    lines += ["", "## Differences", "", "| decision | what | real | reference | fix | rule |",
+              "|---|---|---|---|---|---|"]
     for d in differences(report):
         cells = [d.decision + (" (accepted)" if d.accepted else ""), f"{d.aspect} `{d.where}` on {d.call}",
                  f"`{d.real}`", f"`{d.reference}`", d.fix, f"`{d.rule}`"]
