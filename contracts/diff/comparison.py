@@ -343,14 +343,13 @@ def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: Aspect, where: s
 def _platform_topic(vocabulary: Vocabulary, aspect: Aspect, status: int, statuses: tuple[int, int]) -> str | None:
     """The decisions about the platform's own answers (`x-error-answers`): a rate limit,
     an undocumented method, a body that fails validation; when the two sides differ
-    in status and one of them gave that answer, or in the body of that answer."""
+    in status and one of them gave that answer. (A difference in the body of such an
+    answer is the error body's own decision, one root cause for every error.)"""
     topics = {Refusal.RATE_LIMITED: "rate limits", Refusal.METHOD: "unknown methods",
               Refusal.VALIDATION: "body validation"}
     for refusal, topic in topics.items():
         answer = vocabulary.answer(refusal).status
         if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and statuses[0] != statuses[1] and answer in statuses:
-            return topic
-        if aspect == Aspect.BODY and status == answer:
             return topic
     return None
 
