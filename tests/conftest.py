@@ -133,7 +133,7 @@ SLOW_MODULES = {
     "tests/mock/test_schemathesis_cli.py", "tests/mock/test_status_cache.py", "tests/mock/test_inspector_ui.py",
     "tests/state/test_durability.py", "tests/state/test_shared_state.py",
     "tests/server/test_cli.py", "tests/server/test_hostile_http.py", "tests/server/test_user_session.py",
-    "tests/server/test_credentials_kept_out.py",
+    "tests/server/test_credentials_kept_out.py", "tests/server/test_control_gate.py",
     "tests/clients/test_clients_doc.py", "tests/clients/test_typescript.py",
     "tests/project/test_docs.py",
     "tests/runner/test_run.py", "tests/runner/test_plan.py", "tests/runner/test_safety.py",

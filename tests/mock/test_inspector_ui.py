@@ -57,7 +57,7 @@ def test_the_page_answers_loopback_or_the_admin_token_only() -> None:  # no brow
 
     with MockApp(admin_token="let-me-in") as mock:
         assert mock.http.get("/__mockserver/ui/").headers["content-type"].startswith("text/html")
-        with TestClient(mock.asgi, client=("203.0.113.9", 5000)) as outside:
+        with TestClient(mock.asgi, base_url="http://mock.test", client=("203.0.113.9", 5000)) as outside:
             assert outside.get("/__mockserver/ui/").status_code == 403
             assert outside.get("/__mockserver/ui/?token=nope").status_code == 403
             page = outside.get("/__mockserver/ui/?token=let-me-in")
