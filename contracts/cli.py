@@ -143,6 +143,16 @@ def _configure(given: Mapping[str, Any]) -> Any:
         raise Fail(str(exc), exc.exit_code) from None
 
 
+def _show_digest(config: Any) -> None:
+    """After `--plan-out`: the digest that approving the plan means passing back (on stderr)."""
+    if config.plan_out is None:
+        return
+    import json
+
+    digest = json.loads(config.plan_out.read_text(encoding="utf-8"))["digest"]
+    click.echo(f"plan digest: {digest} (approve it: --plan {config.plan_out} --expect-digest {digest})", err=True)
+
+
 # -- the commands ---------------------------------------------------------------------------------------
 
 
@@ -163,9 +173,11 @@ def run_command(**options: Any) -> None:
         raise Fail(Redactor(config.secrets())(str(exc)), exc.exit_code) from None
     if config.dry_run:
         click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
+        _show_digest(config)
         return
     pipeline.report(result)
     click.echo(terminal.render(result), nl=False)
+    _show_digest(config)
     sys.exit(result.exit_code)
 
 
@@ -191,6 +203,7 @@ def diff_command(**options: Any) -> None:
         raise Fail(Redactor(secrets)(str(exc)), exc.exit_code) from None
     pipeline.report(result)
     click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
+    _show_digest(real)
     if not real.dry_run:
         sys.exit(result.exit_code)
 

@@ -179,7 +179,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("plan_out", "--plan-out", Kind.PATH, help="Write every planned call (no secrets) to this file, for"
                                                      " approval."),
     Option("plan_in", "--plan", Kind.EXISTING_PATH,
-           help="Send exactly the calls of this approved plan file (refused if edited or for another target)."),
+           help="Send exactly the calls of this approved plan file (refused if edited or for another target);"
+                " needs --expect-digest."),
+    Option("expect_digest", "--expect-digest", metavar="DIGEST",
+           help="With --plan: the digest --plan-out printed when the plan was approved; a plan file with another"
+                " digest (retargeted, its budget raised, any edit) is refused."),
     Option("wait_for_completion", "--wait-for-completion", Kind.FLOAT, 60.0, plans=True, minimum=0,
            show_default=True, metavar="SECONDS",
            help="Poll created requests until every user is final, for at most SECONDS."),
@@ -254,6 +258,7 @@ class RunConfig:
     dry_run: bool = False
     plan_out: Path | None = None
     plan_in: Path | None = None
+    expect_digest: str | None = None
     wait_for_completion: float = _default("wait_for_completion")
     allow_incomplete: bool = False
     max_retry_after: float = 30.0
@@ -342,8 +347,8 @@ def build(values: Mapping[str, Any]) -> RunConfig:
 
 #: Options whose value is the `RunConfig` field of the same name, as given.
 _DIRECT = ("spec_path", "max_examples", "seed", "workers", "timeout", "max_erase_requests", "allow_denied_host",
-           "dry_run", "plan_out", "plan_in", "wait_for_completion", "allow_incomplete", "junit_xml", "report",
-           "audit_log")
+           "dry_run", "plan_out", "plan_in", "expect_digest", "wait_for_completion", "allow_incomplete", "junit_xml",
+           "report", "audit_log")
 
 
 def reference(values: Mapping[str, Any], real: RunConfig) -> RunConfig:

@@ -55,7 +55,7 @@ def configure(given: Mapping[str, Any], environ: Mapping[str, str] | None = None
     given), the settings of its `--plan` file applied. Raises `ConfigError`."""
     config = options.build(options.resolve(given, environ))
     if config.plan_in is not None:
-        config = options.with_plan(config, read_plan_file(config.plan_in))
+        config = options.with_plan(config, read_plan_file(config.plan_in, config.expect_digest))
     return config
 
 
@@ -89,7 +89,7 @@ def approve(runner: Runner, planned: Plan) -> None:
 def approved(config: RunConfig, runner: Runner, planned: Plan) -> None:
     """Refuse to run unless `planned` is exactly the plan file's (same target, same calls)."""
     assert config.plan_in is not None
-    data = read_plan_file(config.plan_in)
+    data = read_plan_file(config.plan_in, config.expect_digest)
     if data["target"] != runner.target.base_url:
         raise ConfigError(f"--plan {config.plan_in} names another target ({data['target']}), not"
                           f" {runner.target.base_url}")

@@ -283,7 +283,8 @@ def test_the_real_side_of_a_diff_is_planned_approved_and_applied_like_a_run(tmp_
     assert result.exit_code == 0 and result.output.startswith("Dry run: nothing is sent to https://staging.example.com")
     data = json.loads(plan.read_text())
     assert data["eraseBudget"] == 5 and data["totals"]["maxErasing"] <= 5
+    approved = data["digest"]
     data["calls"][3]["method"] = "PUT"
     plan.write_text(json.dumps(data))
-    result = CliRunner().invoke(main, ["diff", "--plan", str(plan), *args[3:]])
+    result = CliRunner().invoke(main, ["diff", "--plan", str(plan), "--expect-digest", approved, *args[3:]])
     assert result.exit_code == 2 and "edited after it was written" in result.output
