@@ -225,10 +225,10 @@ def test_redaction_catches_any_cut_of_a_token_and_every_secret() -> None:
     token = "eyJhbGciOiJIUzI1NiJ9.eyJhcHBJZCI6ImNzLTEyMyIsImp0aSI6IjEyMyJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
     redact = Redactor(["acme-admin-secret-do-not-use-in-production", "s3"])
     redact.remember(token)
-    assert redact(f"echo {token[5:40]}…") == "echo <redacted>…"
-    assert redact(f"x{token[30:47]}y") == "x<redacted>y"
+    assert redact(f"echo {token[5:40]}…") == "echo [redacted]…"
+    assert redact(f"x{token[30:47]}y") == "x[redacted]y"
     assert "acme" not in redact("secret acme-admin-secret-do-not-use-in-prod cut short")
-    assert redact("s3 stands alone, not in its3lf") == "<redacted> stands alone, not in its3lf"
+    assert redact("s3 stands alone, not in its3lf") == "[redacted] stands alone, not in its3lf"
     assert redact("a harmless sentence stays as it was") == "a harmless sentence stays as it was"
 
 
