@@ -175,7 +175,10 @@ def run_command(**options: Any) -> None:
         click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
         _show_digest(config)
         return
-    pipeline.report(result)
+    try:
+        pipeline.report(result)
+    except ContractsError as exc:
+        raise Fail(str(exc), exc.exit_code) from None
     click.echo(terminal.render(result), nl=False)
     _show_digest(config)
     sys.exit(result.exit_code)
@@ -201,7 +204,10 @@ def diff_command(**options: Any) -> None:
         result = pipeline.diff(DiffConfig(real, reference, tuple(values["ignore"]), values["slower_by"]))
     except ContractsError as exc:
         raise Fail(Redactor(secrets)(str(exc)), exc.exit_code) from None
-    pipeline.report(result)
+    try:
+        pipeline.report(result)
+    except ContractsError as exc:
+        raise Fail(str(exc), exc.exit_code) from None
     click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
     _show_digest(real)
     if not real.dry_run:

@@ -197,6 +197,8 @@ OPTIONS: tuple[Option, ...] = (
            help="Exit 0 when the run is incomplete (a check cut), with the note shown."),
     Option("junit_xml", "--junit-xml", Kind.PATH, help="Write a JUnit XML report.", commands=_RUN_AND_PYTEST),
     Option("report", "--report", Kind.PATH, help="Write a Markdown (.md) or HTML (.html) report."),
+    Option("force", "--force", Kind.FLAG, False, help="Write --report, --junit-xml and --plan-out even where a"
+           " symlink stands at their path (through it)."),
     Option("audit_log", "--audit-log", Kind.PATH, plans=True,
            help="Append every created requestId (with the body sent and the time) here [default:"
                 " contracts-audit.jsonl against a remote target, none against a local one]."),
@@ -271,6 +273,7 @@ class RunConfig:
     max_retry_after: float = 30.0
     junit_xml: Path | None = None
     report: Path | None = None
+    force: bool = False
     audit_log: Path | None = None  # None: REMOTE_AUDIT_LOG against a remote target, none against a local one
     progress: bool = False
     profile: Profile = Profile.RUN
@@ -355,7 +358,7 @@ def build(values: Mapping[str, Any]) -> RunConfig:
 #: Options whose value is the `RunConfig` field of the same name, as given.
 _DIRECT = ("spec_path", "max_examples", "seed", "workers", "timeout", "max_response_bytes", "max_erase_requests",
            "allow_denied_host", "dry_run", "plan_out", "plan_in", "expect_digest", "wait_for_completion",
-           "allow_incomplete", "junit_xml", "report", "audit_log")
+           "allow_incomplete", "junit_xml", "report", "audit_log", "force")
 
 
 def reference(values: Mapping[str, Any], real: RunConfig) -> RunConfig:

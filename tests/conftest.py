@@ -138,7 +138,7 @@ SLOW_MODULES = {
     "tests/project/test_docs.py",
     "tests/runner/test_run.py", "tests/runner/test_plan.py", "tests/runner/test_approval.py",
     "tests/runner/test_bounded_runner.py", "tests/runner/test_hostile_outputs.py",
-    "tests/runner/test_odd_inputs.py", "tests/runner/test_safety.py",
+    "tests/runner/test_odd_inputs.py", "tests/runner/test_output_files.py", "tests/runner/test_safety.py",
     "tests/runner/test_staging.py", "tests/runner/test_pytest_plugin.py", "tests/runner/test_diff.py",
     "tests/runner/test_report_browser.py", "tests/runner/test_proxy.py", "tests/runner/test_verify.py",
     "tests/runner/test_pacing.py", "tests/runner/test_reports_agree.py", "tests/mock/test_proxy.py",

@@ -29,6 +29,7 @@ from typing import Any
 from contracts.core.errors import ConfigError
 from contracts.core.identities import Speaker
 from contracts.planning.strategies import TokenDefect
+from contracts.safety.files import write_output
 
 MAX_RETRIES = 3
 PLAN_FORMAT = 1
@@ -258,12 +259,12 @@ class Plan:
             data["calls"] = [call.as_json(auth_header) for call in self.calls]
         return data
 
-    def write(self, path: Path, auth_header: str) -> str:
-        """Write the plan file; its digest, which approving it means passing back as `--expect-digest`."""
+    def write(self, path: Path, auth_header: str, *, force: bool = False) -> str:
+        """Write the plan file (not through a symlink unless `force`); its digest, which
+        approving it means passing back as `--expect-digest`."""
         data = self.as_json(auth_header)
         data["digest"] = digest(data)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_output(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", force=force, flag="--plan-out")
         return str(data["digest"])
 
 

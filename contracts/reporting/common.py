@@ -124,8 +124,3 @@ def xml_document(root: ElementTree.Element, redact: Callable[[str], str]) -> str
 
 def is_html(path: Path) -> bool:
     return path.suffix.lower() in (".html", ".htm")
-
-
-def write_file(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
