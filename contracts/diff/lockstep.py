@@ -105,17 +105,33 @@ def reference_identities(config: RunConfig, transport: httpx.BaseTransport | Non
             answer = client.get(url)
     except httpx.TransportError as exc:
         raise UnreachableError(f"{config.base_url} does not answer HTTP ({type(exc).__name__})") from None
+    needed = "the reference needs --reference-client-id/--reference-client-secret"
     if answer.status_code != 200:
-        raise ConfigError("the reference needs --reference-client-id/--reference-client-secret (it is no mockserver"
-                          " whose control API names its apps)")
-    apps = answer.json()
+        raise ConfigError(f"{needed} (it is no mockserver whose control API names its apps)")
+    roles = _contract_apps(answer)
+    if "app" not in roles:
+        raise ConfigError(f"{needed} (its control API's {url.split('?')[0]} names no contract app with a client id"
+                          " and secret)")
+    return config.with_overrides(credentials=roles["app"], other_tenant=roles.get("otherTenant", Credentials()),
+                                 unscoped=roles.get("unscoped", Credentials()))
 
-    def creds(role: str) -> Credentials:
-        app = apps.get("contractApps", {}).get(role)
-        return Credentials(app["clientId"], app["clientSecret"]) if app else Credentials()
 
-    return config.with_overrides(credentials=creds("app"), other_tenant=creds("otherTenant"),
-                                 unscoped=creds("unscoped"))
+def _contract_apps(answer: httpx.Response) -> dict[str, Credentials]:
+    """The credentials a mockserver's `/__mockserver/apps?secrets=true` names per contract
+    role; only roles with a client id and secret (text) count, whatever else the answer holds."""
+    try:
+        apps = answer.json()
+    except ValueError:
+        return {}
+    roles = apps.get("contractApps") if isinstance(apps, dict) else None
+    if not isinstance(roles, dict):
+        return {}
+    found = {}
+    for role, app in roles.items():
+        if isinstance(app, dict) and isinstance(app.get("clientId"), str) and isinstance(app.get("clientSecret"), str) \
+                and app["clientId"] and app["clientSecret"]:
+            found[role] = Credentials(app["clientId"], app["clientSecret"])
+    return found
 
 
 class Lockstep:

@@ -64,7 +64,7 @@ class Runner:
         audit_log = config.audit_log or (REMOTE_AUDIT_LOG if self.target.remote else None)
         self.audit = AuditLog(audit_log, self.target.base_url)
         self.http = Transport(self.target.base_url, config.timeout, config.max_retry_after, transport=transport,
-                              sleep=sleep)
+                              sleep=sleep, max_response_bytes=config.max_response_bytes)
         self.context = checkmod.Context(self.vocabulary)
         self.checks = [cls() for cls in checkmod.REGISTRY]
         self.records: dict[int, CallRecord] = {}

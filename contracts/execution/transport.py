@@ -1,13 +1,17 @@
 """Sending requests: one httpx client (its transport injectable, so tests can
 call an ASGI app in-process), a count of every request on the wire,
 `Retry-After` honoured on 429/503 instead of hammering, a token minted for
-every attempt, redirects never followed, and reproducible `curl` lines
-with the token replaced by `$CONTRACTS_TOKEN`.
+every attempt, redirects never followed, each exchange bounded in time and
+size (`contracts.execution.bounded`), and reproducible `curl` lines with the
+token replaced by `$CONTRACTS_TOKEN`.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
+import math
 import shlex
 import threading
 import time
@@ -17,11 +21,14 @@ from typing import Any
 
 import httpx
 
+from contracts.config import DEFAULT_MAX_RESPONSE_BYTES
 from contracts.core.errors import UnreachableError
+from contracts.execution.bounded import ACCEPT_ENCODING, deadline, network_transport, read_body
 from contracts.planning.model import MAX_RETRIES
 
 RETRY_STATUSES = (429, 503)
 TOKEN_PLACEHOLDER = "$CONTRACTS_TOKEN"
+_WIRE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 _QUIET_HEADERS = ("user-agent", "accept-encoding", "connection", "content-length", "accept", "host")
 
 
@@ -38,6 +45,9 @@ class Exchange:
     response_body: bytes
     elapsed: float
     attempts: int = 1
+    #: The answer's body was longer than `--max-response-bytes`: `response_body` is its start.
+    cut: bool = False
+    #: The answer as httpx holds it (its body the one kept), for schemathesis's checks.
     response: httpx.Response | None = field(default=None, repr=False)
 
     def json(self) -> Any:
@@ -73,9 +83,12 @@ class Transport:
     and counts every request on the wire and every second waited."""
 
     def __init__(self, base_url: str, timeout: float, max_retry_after: float, *,
-                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep):
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES):
         self.base_url, self.timeout, self.max_retry_after = base_url, timeout, max_retry_after
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, trust_env=False)
+        self.max_response_bytes = max_response_bytes
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport or network_transport(),
+                                   headers={"Accept-Encoding": ACCEPT_ENCODING}, trust_env=False)
         self.sleep = sleep
         self.sent = 0
         self.waited = 0.0
@@ -105,8 +118,7 @@ class Transport:
             request_headers = dict(headers())
             started = time.monotonic()
             try:
-                response = self.client.request(method, url, headers=request_headers, content=body,
-                                               params=list(query) or None)
+                exchange = self._exchange(method, url, request_headers, body, query)
             except httpx.TimeoutException:
                 raise UnreachableError(f"{self.base_url} did not answer within {self.timeout:g} s") from None
             except httpx.TransportError as exc:
@@ -114,7 +126,7 @@ class Transport:
             finally:
                 with self._lock:
                     self.sent += 1
-            exchange = _exchange(response, request_headers, body, time.monotonic() - started, attempt)
+            exchange.elapsed, exchange.attempts = time.monotonic() - started, attempt
             delay = self.retry_delay(exchange)
             if delay is None or attempt > MAX_RETRIES or not may_retry():
                 return exchange
@@ -122,32 +134,59 @@ class Transport:
                 self.waited += delay
             self.sleep(delay)
 
+    def _exchange(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
+                  query: tuple[tuple[str, str], ...]) -> Exchange:
+        """One request and its answer, within `timeout` for all of it and at most
+        `max_response_bytes` of its body (decoded) kept."""
+        with deadline(self.timeout), self.client.stream(method, url, headers=headers, content=body,
+                                                        params=list(query) or None) as response:
+            content, cut = read_body(response, self.max_response_bytes)
+        return Exchange(
+            method=response.request.method,
+            url=str(response.request.url),
+            headers=headers,
+            body=body,
+            status=response.status_code,
+            response_headers={k.lower(): v for k, v in response.headers.items()},
+            response_body=content,
+            elapsed=0.0,
+            cut=cut,
+            response=_kept(response, content),
+        )
+
     def retry_delay(self, exchange: Exchange) -> float | None:
-        """Seconds to wait before retrying, from `Retry-After`; None: do not retry."""
+        """Seconds to wait before retrying, from `Retry-After` (seconds, or an HTTP date);
+        None: do not retry (no header, or one that is neither: `nan`, junk, negative dates)."""
         if exchange.status not in RETRY_STATUSES:
             return None
-        value = exchange.header("retry-after")
-        try:
-            delay = float(value) if value is not None else None
-        except ValueError:
-            return None
+        delay = retry_after_seconds(exchange.header("retry-after"))
         return None if delay is None else min(max(delay, 0.0), self.max_retry_after)
 
 
-def _exchange(response: httpx.Response, headers: dict[str, str], body: bytes | None, elapsed: float,
-              attempts: int) -> Exchange:
-    return Exchange(
-        method=response.request.method,
-        url=str(response.request.url),
-        headers=headers,
-        body=body,
-        status=response.status_code,
-        response_headers={k.lower(): v for k, v in response.headers.items()},
-        response_body=response.content,
-        elapsed=elapsed,
-        attempts=attempts,
-        response=response,
-    )
+def _kept(response: httpx.Response, content: bytes) -> httpx.Response:
+    """`response` with the body as kept (decoded, perhaps cut): without the headers that
+    described the body on the wire (its encoding, its length)."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+    kept = httpx.Response(response.status_code, headers=headers, content=content, request=response.request)
+    kept.elapsed = response.elapsed  # known once the answer is closed
+    return kept
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A `Retry-After` value in seconds (RFC 9110: delay-seconds or an HTTP-date), or None."""
+    if value is None:
+        return None
+    try:
+        delay = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            return None
+        delay = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    return delay if math.isfinite(delay) else None
 
 
 def _reason(exc: Exception) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from typing import Any
 from contracts.core.errors import ConfigError
 from contracts.core.identities import Speaker
 from contracts.planning.strategies import TokenDefect
+from contracts.safety.files import write_output
 
 MAX_RETRIES = 3
 PLAN_FORMAT = 2  # 2: calls packed (columns, values, rows), the erasing calls at the top
@@ -302,14 +304,15 @@ class Plan:
             data["calls"] = [call.as_json(auth_header) for call in self.calls]
         return data
 
-    def write(self, path: Path, auth_header: str) -> None:
-        """The plan file: the erasing calls at the top, every call packed (each distinct
-        value once), and a digest over all of it."""
+    def write(self, path: Path, auth_header: str, *, force: bool = False) -> str:
+        """The plan file (not through a symlink unless `force`): the erasing calls at the top,
+        every call packed (each distinct value once), and a digest over all of it, which
+        approving the plan means passing back as `--expect-digest`."""
         data = self.as_json(auth_header)
         data["calls"] = _pack(data["calls"])
         data["digest"] = digest(data)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_dump(data), encoding="utf-8")
+        write_output(path, _dump(data), force=force, flag="--plan-out")
+        return str(data["digest"])
 
 
 def digest(data: dict[str, Any]) -> str:
@@ -318,8 +321,15 @@ def digest(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def read_plan_file(path: Path) -> dict[str, Any]:
-    """A plan file as written by `--plan-out`; `ConfigError` if it is unreadable or edited."""
+def read_plan_file(path: Path, expected: str | None) -> dict[str, Any]:
+    """A plan file as written by `--plan-out`, whose digest is the `expected` one printed
+    when it was approved; `ConfigError` if it is unreadable, edited, or another plan.
+
+    The digest covers everything in the file (target, budgets, settings, calls): whoever
+    can edit the file can recompute it, but not change the digest the approver passes."""
+    if not expected:
+        raise ConfigError(f"--plan {path} needs --expect-digest DIGEST: the digest --plan-out printed when the"
+                          " plan was approved")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -331,6 +341,9 @@ def read_plan_file(path: Path) -> dict[str, Any]:
     if data.get("digest") != digest(data):
         raise ConfigError(f"--plan {path}: the plan was edited after it was written (its digest does not match);"
                           " write and approve a new one with --dry-run --plan-out")
+    if not hmac.compare_digest(data["digest"], expected.strip().lower()):
+        raise ConfigError(f"--plan {path}: its digest is not the approved one (--expect-digest): the plan was changed"
+                          " (its target, budget, settings or calls); write and approve a new one")
     return dict(data, calls=_unpack(data["calls"]))
 
 

@@ -1,14 +1,21 @@
 """What every report format shares: the result line, the run's budget and
-findings as text, the order of a diff's differences, escaping for tables, and
-writing a file. Every format passes its text through the result's redactor last
-(`Report.redact`, `DiffReport.redact`), so no secret and no fragment of any
-token the run minted can appear."""
+findings as text, the order of a diff's differences, escaping for each format
+(Markdown text, code spans and fences; an XML tree redacted before it is
+serialised), and writing a file. Every format passes its text through the
+result's redactor (`Report.redact`, `DiffReport.redact`: secrets, token
+fragments, characters no output may hold), so no secret and no fragment of any
+token the run minted can appear; the redactor knows each secret as the formats
+escape it, and its mark is plain text in all of them."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
+from contracts.core.redaction import MD_SPECIAL
 from contracts.diff.comparison import Difference, RootCause
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.checks import Finding
@@ -90,14 +97,47 @@ def differences(report: DiffReport) -> list[Difference]:
 
 
 def table_cell(text: str) -> str:
-    """Text for a Markdown table cell."""
-    return text.replace("|", "\\|")
+    """Text for a Markdown table cell: every pipe not escaped yet (`md_text` escapes them) escaped."""
+    return re.sub(r"(?<!\\)\|", r"\\|", text)
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def md_text(text: object) -> str:
+    """Server or user text as literal Markdown inline text: every character that acts
+    (`MD_SPECIAL`) backslash-escaped (so no emphasis, link, HTML tag or entity), on one line."""
+    return MD_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+
+
+def md_code(text: object) -> str:
+    """Text as one Markdown code span: delimited by more backticks than its longest
+    run of them (CommonMark), so no backtick in it can end the span; on one line."""
+    content = " ".join(str(text).splitlines())
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(content)), default=0) + 1)
+    if content.startswith(("`", " ")) or content.endswith(("`", " ")):
+        content = f" {content} "
+    return f"{fence}{content}{fence}"
+
+
+def md_fence(text: str, info: str = "") -> list[str]:
+    """Text as a fenced Markdown code block, its fence longer than any backtick run in it."""
+    fence = "`" * max(3, max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    return [fence + info, *text.splitlines(), fence]
+
+
+def xml_document(root: ElementTree.Element, redact: Callable[[str], str]) -> str:
+    """The XML text of `root`: every text and attribute redacted (and cleaned) before
+    ElementTree escapes it, so the mark and the document stay well-formed."""
+    for element in root.iter():
+        if element.text:
+            element.text = redact(element.text)
+        if element.tail:
+            element.tail = redact(element.tail)
+        for name, value in element.attrib.items():
+            element.set(name, redact(value))
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True)
 
 
 def is_html(path: Path) -> bool:
     return path.suffix.lower() in (".html", ".htm")
-
-
-def write_file(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")

@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.verdict import CellState, Report, Row
-from contracts.reporting.common import by_suite, finding_lines, root_cause_lines
+from contracts.reporting.common import by_suite, finding_lines, root_cause_lines, xml_document
 
 
 def render(result: Report | DiffReport) -> str:
@@ -31,7 +31,7 @@ def _run(report: Report) -> str:
     root.set("failures", str(failures))
     root.set("skipped", str(skipped))
     root.set("time", f"{report.outcome.duration:.3f}")
-    return report.redact(ElementTree.tostring(root, encoding="unicode", xml_declaration=True))
+    return xml_document(root, report.redact)
 
 
 def _cases(element: ElementTree.Element, suite: str, rows: list[Row]) -> tuple[int, int, float]:
@@ -74,4 +74,4 @@ def _diff(report: DiffReport) -> str:
         element.set("tests", str(max(1, len(causes))))
         element.set("failures", str(opened))
         element.set("skipped", str(len(causes) - opened))
-    return report.redact(ElementTree.tostring(root, encoding="unicode", xml_declaration=True))
+    return xml_document(root, report.redact)

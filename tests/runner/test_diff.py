@@ -307,11 +307,12 @@ def test_the_real_side_of_a_diff_is_planned_approved_and_applied_like_a_run(tmp_
     assert result.exit_code == 0 and result.output.startswith("Dry run: nothing is sent to https://staging.example.com")
     data = json.loads(plan.read_text())
     assert data["eraseBudget"] == 5 and data["totals"]["maxErasing"] <= 5
+    approved = data["digest"]
     packed = data["calls"]  # call 3's method becomes another one
     row, method = packed["rows"][3], packed["columns"].index("method")
     row[method] = next(i for i, v in enumerate(packed["values"]) if v in ("GET", "POST") and i != row[method])
     plan.write_text(json.dumps(data))
-    result = CliRunner().invoke(main, ["diff", "--plan", str(plan), *args[3:]])
+    result = CliRunner().invoke(main, ["diff", "--plan", str(plan), "--expect-digest", approved, *args[3:]])
     assert result.exit_code == 2 and "edited after it was written" in result.output
 
 

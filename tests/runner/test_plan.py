@@ -114,7 +114,7 @@ def test_applying_a_plan_sends_exactly_its_calls(tmp_path: Path) -> None:
     run(run_config(dry_run=True, plan_out=path))
     planned = read_plan_file(path)["calls"]
     with MockApp(clock="manual") as mock, deployment(mock.asgi) as wire:
-        report = run(run_config(plan_in=path), transport=wire, sleep=mock.advance)
+        report = run(run_config(plan_in=path, expect_digest=digest_of(path)), transport=wire, sleep=mock.advance)
     assert report.verdict == "PASSED", terminal.render(report)
 
     def key(method: str, path: str, body: bytes | None) -> tuple[str, str, str]:
@@ -137,24 +137,31 @@ def cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def digest_of(path: Path) -> str:
+    """The digest `--plan-out` printed for the plan file at `path` (the approver's copy)."""
+    return str(json.loads(path.read_text())["digest"])
+
+
 def test_an_edited_plan_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     code, _ = cli("--base-url", "https://staging.example.com", *credential_args(), "--dry-run", "--plan-out",
                   str(path), "--erase-user-id", "qa@example.com")
     assert code == 0
     data = json.loads(path.read_text())
+    approved = data["digest"]
     packed = data["calls"]  # call 5's path becomes another one
     packed["values"].append("/somewhere/else")
     packed["rows"][5][packed["columns"].index("path")] = len(packed["values"]) - 1
     path.write_text(json.dumps(data))
-    code, output = cli("--plan", str(path), *credential_args())
+    code, output = cli("--plan", str(path), "--expect-digest", approved, *credential_args())
     assert code == 2 and "was edited after it was written" in output and output.count("\n") == 1
 
 
 def test_a_plan_for_another_target_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     cli("--base-url", "https://staging.example.com", *credential_args(), "--dry-run", "--plan-out", str(path))
-    code, output = cli("--plan", str(path), "--base-url", "https://other.example.com", *credential_args())
+    code, output = cli("--plan", str(path), "--expect-digest", digest_of(path), "--base-url",
+                       "https://other.example.com", *credential_args())
     assert code == 2 and "--base-url https://other.example.com is not the approved plan's" in output
     assert "https://staging.example.com" in output
 
@@ -163,7 +170,8 @@ def test_a_plan_that_this_run_would_not_send_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     cli("--base-url", IN_PROCESS_URL, *credential_args(), "--dry-run", "--plan-out", str(path), "--target-kind",
         "local")
-    code, output = cli("--plan", str(path), "--client-id", "cs-00000000-0000-4000-8000-000000000000",
+    code, output = cli("--plan", str(path), "--expect-digest", digest_of(path), "--client-id",
+                       "cs-00000000-0000-4000-8000-000000000000",
                        "--client-secret", "x" * 20)
     assert code == 2 and "would not send exactly the approved calls" in output
 

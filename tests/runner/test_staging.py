@@ -230,7 +230,7 @@ def test_a_deployment_echoing_the_token_leaks_no_fragment_into_any_output(tmp_pa
     assert report.verdict == "FAILED"
     texts = [terminal.render(report), junit.read_text(), html_path.read_text(), markdown.render(report)]
     md.write_text(texts[-1])
-    assert "refused token <redacted>" in texts[0]
+    assert "refused token [redacted]" in texts[0]
     fragments = {token[i:i + FRAGMENT] for token in tokens_sent(wire) for i in range(len(token) - FRAGMENT + 1)}
     assert fragments
     for text in texts:  # no stretch of FRAGMENT characters of any output is a stretch of any token
