@@ -5,6 +5,7 @@ differences."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from contracts.diff.lockstep import DiffReport
@@ -61,4 +62,16 @@ def _diff(report: DiffReport) -> str:
 
 
 def _dumps(result: Report | DiffReport, data: dict[str, Any]) -> str:
-    return result.redact(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
+    """The JSON text, every string redacted before it is escaped (redacting the escaped text
+    could cut an escape sequence in two and leave a document no parser reads)."""
+    return json.dumps(_redacted(data, result.redact), indent=2, ensure_ascii=False) + "\n"
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(key)): _redacted(item, redact) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item, redact) for item in value]
+    return value

@@ -120,17 +120,19 @@ def test_plan_refuses_options_that_change_it(live: MockServer, tmp_path: Path) -
     written = run(live, "--suite", "stateful", "--max-examples", "5", "--max-erase-requests", "2", "--dry-run",
                   "--plan-out", "plan.json", cwd=tmp_path)
     assert written.returncode == 0, written.stdout + written.stderr
+    approved = json.loads((tmp_path / "plan.json").read_text())["digest"]
     for extra, flag in ((["--max-erase-requests", "0"], "--max-erase-requests"),
                         (["--suite", "lifecycle"], "--suite"), (["--max-examples", "6"], "--max-examples"),
                         (["--seed", "8"], "--seed")):
-        args = ["--plan", "plan.json", *credential_args(), *extra]
+        args = ["--plan", "plan.json", "--expect-digest", approved, *credential_args(), *extra]
         if extra[0] != "--seed":
             args += ["--seed", "7"]
         refused = contracts("run", *args, cwd=tmp_path)
         assert refused.returncode == 2, (extra, refused.stdout + refused.stderr)
         assert flag in refused.stderr and "approved plan" in refused.stderr
         assert refused.stderr.count("\n") == 1
-    same = contracts("run", "--plan", "plan.json", *credential_args(), "--max-erase-requests", "2",
+    same = contracts("run", "--plan", "plan.json", "--expect-digest", approved, *credential_args(),
+                     "--max-erase-requests", "2",
                      "--suite", "stateful", "--wait-for-completion", "5", cwd=tmp_path)
     assert same.returncode == 0, same.stdout + same.stderr
 
@@ -197,7 +199,8 @@ def test_the_plan_lists_the_erasing_calls_it_sends_and_stays_reviewable(live: Mo
     assert sum(row["erasingCalls"] for row in data["summary"]) == data["totals"]["erasingCalls"] == len(kept)
     assert f"Erasing calls that will be sent, in order ({len(kept)}):" in dry.stdout
     assert "Erasing calls the budget cuts" in dry.stdout
-    sent = run(live, "--plan", "plan.json", "--audit-log", "audit.jsonl", "--report", "r.html", cwd=tmp_path)
+    sent = run(live, "--plan", "plan.json", "--expect-digest", data["digest"], "--audit-log", "audit.jsonl",
+               "--report", "r.html", cwd=tmp_path)
     assert sent.returncode in (0, 4), sent.stdout + sent.stderr
     assert f"erasing requests sent: {len(kept)} " in sent.stdout
     assert f"Erasing calls the plan sends ({len(kept)})" in (tmp_path / "r.html").read_text()
