@@ -133,7 +133,12 @@ def _given(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _configure(given: Mapping[str, Any]) -> Any:
+    from hypothesis.configuration import set_hypothesis_home_dir
+
     from contracts import pipeline
+    from contracts.core.cache import hypothesis_home
+
+    set_hypothesis_home_dir(hypothesis_home())
 
     try:
         return pipeline.configure(given)
@@ -141,6 +146,16 @@ def _configure(given: Mapping[str, Any]) -> Any:
         raise click.UsageError(str(exc)) from None
     except ContractsError as exc:
         raise Fail(str(exc), exc.exit_code) from None
+
+
+def _show_digest(config: Any) -> None:
+    """After `--plan-out`: the digest that approving the plan means passing back (on stderr)."""
+    if config.plan_out is None:
+        return
+    import json
+
+    digest = json.loads(config.plan_out.read_text(encoding="utf-8"))["digest"]
+    click.echo(f"plan digest: {digest} (approve it: --plan {config.plan_out} --expect-digest {digest})", err=True)
 
 
 # -- the commands ---------------------------------------------------------------------------------------
@@ -163,9 +178,14 @@ def run_command(**options: Any) -> None:
         raise Fail(Redactor(config.secrets())(str(exc)), exc.exit_code) from None
     if config.dry_run:
         click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
+        _show_digest(config)
         return
-    pipeline.report(result)
-    click.echo(terminal.render(result), nl=False)
+    try:
+        pipeline.report(result)
+    except ContractsError as exc:
+        raise Fail(str(exc), exc.exit_code) from None
+    click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
+    _show_digest(config)
     sys.exit(result.exit_code)
 
 
@@ -189,8 +209,12 @@ def diff_command(**options: Any) -> None:
         result = pipeline.diff(DiffConfig(real, reference, tuple(values["ignore"]), values["slower_by"]))
     except ContractsError as exc:
         raise Fail(Redactor(secrets)(str(exc)), exc.exit_code) from None
-    pipeline.report(result)
+    try:
+        pipeline.report(result)
+    except ContractsError as exc:
+        raise Fail(str(exc), exc.exit_code) from None
     click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
+    _show_digest(real)
     if not real.dry_run:
         sys.exit(result.exit_code)
 

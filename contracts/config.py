@@ -32,6 +32,8 @@ from contracts.core.identities import (
     Speaker,
 )
 
+#: Bytes of one answer's body the runner keeps (after decoding) when no --max-response-bytes is given.
+DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 #: Erasing calls allowed per run against a remote target when no --max-erase-requests is given.
 DEFAULT_MAX_ERASE_REMOTE = 5
 #: Where the created erase requests are logged against a remote target when no --audit-log is given.
@@ -149,7 +151,11 @@ OPTIONS: tuple[Option, ...] = (
            commands=_RUN_AND_PYTEST),
     Option("workers", "--workers", Kind.INT, 1, "Calls sent at once (calls that depend on another wait for it).",
            minimum=1, maximum=16, show_default=True),
-    Option("timeout", "--timeout", Kind.FLOAT, 10.0, "Seconds per request.", minimum=0.1, show_default=True),
+    Option("timeout", "--timeout", Kind.FLOAT, 10.0, "Seconds for each whole exchange (connect, send, the answer's"
+           " headers and body), however slowly the target answers.", minimum=0.1, show_default=True),
+    Option("max_response_bytes", "--max-response-bytes", Kind.INT, DEFAULT_MAX_RESPONSE_BYTES,
+           "Bytes of an answer's body kept (decoded); the rest is cut and the call judged on what was kept.",
+           minimum=1024, show_default=True),
     Option("include", "--include", help="Only these operations (operationId; repeatable).", plans=True,
            multiple=True),
     Option("exclude", "--exclude", help="Not these operations (operationId; repeatable).", plans=True,
@@ -180,11 +186,15 @@ OPTIONS: tuple[Option, ...] = (
            help="Allow a production host of the vendor (the contract's x-production-hosts)."),
     Option("dry_run", "--dry-run", Kind.FLAG, False,
            help="Print the plan: every suite and operation, the most requests and erasing requests; send nothing."),
-    Option("as_json", "--json", Kind.FLAG, False, "With --dry-run: print the plan as JSON."),
+    Option("as_json", "--json", Kind.FLAG, False, "Print the result as JSON (with --dry-run: the plan)."),
     Option("plan_out", "--plan-out", Kind.PATH, help="Write every planned call (no secrets) to this file, for"
                                                      " approval."),
     Option("plan_in", "--plan", Kind.EXISTING_PATH,
-           help="Send exactly the calls of this approved plan file (refused if edited or for another target)."),
+           help="Send exactly the calls of this approved plan file (refused if edited or for another target);"
+                " needs --expect-digest."),
+    Option("expect_digest", "--expect-digest", metavar="DIGEST",
+           help="With --plan: the digest --plan-out printed when the plan was approved; a plan file with another"
+                " digest (retargeted, its budget raised, any edit) is refused."),
     Option("wait_for_completion", "--wait-for-completion", Kind.FLOAT, 60.0, plans=True, minimum=0,
            show_default=True, metavar="SECONDS",
            help="Poll created requests until every user is final, for at most SECONDS."),
@@ -192,6 +202,8 @@ OPTIONS: tuple[Option, ...] = (
            help="Exit 0 when the run is incomplete (a check cut), with the note shown."),
     Option("junit_xml", "--junit-xml", Kind.PATH, help="Write a JUnit XML report.", commands=_RUN_AND_PYTEST),
     Option("report", "--report", Kind.PATH, help="Write a Markdown (.md) or HTML (.html) report."),
+    Option("force", "--force", Kind.FLAG, False, help="Write --report, --junit-xml and --plan-out even where a"
+           " symlink stands at their path (through it)."),
     Option("audit_log", "--audit-log", Kind.PATH, plans=True,
            help="Append every created requestId (with the body sent and the time) here [default:"
                 " contracts-audit.jsonl against a remote target, none against a local one]."),
@@ -248,6 +260,7 @@ class RunConfig:
     seed: int | None = None
     workers: int = _default("workers")
     timeout: float = _default("timeout")
+    max_response_bytes: int = _default("max_response_bytes")
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     suites: tuple[str, ...] = ()  # empty: every registered suite
@@ -260,11 +273,13 @@ class RunConfig:
     dry_run: bool = False
     plan_out: Path | None = None
     plan_in: Path | None = None
+    expect_digest: str | None = None
     wait_for_completion: float = _default("wait_for_completion")
     allow_incomplete: bool = False
     max_retry_after: float = 30.0
     junit_xml: Path | None = None
     report: Path | None = None
+    force: bool = False
     audit_log: Path | None = None  # None: REMOTE_AUDIT_LOG against a remote target, none against a local one
     progress: bool = False
     profile: Profile = Profile.RUN
@@ -361,9 +376,9 @@ def parse_rate(value: Any) -> int | None:
 
 
 #: Options whose value is the `RunConfig` field of the same name, as given.
-_DIRECT = ("spec_path", "max_examples", "seed", "workers", "timeout", "max_erase_requests", "allow_denied_host",
-           "dry_run", "plan_out", "plan_in", "wait_for_completion", "allow_incomplete", "junit_xml", "report",
-           "audit_log")
+_DIRECT = ("spec_path", "max_examples", "seed", "workers", "timeout", "max_response_bytes", "max_erase_requests",
+           "allow_denied_host", "dry_run", "plan_out", "plan_in", "expect_digest", "wait_for_completion",
+           "allow_incomplete", "junit_xml", "report", "audit_log", "force")
 
 
 def reference(values: Mapping[str, Any], real: RunConfig) -> RunConfig:
@@ -374,9 +389,64 @@ def reference(values: Mapping[str, Any], real: RunConfig) -> RunConfig:
         raise MissingOption("Missing option '--reference-url'.")
     return RunConfig(
         base_url=values["reference_url"], **_credentials(values, "reference_"), spec_path=real.spec_path,
-        timeout=real.timeout, refused_user_ids=real.refused_user_ids, erase_user_ids=real.erase_user_ids,
+        timeout=real.timeout, max_response_bytes=real.max_response_bytes, refused_user_ids=real.refused_user_ids,
+        erase_user_ids=real.erase_user_ids,
         allow_denied_host=real.allow_denied_host,
     )
+
+
+def _plan_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a plan file fixes, per option (`plans=True`), in the form the option's value takes."""
+    s = data.get("settings", {})
+    identities = s.get("identities", {})
+    return {
+        "base_url": data.get("target"), "seed": data.get("seed"), "suites": set(s.get("suites", ())),
+        "include": set(s.get("operations", ())), "max_examples": s.get("maxExamples"),
+        "erase_user_id": set(s.get("eraseUserIds", ())), "refused_user_id": set(s.get("refusedUserIds", ())),
+        "max_erase_requests": s.get("eraseBudget"), "wait_for_completion": s.get("waitForCompletion"),
+        "target_kind": TargetKind.REMOTE if data.get("remote") else TargetKind.LOCAL,
+        "other_tenant_client_id": identities.get("otherTenant", False),
+        "unscoped_client_id": identities.get("unscoped", False),
+    }
+
+
+def _given_value(name: str, value: Any, values: Mapping[str, Any]) -> Any:
+    """A given option's value in the form `_plan_values` records it."""
+    if name in ("suites", "include", "refused_user_id"):
+        return set(_words(value))
+    if name == "erase_user_id":
+        return set(build(dict(values, base_url=values.get("base_url") or "x")).erase_user_ids)
+    if name in ("other_tenant_client_id", "unscoped_client_id"):
+        return True
+    if name == "wait_for_completion":
+        return float(value)
+    return value
+
+
+def refuse_against_plan(given: Mapping[str, Any], data: Mapping[str, Any], plan_path: Path) -> None:
+    """With `--plan`, refuse (exit 2, naming it) every given option that changes the calls or their
+    safety (`Option.plans`) unless it equals the plan's; a lower erase budget is refused like any other."""
+    plan = _plan_values(data)
+    values = resolve(given, environ={})
+    for option in OPTIONS:
+        value = given.get(option.name)
+        if not option.plans or value is None or (option.multiple and not value):
+            continue
+        name = "erase_user_id" if option.name == "erase_user_ids_file" else option.name
+        if option.name == "exclude":
+            clash = set(value) & plan["include"]
+            if clash:
+                raise ConfigError(f"{option.flag} {sorted(clash)[0]} changes the approved plan {plan_path}, which"
+                                  " sends calls to it: drop the option or write and approve a new plan")
+            continue
+        if name not in plan or (name == "target_kind" and value == TargetKind.AUTO):
+            continue
+        mine = _given_value(name, value, values)
+        if mine != plan[name]:
+            shown = ", ".join(sorted(map(str, mine))) if isinstance(mine, set) else mine
+            expected = ", ".join(sorted(map(str, plan[name]))) if isinstance(plan[name], set) else plan[name]
+            raise ConfigError(f"{option.flag} {shown} is not the approved plan's ({expected or 'none'}, in"
+                              f" {plan_path}): with --plan, drop the option or write and approve a new plan")
 
 
 def with_plan(config: RunConfig, data: Mapping[str, Any]) -> RunConfig:

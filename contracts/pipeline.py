@@ -38,6 +38,7 @@ from contracts.diff.lockstep import DiffConfig, DiffReport, Lockstep, reference_
 from contracts.execution.runner import Runner
 from contracts.judging.verdict import Missing, Report, judge
 from contracts.planning.model import Plan, read_plan_file
+from contracts.safety.files import check_paths
 
 __all__ = ["approve", "configure", "diff", "execute", "plan", "preflight", "report", "run"]
 
@@ -54,8 +55,12 @@ def configure(given: Mapping[str, Any], environ: Mapping[str, str] | None = None
     """A run's configuration from the options of any surface (defaults < environment <
     given), the settings of its `--plan` file applied. Raises `ConfigError`."""
     config = options.build(options.resolve(given, environ))
+    check_paths({"--report": config.report, "--junit-xml": config.junit_xml, "--plan-out": config.plan_out},
+                config.audit_log, force=config.force)
     if config.plan_in is not None:
-        config = options.with_plan(config, read_plan_file(config.plan_in))
+        data = read_plan_file(config.plan_in, config.expect_digest)
+        options.refuse_against_plan(given, data, config.plan_in)
+        config = options.with_plan(config, data)
     return config
 
 
@@ -83,13 +88,13 @@ def approve(runner: Runner, planned: Plan) -> None:
     if config.plan_in is not None:
         approved(config, runner, planned)
     if config.plan_out is not None:
-        planned.write(config.plan_out, runner.vocabulary.auth_header)
+        planned.write(config.plan_out, runner.vocabulary.auth_header, force=config.force)
 
 
 def approved(config: RunConfig, runner: Runner, planned: Plan) -> None:
     """Refuse to run unless `planned` is exactly the plan file's (same target, same calls)."""
     assert config.plan_in is not None
-    data = read_plan_file(config.plan_in)
+    data = read_plan_file(config.plan_in, config.expect_digest)
     if data["target"] != runner.target.base_url:
         raise ConfigError(f"--plan {config.plan_in} names another target ({data['target']}), not"
                           f" {runner.target.base_url}")

@@ -87,6 +87,11 @@ class Settings:
                                 " (the wall clock, so advancing the manual clock never expires a client's token) or"
                                 " server (the mock's clock, manual or not).", _choices(TokenClock))
     admin_token: str | None = _setting(None, str, "Token that opens the control API to non-loopback clients.")
+    public_host: str | None = _setting(None, str, "Comma-separated host names the control API answers to besides"
+                                       " IP addresses, localhost and --host (a request whose Host names anything"
+                                       " else is refused: DNS rebinding).")
+    trust_proxy: bool = _setting(False, bool, "Loopback is a reverse proxy or sidecar, not trust: the control API"
+                                 " and the page answer the admin token only.")
     max_body_bytes: int | None = _setting(None, int, "Largest accepted request body, 413 beyond"
                                           " [default: the contract's x-max-body-bytes].")
     max_control_body_bytes: int = _setting(8 * 1024 * 1024, int, "Largest accepted control API body (a fixtures"

@@ -133,12 +133,16 @@ SLOW_MODULES = {
     "tests/mock/test_schemathesis_cli.py", "tests/mock/test_status_cache.py", "tests/mock/test_inspector_ui.py",
     "tests/state/test_durability.py", "tests/state/test_shared_state.py",
     "tests/server/test_cli.py", "tests/server/test_hostile_http.py", "tests/server/test_user_session.py",
-    "tests/server/test_credentials_kept_out.py",
+    "tests/server/test_credentials_kept_out.py", "tests/server/test_control_gate.py",
+    "tests/server/test_platform_answers.py",
     "tests/clients/test_clients_doc.py", "tests/clients/test_typescript.py",
     "tests/project/test_docs.py",
     "tests/runner/test_run.py", "tests/runner/test_plan.py", "tests/runner/test_safety.py",
     "tests/runner/test_staging.py", "tests/runner/test_pytest_plugin.py", "tests/runner/test_diff.py",
-    "tests/runner/test_report_browser.py", "tests/runner/test_verify.py", "tests/runner/test_pacing.py",
+    "tests/runner/test_report_browser.py", "tests/runner/test_verify.py", "tests/runner/test_reports_agree.py",
+    "tests/runner/test_one_story.py", "tests/runner/test_approval.py", "tests/runner/test_bounded_runner.py",
+    "tests/runner/test_hostile_outputs.py", "tests/runner/test_odd_inputs.py", "tests/runner/test_output_files.py",
+    "tests/runner/test_pacing.py",
     "tests/proxy/test_proxy.py",
 }
 

@@ -80,13 +80,16 @@ class EchoesAuth(_Wrapper):
             status = 400 if status == 401 else status
             body = b"".join(chunks)
             if status >= 400:
-                body = json.dumps(self.vocabulary.error_body(status, f"refused token {token[:163]}")).encode()
+                body = json.dumps(self.vocabulary.error_body(status, self.message(token))).encode()
             headers = [(k, v) for k, v in started["headers"] if k != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, capture)
+
+    def message(self, token: str) -> str:
+        return f"refused token {token[:163]}"
 
 
 class RefusesSecondUse(_Wrapper):
@@ -128,3 +131,20 @@ class RefusesEveryOtherValidToken(_Wrapper):
         await self.app(scope, receive, send)
 
 
+
+
+class EchoesHostileText(EchoesAuth):
+    """As `EchoesAuth`, with an error message that also echoes the client secret of
+    the app (whatever characters that holds) and text made to act on a reader:
+    terminal controls (C1 CSI, bidi override), XML-illegal characters, backticks that
+    would end a Markdown code span, and raw HTML."""
+
+    HOSTILE = ("\u009b31m\u202eevil\u202c \x1b[2J \ufffe\uffff\x0b ``` ` </code> <img src=x onerror=alert(1)>"
+               " [link](javascript:alert(1)) <b>bold</b> | pipe")
+
+    def __init__(self, app: Any, secret: str):
+        super().__init__(app)
+        self.secret = secret
+
+    def message(self, token: str) -> str:
+        return f"refused token {token} for secret {self.secret} {self.HOSTILE}"

@@ -30,6 +30,21 @@ CACHE_ENV_VAR = "KORE_ERASE_CACHE_DIR"
 FORMAT = "1"
 
 
+def hypothesis_home() -> Path:
+    """Where Hypothesis keeps what it writes (its constants and examples) during a
+    `contracts` command: the cache's `hypothesis/` folder, or a temporary folder
+    (removed at exit) when the cache is off; never `.hypothesis/` in the current directory."""
+    base = cache_dir()
+    if base is not None:
+        return base / "hypothesis"
+    import atexit
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix="kore-erase-hypothesis-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def cache_dir() -> Path | None:
     configured = os.environ.get(CACHE_ENV_VAR)
     if configured is not None:

@@ -11,6 +11,7 @@ production host the plain spelling is."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 from urllib.parse import unquote
 
 
@@ -31,11 +32,31 @@ def denied_hosts_matching(host: str, denied_hosts: tuple[str, ...]) -> list[str]
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
+    """Whether a run talks to this machine: an address literal that is loopback, or a
+    `localhost` name (`localhost`, `*.localhost`) that resolves, every address of it, to
+    loopback. Judged by resolution, not by spelling: `staging.localhost` may be a name a
+    resolver or /etc/hosts points elsewhere, and then it is remote. Other names are remote
+    without a lookup (no DNS traffic to judge them)."""
+    address = _address(host)
+    if address is not None:
+        return _loopback(address)
+    if host != "localhost" and not host.endswith(".localhost"):
         return False
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False
+    addresses = [_address(str(a).split("%")[0]) for a in found]
+    return bool(addresses) and all(a is not None and _loopback(a) for a in addresses)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or bool(mapped and mapped.is_loopback)

@@ -80,6 +80,58 @@ class Difference:
     fix: str
     count: int = 1
     accepted: bool = False
+    accepted_by: str = ""  # the --ignore rule that accepted it
+    calls: set[int] = field(default_factory=set)  # the plan's indexes of the calls that showed it
+
+    @property
+    def cause(self) -> str:
+        """The `--ignore` rule of its root cause: its spec-notes row (`row:19`), else the
+        field, header or aspect it touches (`field:$.error`, list positions as `[*]`)."""
+        row = re.match(r"row (\d+),", self.decision)
+        if row:
+            return f"row:{row.group(1)}"
+        return "field:" + re.sub(r"\[\d+\]", "[*]", self.where or str(self.aspect))
+
+
+@dataclass
+class RootCause:
+    """Differences that share one cause (a spec-notes row, or a field the vendor
+    documents): one finding, its count of calls and examples, and the one `--ignore`
+    rule that accepts them all."""
+
+    rule: str
+    differences: list[Difference]
+
+    @property
+    def decision(self) -> str:
+        return self.differences[0].decision
+
+    @property
+    def calls(self) -> int:
+        """Calls that showed it (each call once, however many of its fields differ)."""
+        indexes = set().union(*(d.calls for d in self.differences))
+        return len(indexes) or sum(d.count for d in self.differences)
+
+    @property
+    def accepted(self) -> bool:
+        return all(d.accepted for d in self.differences)
+
+    @property
+    def accepted_by(self) -> str:
+        """The --ignore rules that accepted it, as given."""
+        rules = dict.fromkeys(d.accepted_by for d in self.differences if d.accepted_by)
+        return ", ".join(f"--ignore '{r}'" for r in rules)
+
+    @property
+    def fixes(self) -> list[str]:
+        return sorted({d.fix.split(" (")[0] for d in self.differences})
+
+    @property
+    def aspects(self) -> list[str]:
+        return sorted({f"{d.aspect} {d.where}".strip() for d in self.differences})
+
+    def examples(self, count: int = 3) -> list[Difference]:
+        return self.differences[:count]
 
 
 @dataclass
@@ -93,6 +145,7 @@ class DriftFindings:
         key = (difference.rule, difference.where, difference.real, difference.reference)
         if key in self.items:
             self.items[key].count += 1
+            self.items[key].calls |= difference.calls
         else:
             self.items[key] = difference
 
@@ -100,9 +153,20 @@ class DriftFindings:
         return iter(self.items.values())
 
     def accept(self, patterns: tuple[str, ...]) -> None:
+        """Mark the differences a rule accepts: a root cause's (`row:19`, `field:$.error`),
+        or one difference's (`status/<operation>/<check>`, with `/<where>`); `*` matches anything."""
         for difference in self.items.values():
-            difference.accepted = any(fnmatch.fnmatch(difference.rule, p) or fnmatch.fnmatch(
-                f"{difference.rule}/{difference.where}", p) for p in patterns)
+            names = (difference.cause, difference.rule, f"{difference.rule}/{difference.where}")
+            rule = next((p for p in patterns if any(fnmatch.fnmatch(name, p) for name in names)), "")
+            difference.accepted, difference.accepted_by = bool(rule), rule
+
+    def root_causes(self) -> list[RootCause]:
+        """The differences grouped by cause, the open ones first, the most calls first."""
+        grouped: dict[str, list[Difference]] = {}
+        for difference in self.items.values():
+            grouped.setdefault(difference.cause, []).append(difference)
+        causes = [RootCause(rule, items) for rule, items in grouped.items()]
+        return sorted(causes, key=lambda c: (c.accepted, -c.calls, c.rule))
 
     @property
     def open(self) -> list[Difference]:
@@ -279,14 +343,13 @@ def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: Aspect, where: s
 def _platform_topic(vocabulary: Vocabulary, aspect: Aspect, status: int, statuses: tuple[int, int]) -> str | None:
     """The decisions about the platform's own answers (`x-error-answers`): a rate limit,
     an undocumented method, a body that fails validation; when the two sides differ
-    in status and one of them gave that answer, or in the body of that answer."""
+    in status and one of them gave that answer. (A difference in the body of such an
+    answer is the error body's own decision, one root cause for every error.)"""
     topics = {Refusal.RATE_LIMITED: "rate limits", Refusal.METHOD: "unknown methods",
               Refusal.VALIDATION: "body validation"}
     for refusal, topic in topics.items():
         answer = vocabulary.answer(refusal).status
         if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and statuses[0] != statuses[1] and answer in statuses:
-            return topic
-        if aspect is Aspect.BODY and status == answer:
             return topic
     return None
 

@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 import httpx
 
 from contracts.config import Credentials, RunConfig
-from contracts.core.errors import ConfigError, ContractsError
+from contracts.core.errors import ConfigError, ContractsError, UnreachableError
 from contracts.diff.comparison import Aspect, Difference, DriftFindings, Normaliser, compare, decision_of, fix_for
 from contracts.execution.preflight import run_preflight
 from contracts.execution.runner import Runner
 from contracts.judging.checks import Observation
 from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
 from contracts.judging.verdict import Missing, Verdict
-from contracts.planning.model import Plan, PlannedCall
+from contracts.planning.model import Cause, Plan, PlannedCall
 from contracts.planning.suites import poll_schedule
 
 #: A side is slower when its median response time exceeds the other's by `slower_by` seconds, and this many times.
@@ -103,19 +103,35 @@ def reference_identities(config: RunConfig, transport: httpx.BaseTransport | Non
     try:
         with httpx.Client(transport=transport, timeout=config.timeout, trust_env=False) as client:
             answer = client.get(url)
-    except httpx.TransportError:
-        answer = None
-    if answer is None or answer.status_code != 200:
-        raise ConfigError("the reference needs --reference-client-id/--reference-client-secret (it is no mockserver"
-                          " whose control API names its apps)")
-    apps = answer.json()
+    except httpx.TransportError as exc:
+        raise UnreachableError(f"{config.base_url} does not answer HTTP ({type(exc).__name__})") from None
+    needed = "the reference needs --reference-client-id/--reference-client-secret"
+    if answer.status_code != 200:
+        raise ConfigError(f"{needed} (it is no mockserver whose control API names its apps)")
+    roles = _contract_apps(answer)
+    if "app" not in roles:
+        raise ConfigError(f"{needed} (its control API's {url.split('?')[0]} names no contract app with a client id"
+                          " and secret)")
+    return config.with_overrides(credentials=roles["app"], other_tenant=roles.get("otherTenant", Credentials()),
+                                 unscoped=roles.get("unscoped", Credentials()))
 
-    def creds(role: str) -> Credentials:
-        app = apps.get("contractApps", {}).get(role)
-        return Credentials(app["clientId"], app["clientSecret"]) if app else Credentials()
 
-    return config.with_overrides(credentials=creds("app"), other_tenant=creds("otherTenant"),
-                                 unscoped=creds("unscoped"))
+def _contract_apps(answer: httpx.Response) -> dict[str, Credentials]:
+    """The credentials a mockserver's `/__mockserver/apps?secrets=true` names per contract
+    role; only roles with a client id and secret (text) count, whatever else the answer holds."""
+    try:
+        apps = answer.json()
+    except ValueError:
+        return {}
+    roles = apps.get("contractApps") if isinstance(apps, dict) else None
+    if not isinstance(roles, dict):
+        return {}
+    found = {}
+    for role, app in roles.items():
+        if isinstance(app, dict) and isinstance(app.get("clientId"), str) and isinstance(app.get("clientSecret"), str) \
+                and app["clientId"] and app["clientSecret"]:
+            found[role] = Credentials(app["clientId"], app["clientSecret"])
+    return found
 
 
 class Lockstep:
@@ -155,6 +171,9 @@ class Lockstep:
         for name in self.real.suites:
             calls = [c for c in plan.calls if c.suite == name and not c.cut]
             if name == "lifecycle":
+                for call in calls:
+                    if not call.repeat:  # the anchor create, when the lifecycle runs alone
+                        self.pair(call)
                 self._poll(calls)
             else:
                 for call in calls:
@@ -183,6 +202,7 @@ class Lockstep:
         times[0].append(mine.exchange.elapsed)
         times[1].append(theirs.exchange.elapsed)
         for difference in compare(call, mine, theirs, self.real.vocabulary, self.normaliser, conforms):
+            difference.calls.add(call.index)
             self.drift.add(difference)
         return mine, theirs
 
@@ -284,5 +304,5 @@ def _violations(runner: Runner) -> int:
 
 
 def _cut(call: PlannedCall) -> CallRecord:
-    return CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut or "")
+    return CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut or "", cause=Cause.ERASE_BUDGET)
 

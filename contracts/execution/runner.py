@@ -32,8 +32,8 @@ from contracts.core.vocabulary import CREATE, STATUS, Operation, Vocabulary
 from contracts.execution.pacing import Pace, default_pace, request_budget
 from contracts.execution.transport import RETRY_STATUSES, Exchange, Transport
 from contracts.judging import checks as checkmod
-from contracts.judging.outcome import RATE_LIMITED, REQUEST_BUDGET, CallOutcome, CallRecord, Outcome
-from contracts.planning.model import Auth, Plan, PlannedCall
+from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
+from contracts.planning.model import Auth, Cause, Plan, PlannedCall
 from contracts.planning.planner import Planner
 from contracts.planning.strategies import broken_headers
 from contracts.planning.suites import SUITES
@@ -70,7 +70,7 @@ class Runner:
         self.pace = Pace(per_minute, total, clock=clock, sleep=sleep)
         self.request_budget = request_budget(per_minute, total) if self.target.remote else None
         self.http = Transport(self.target.base_url, config.timeout, config.max_retry_after, transport=transport,
-                              sleep=sleep, pace=self.pace)
+                              sleep=sleep, max_response_bytes=config.max_response_bytes, pace=self.pace)
         self.context = checkmod.Context(self.vocabulary)
         self.checks = [cls() for cls in checkmod.REGISTRY]
         self.records: dict[int, CallRecord] = {}
@@ -183,11 +183,12 @@ class Runner:
                 return None
             path = call.url_path(value)
         if self.pace.exhausted():
-            self._skip(record, f"{REQUEST_BUDGET}: the run sent the {self.pace.total} requests it may (a quarter"
-                               " of the contract's hourly rate limit)")
+            self._skip(record, f"{Cause.REQUEST_BUDGET.value}: the run sent the {self.pace.total} requests it may"
+                               " (a quarter of the contract's hourly rate limit)", Cause.REQUEST_BUDGET)
             return None
         if call.erasing and not self.budget.take():
-            self._skip(record, "erase budget: every unit was spent on earlier erasing requests (retries included)")
+            self._skip(record, "erase budget: every unit was spent on earlier erasing requests (retries included)",
+                       Cause.ERASE_BUDGET)
             return None
         exchange = self.http.send(call.method, path, headers=self.headers_for(call), body=call.body,
                                   query=call.query, may_retry=self.budget.take if call.erasing else lambda: True)
@@ -199,10 +200,11 @@ class Runner:
             record.elapsed += exchange.elapsed
             if inconclusive and record.outcome is not CallOutcome.CONCLUSIVE:
                 record.outcome = CallOutcome.INCONCLUSIVE
-                record.reason = (f"{RATE_LIMITED}: HTTP {exchange.status} after {exchange.attempts - 1} retries"
+                record.reason = (f"rate limited: HTTP {exchange.status} after {exchange.attempts - 1} retries"
                                  if rate_limited else f"HTTP {exchange.status}: the deployment checked the body first")
+                record.cause = Cause.RATE_LIMITED if rate_limited else Cause.NOTHING_TO_JUDGE
             elif not inconclusive:
-                record.outcome, record.reason = CallOutcome.CONCLUSIVE, ""
+                record.outcome, record.reason, record.cause = CallOutcome.CONCLUSIVE, "", None
         if self.progress is not None:
             self.progress(call)
         return observation
@@ -218,14 +220,16 @@ class Runner:
                 value = None
         if not isinstance(value, str) or not value:
             answer = f"HTTP {source.status}" if source is not None else "it was not sent"
-            self._skip(self.records[call.index], f"needs the request call {call.ref.call} creates ({answer})")
+            creator = self.records.get(call.ref.call)
+            cause = creator.cause if creator is not None and creator.cause else Cause.NOTHING_TO_JUDGE
+            self._skip(self.records[call.index], f"needs the request call {call.ref.call} creates ({answer})", cause)
             return None
         return value
 
-    def _skip(self, record: CallRecord, reason: str) -> None:
+    def _skip(self, record: CallRecord, reason: str, cause: Cause) -> None:
         with self._lock:
             if record.outcome is not CallOutcome.CONCLUSIVE:
-                record.outcome, record.reason = CallOutcome.CUT, reason
+                record.outcome, record.reason, record.cause = CallOutcome.CUT, reason, cause
 
     def observe(self, call: PlannedCall, exchange: Exchange) -> checkmod.Observation:
         operation = self.vocabulary.operation(call.operation_id)
@@ -243,10 +247,12 @@ class Runner:
             body=exchange.response_body, path_value=path_value, request_body=request_body, suite=call.suite,
             call=call, exchange=exchange, curl=exchange.curl(self.vocabulary.auth_header),
         )
-        if exchange.status not in RETRY_STATUSES:  # rate limited: it proves nothing about the call's check
-            with _quiet():
-                for check in self.checks:
-                    check.after_response(self.context, observation)
+        # A rate-limited or unavailable answer judges nothing: it is only recorded as seen.
+        judges = self.checks if exchange.status not in RETRY_STATUSES else \
+            [c for c in self.checks if isinstance(c, checkmod.Observed)]
+        with _quiet():
+            for check in judges:
+                check.after_response(self.context, observation)
         with self._lock:
             self.context.answers[call.index] = observation
         if operation.role == CREATE and 200 <= exchange.status < 300:
@@ -265,7 +271,7 @@ class Runner:
         initial status (a final status, or anything the schema checks judge)."""
         answer = self.context.answers.get(call.index)
         if answer is None or answer.status != 200:
-            return answer is not None and answer.status not in (429, 503)
+            return answer is not None and answer.status not in RETRY_STATUSES
         f, initial = self.vocabulary.fields, self.vocabulary.user_status.initial
         try:
             results = answer.json()[f.results]
@@ -285,7 +291,8 @@ class Runner:
         calls = [c for c in plan.calls if not c.cut]
         for call in plan.calls:
             if call.cut:
-                self.records[call.index] = CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut)
+                cause = Cause.REQUEST_BUDGET if call.cut.startswith(Cause.REQUEST_BUDGET.value) else Cause.ERASE_BUDGET
+                self.records[call.index] = CallRecord(call, outcome=CallOutcome.CUT, reason=call.cut, cause=cause)
         for name in self.suites:
             suite = SUITES[name]
             mine = [c for c in calls if c.suite == name]

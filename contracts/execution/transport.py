@@ -2,13 +2,15 @@
 call an ASGI app in-process), a count of every request on the wire,
 every request paced (`contracts.execution.pacing`), a 429/503 waited for
 (its `Retry-After` when usable, else a back-off) and retried instead of
-hammering, a token minted for
-every attempt, redirects never followed, and reproducible `curl` lines
-with the token replaced by `$CONTRACTS_TOKEN`.
+hammering, a token minted for every attempt, redirects never followed, each
+exchange bounded in time and size (`contracts.execution.bounded`), and
+reproducible `curl` lines with the token replaced by `$CONTRACTS_TOKEN`.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import math
 import shlex
@@ -20,12 +22,15 @@ from typing import Any
 
 import httpx
 
+from contracts.config import DEFAULT_MAX_RESPONSE_BYTES
 from contracts.core.errors import UnreachableError
+from contracts.execution.bounded import ACCEPT_ENCODING, deadline, network_transport, read_body
 from contracts.execution.pacing import Pace
 from contracts.planning.model import MAX_RETRIES
 
 RETRY_STATUSES = (429, 503)
 TOKEN_PLACEHOLDER = "$CONTRACTS_TOKEN"
+_WIRE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 _QUIET_HEADERS = ("user-agent", "accept-encoding", "connection", "content-length", "accept", "host")
 
 
@@ -42,6 +47,9 @@ class Exchange:
     response_body: bytes
     elapsed: float
     attempts: int = 1
+    #: The answer's body was longer than `--max-response-bytes`: `response_body` is its start.
+    cut: bool = False
+    #: The answer as httpx holds it (its body the one kept), for schemathesis's checks.
     response: httpx.Response | None = field(default=None, repr=False)
 
     def json(self) -> Any:
@@ -78,9 +86,11 @@ class Transport:
 
     def __init__(self, base_url: str, timeout: float, max_retry_after: float, *,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 pace: Pace | None = None):
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, pace: Pace | None = None):
         self.base_url, self.timeout, self.max_retry_after = base_url, timeout, max_retry_after
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, trust_env=False)
+        self.max_response_bytes = max_response_bytes
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport or network_transport(),
+                                   headers={"Accept-Encoding": ACCEPT_ENCODING}, trust_env=False)
         self.sleep = sleep
         self.pace = pace if pace is not None else Pace(None, None, sleep=sleep)
         self.sent = 0
@@ -112,8 +122,7 @@ class Transport:
             request_headers = dict(headers())
             started = time.monotonic()
             try:
-                response = self.client.request(method, url, headers=request_headers, content=body,
-                                               params=list(query) or None)
+                exchange = self._exchange(method, url, request_headers, body, query)
             except httpx.TimeoutException:
                 raise UnreachableError(f"{self.base_url} did not answer within {self.timeout:g} s") from None
             except httpx.TransportError as exc:
@@ -122,7 +131,7 @@ class Transport:
                 answered()
                 with self._lock:
                     self.sent += 1
-            exchange = _exchange(response, request_headers, body, time.monotonic() - started, attempt)
+            exchange.elapsed, exchange.attempts = time.monotonic() - started, attempt
             delay = self.retry_delay(exchange)
             if delay is None or attempt > MAX_RETRIES or self.pace.exhausted() or not may_retry():
                 return exchange
@@ -130,41 +139,62 @@ class Transport:
                 self.waited += delay
             self.sleep(delay)
 
+    def _exchange(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
+                  query: tuple[tuple[str, str], ...]) -> Exchange:
+        """One request and its answer, within `timeout` for all of it and at most
+        `max_response_bytes` of its body (decoded) kept."""
+        with deadline(self.timeout), self.client.stream(method, url, headers=headers, content=body,
+                                                        params=list(query) or None) as response:
+            content, cut = read_body(response, self.max_response_bytes)
+        return Exchange(
+            method=response.request.method,
+            url=str(response.request.url),
+            headers=headers,
+            body=body,
+            status=response.status_code,
+            response_headers={k.lower(): v for k, v in response.headers.items()},
+            response_body=content,
+            elapsed=0.0,
+            cut=cut,
+            response=_kept(response, content),
+        )
+
     def retry_delay(self, exchange: Exchange) -> float | None:
-        """Seconds to wait before retrying a 429/503: its `Retry-After` when it is a
-        number of seconds (junk such as `nan` counts as absent), else the pace's
-        back-off; at most `max_retry_after`. None: do not retry."""
+        """Seconds to wait before retrying a 429/503: its `Retry-After` (seconds, or an
+        HTTP date; junk such as `nan` counts as absent), else the pace's back-off;
+        at most `max_retry_after`. None: do not retry."""
         if exchange.status not in RETRY_STATUSES:
             return None
-        delay = _seconds(exchange.header("retry-after"))
+        delay = retry_after_seconds(exchange.header("retry-after"))
         if delay is None:
             delay = self.pace.backoff(exchange.attempts)
-        return min(delay, self.max_retry_after)
+        return min(max(delay, 0.0), self.max_retry_after)
 
 
-def _exchange(response: httpx.Response, headers: dict[str, str], body: bytes | None, elapsed: float,
-              attempts: int) -> Exchange:
-    return Exchange(
-        method=response.request.method,
-        url=str(response.request.url),
-        headers=headers,
-        body=body,
-        status=response.status_code,
-        response_headers={k.lower(): v for k, v in response.headers.items()},
-        response_body=response.content,
-        elapsed=elapsed,
-        attempts=attempts,
-        response=response,
-    )
+def _kept(response: httpx.Response, content: bytes) -> httpx.Response:
+    """`response` with the body as kept (decoded, perhaps cut): without the headers that
+    described the body on the wire (its encoding, its length)."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+    kept = httpx.Response(response.status_code, headers=headers, content=content, request=response.request)
+    kept.elapsed = response.elapsed  # known once the answer is closed
+    return kept
 
 
-def _seconds(value: str | None) -> float | None:
-    """A `Retry-After` in seconds, or None when absent or not a finite number of seconds."""
-    try:
-        delay = float(value) if value is not None else None
-    except ValueError:
+def retry_after_seconds(value: str | None) -> float | None:
+    """A `Retry-After` value in seconds (RFC 9110: delay-seconds or an HTTP-date), or None."""
+    if value is None:
         return None
-    return max(delay, 0.0) if delay is not None and math.isfinite(delay) else None
+    try:
+        delay = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            return None
+        delay = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    return delay if math.isfinite(delay) else None
 
 
 def _reason(exc: Exception) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from contracts.planning.model import REQUEST_BUDGET_CUT, PlannedCall
+from contracts.planning.model import Cause, PlannedCall
 
 if TYPE_CHECKING:
     from contracts.config import RunConfig
@@ -17,12 +17,6 @@ if TYPE_CHECKING:
     from contracts.judging.checks import Context
     from contracts.safety.policy import AuditLog, Budget
     from contracts.safety.target import Target
-
-
-#: The reason of a call whose every attempt was answered 429/503 (INCONCLUSIVE).
-RATE_LIMITED = "rate limited"
-#: The reason of a call the request budget cut (in the plan, or when the run's total was spent).
-REQUEST_BUDGET = REQUEST_BUDGET_CUT
 
 
 class CallOutcome(StrEnum):
@@ -44,6 +38,7 @@ class CallRecord:
     sends: int = 0
     outcome: CallOutcome = CallOutcome.NOT_SENT
     reason: str = ""
+    cause: Cause | None = None  # why it proved nothing (CUT or INCONCLUSIVE)
 
 
 @dataclass

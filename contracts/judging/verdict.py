@@ -24,8 +24,12 @@ from enum import StrEnum
 from typing import Any
 
 from contracts.core.errors import EXIT_INCOMPLETE, EXIT_PASSED, EXIT_VIOLATIONS
+from contracts.core.vocabulary import STATUS
 from contracts.judging.checks import ANY_CASE_CHECKS, HOME_SUITES, Finding
 from contracts.judging.outcome import CallOutcome, CallRecord, Outcome
+from contracts.planning.model import Cause
+
+__all__ = ["Cause", "CellState", "Missing", "Report", "Row", "Verdict", "judge"]
 
 #: Documented answers a client cannot provoke: the deployment decides when.
 NOT_PROVOKABLE = {429: "a rate limit: the deployment decides when", 500: "an internal error: not provoked by design",
@@ -53,27 +57,50 @@ class Verdict(StrEnum):
         return EXIT_PASSED
 
 
-class RowStatus(StrEnum):
-    """The state of one (suite, check, operation) cell."""
+class CellState(StrEnum):
+    """The one state of a (suite, check, operation) cell, decided once by `judge`;
+    every report renders it and nothing else."""
 
-    PASSED = "passed"
-    FAILED = "failed"
-    CUT = "cut"
+    PASSED = "passed"  # it ran, and the calls judged proved nothing wrong
+    FAILED = "failed"  # a violation
+    INCOMPLETE = "incomplete"  # selected, but not judged fully: its `Cause` says why
+    NOT_SELECTED = "not selected"  # no selected suite plans it: absent from every report
+
+    @property
+    def mark(self) -> str:
+        """The mark of the state in the terminal and the HTML matrix."""
+        return {CellState.PASSED: "✓", CellState.FAILED: "✗", CellState.INCOMPLETE: "…",
+                CellState.NOT_SELECTED: "–"}[self]
 
 
 @dataclass
 class Row:
-    """One check on one operation: the unit of the report's matrix and of JUnit."""
+    """One check on one operation in one suite: the cell of the report's matrix and
+    a JUnit testcase; `state` (with `cause` and `reason` when incomplete) is its verdict."""
 
     suite: str
     check: str
     operation: str
-    status: RowStatus = RowStatus.PASSED
+    state: CellState = CellState.PASSED
     sent: int = 0
     planned: int = 0
     duration: float = 0.0
     reason: str = ""
+    cause: Cause | None = None
     findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.suite, self.check, self.operation
+
+    @property
+    def explanation(self) -> str:
+        """The state with its cause and reason, as every report words it."""
+        if self.state is CellState.INCOMPLETE:
+            return f"{self.cause or Cause.NOTHING_TO_JUDGE}: {self.reason}" if self.reason else str(self.cause)
+        if self.state is CellState.FAILED:
+            return f"{len(self.findings)} violation(s)"
+        return f"{self.sent} of {self.planned} calls sent" if self.planned else "every answer judged"
 
 
 @dataclass(frozen=True)
@@ -84,6 +111,7 @@ class Missing:
     check: str
     operation: str
     reason: str
+    cause: Cause = Cause.NOTHING_TO_JUDGE
 
 
 @dataclass
@@ -123,6 +151,11 @@ class Report:
     def redact(self, text: str) -> str:
         return self.outcome.redactor(text)
 
+    def state(self, suite: str, check: str, operation: str) -> CellState:
+        """The state of any cell: a cell no selected suite planned is not selected."""
+        row = next((r for r in self.rows if r.key == (suite, check, operation)), None)
+        return row.state if row is not None else CellState.NOT_SELECTED
+
     @property
     def counts(self) -> dict[str, Any]:
         o = self.outcome
@@ -147,12 +180,15 @@ def judge(outcome: Outcome, *, dry_run: bool = False) -> Report:
 
 
 def _rows(outcome: Outcome) -> list[Row]:
+    """A cell per (suite, check, operation) a selected suite planned or judged; a
+    passive check (schemathesis's response checks) has a cell in every suite whose
+    calls got an answer of the operation, since it judged them."""
     rows: dict[tuple[str, str, str], Row] = {}
 
     def row(suite: str, check: str, operation: str) -> Row:
         return rows.setdefault((suite, check, operation), Row(suite, check, operation))
 
-    answered_ops: set[str] = set()
+    answered: set[tuple[str, str]] = set()
     for record in outcome.records.values():
         call = record.call
         if call.suite == "preflight":
@@ -162,14 +198,15 @@ def _rows(outcome: Outcome) -> list[Row]:
         if record.sends:
             r.sent += 1
             r.duration += record.elapsed
-            answered_ops.add(call.operation_id)
-    for operation in answered_ops:  # schemathesis's response checks judged every answer
+        if record.outcome is CallOutcome.CONCLUSIVE:
+            answered.add((call.suite, call.operation_id))
+    for suite, operation in answered:
         for check in PASSIVE_CHECKS:
-            row(HOME_SUITES.get(check, "conformance"), check, operation)
+            row(HOME_SUITES.get(check, suite), check, operation)
     for finding in outcome.context.findings:
         r = row(finding.suite or HOME_SUITES.get(finding.check, "conformance"), finding.check, finding.operation)
         r.findings.append(finding)
-        r.status = RowStatus.FAILED
+        r.state = CellState.FAILED
     order = {name: i for i, name in enumerate(["preflight", *(outcome.config.suites or _suite_names())])}
     return sorted(rows.values(), key=lambda r: (order.get(r.suite, 99), r.check, r.operation))
 
@@ -181,35 +218,38 @@ def _suite_names() -> list[str]:
 
 
 def _plan_cuts(outcome: Outcome) -> list[Missing]:
-    return [Missing(c.suite, c.check, c.operation_id, c.reason) for c in outcome.plan.cuts]
+    return [Missing(c.suite, c.check, c.operation_id, c.reason, c.cause) for c in outcome.plan.cuts]
 
 
 def _groups(outcome: Outcome) -> list[Missing]:
-    """Groups of calls (one check, operation and variant) none of which proved anything."""
-    groups: dict[str, list[CallRecord]] = defaultdict(list)
+    """Groups of calls (one check, operation and variant) none of which proved
+    anything; a group that spans operations counts for each operation apart."""
+    groups: dict[tuple[str, str], list[CallRecord]] = defaultdict(list)
     for record in outcome.records.values():
         if record.call.suite != "preflight" and record.call.repeat is None:
-            groups[record.call.group_key].append(record)
+            groups[(record.call.group_key, record.call.operation_id)].append(record)
     missing = []
-    for key, records in groups.items():
+    for (key, _), records in groups.items():
         if any(r.outcome is CallOutcome.CONCLUSIVE for r in records):
             continue
         call = records[0].call
         reasons = list(dict.fromkeys(r.reason for r in records if r.reason)) or ["not sent"]
+        cause = next((r.cause for r in records if r.cause), Cause.NOTHING_TO_JUDGE)
         variant = key.split("/", 3)[3] if key.count("/") >= 3 else ""
         reason = "; ".join(reasons)
         missing.append(Missing(call.suite, call.check, call.operation_id,
-                               f"{variant}: {reason}" if variant else reason))
+                               f"{variant}: {reason}" if variant else reason, cause))
     return missing
 
 
 def _not_final(outcome: Outcome) -> list[Missing]:
     found = [Missing("lifecycle", "completion", call.operation_id,
-                     f"the request of call {call.ref.call if call.ref else '?'} {why}")
+                     f"the request of call {call.ref.call if call.ref else '?'} {why}", Cause.DEADLINE)
              for call, why in outcome.not_final]
     for record in outcome.records.values():
         if record.call.repeat is not None and record.outcome is CallOutcome.CUT:
-            found.append(Missing("lifecycle", "completion", record.call.operation_id, record.reason))
+            found.append(Missing("lifecycle", "completion", record.call.operation_id, record.reason,
+                                 record.cause or Cause.NOTHING_TO_JUDGE))
     return found
 
 
@@ -245,9 +285,13 @@ def _coverage(outcome: Outcome) -> tuple[list[tuple[str, str]], list[Missing]]:
             label = f"{operation_id}: HTTP {status}"
             if status in NOT_PROVOKABLE:
                 unobserved.append((label, NOT_PROVOKABLE[status]))
-            elif 200 <= status < 300 and any(r.call.operation_id == operation_id and r.call.positive for r in sent):
+            elif 200 <= status < 300 and any(r.call.operation_id == operation_id and _reads_valid(r.call, operation)
+                                             for r in sent):
                 missing.append(Missing("conformance", "documented_responses", operation_id,
                                        f"no valid call got {status}"))
+            elif 200 <= status < 300 and operation.role == STATUS:
+                unobserved.append((label, "no call of this run read a created request (the stateful and lifecycle"
+                                          " suites do)"))
             else:
                 unobserved.append((label, "no call of this run provoked it"))
     statuses, values = vocabulary.user_status, context.observed_values.get("UserEraseStatus", set())
@@ -269,6 +313,10 @@ def _coverage(outcome: Outcome) -> tuple[list[tuple[str, str]], list[Missing]]:
         if refused_sent and polled and not outcome.not_final:
             missing.append(Missing("lifecycle", "completion", polled[0].call.operation_id,
                                    f"the business rule never refused a --refused-user-id ({statuses.refused})"))
+        elif not refused_sent and outcome.config.refused_user_ids:
+            unobserved.append((f"UserEraseStatus {statuses.refused}",
+                               "no create this run sent named a --refused-user-id (the erase budget or the"
+                               " selected suites left them out)"))
         elif not refused_sent:
             unobserved.append((f"UserEraseStatus {statuses.refused}",
                                "needs a user the business rule refuses: --refused-user-id (an account owner,"
@@ -279,14 +327,23 @@ def _coverage(outcome: Outcome) -> tuple[list[tuple[str, str]], list[Missing]]:
     return unobserved, missing
 
 
+def _reads_valid(call: Any, operation: Any) -> bool:
+    """A call a conforming deployment answers with success: a valid one, and for a
+    status operation one that reads a request the run created."""
+    return call.positive and (operation.role != STATUS or call.ref is not None)
+
+
 def _mark_cuts(rows: list[Row], incomplete: list[Missing]) -> None:
-    by_key = {(r.suite, r.check, r.operation): r for r in rows}
+    """Each cell something selected did not judge fully becomes INCOMPLETE (a failed
+    cell stays failed), with the first cause and every reason."""
+    by_key = {r.key: r for r in rows}
     for item in incomplete:
         row = by_key.get((item.suite, item.check, item.operation))
         if row is None:
             row = Row(item.suite, item.check, item.operation)
             rows.append(row)
-            by_key[(item.suite, item.check, item.operation)] = row
-        if row.status is not RowStatus.FAILED:
-            row.status = RowStatus.CUT
+            by_key[row.key] = row
+        if row.state is not CellState.FAILED:
+            row.state = CellState.INCOMPLETE
+            row.cause = row.cause or item.cause
         row.reason = "; ".join(filter(None, [row.reason, item.reason]))

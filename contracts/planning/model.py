@@ -23,21 +23,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from contracts.core.errors import ConfigError
 from contracts.core.identities import Speaker
 from contracts.planning.strategies import TokenDefect
+from contracts.safety.files import write_output
 
 MAX_RETRIES = 3
-#: How a call cut by the request budget says so (`contracts.judging.outcome.REQUEST_BUDGET`).
-REQUEST_BUDGET_CUT = "cut by the request budget"
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: calls packed (columns, values, rows), the erasing calls at the top
 
 #: Budget classes of erasing calls, in the order the budget is spent.
 ANCHOR, SECOND_CREATE, SEVERE_AUTH, OTHER_AUTH, SCOPE, POSITIVE = 1, 2, 3, 4, 5, 6
@@ -49,6 +50,27 @@ PRIORITY_NAMES: dict[int, str] = {
     SCOPE: "the unscoped app with a valid body",
     POSITIVE: "more positive create examples",
 }
+#: A create on the second create operation, read back right after the anchor's.
+OTHER_OPERATION = ANCHOR + 0.5
+
+
+def priority_name(priority: float | None) -> str:
+    """Why an erasing call is needed, by its budget class."""
+    if priority == OTHER_OPERATION:
+        return "a create on the other create operation, read back through the link"
+    return PRIORITY_NAMES.get(int(priority or 0), "an erasing call")
+
+
+class Cause(StrEnum):
+    """Why a check (or one call of it) could not be judged: the closed set of an
+    INCOMPLETE cell's reasons (the text beside it names the flag or the call)."""
+
+    ERASE_BUDGET = "cut by the erase budget"
+    REQUEST_BUDGET = "cut by the request budget"
+    RATE_LIMITED = "rate limited"
+    NEEDS_INPUT = "needs an identity or a flag"
+    NOTHING_TO_JUDGE = "nothing to judge"
+    DEADLINE = "not final by the deadline"
 
 
 @dataclass(frozen=True)
@@ -125,6 +147,7 @@ class PlannedCall:
     erasing: bool = False
     priority: float | None = None
     positive: bool = False  # a valid token and schema-valid data: a deployment must accept it
+    altered: bool = False  # the safety rules changed its generated body: judged only by what it still proves
     expect: Expect | None = None
     ref: Ref | None = None
     repeat: Repeat | None = None
@@ -178,6 +201,7 @@ class Cut:
     check: str
     operation_id: str
     reason: str
+    cause: Cause = Cause.NEEDS_INPUT
 
 
 @dataclass
@@ -211,7 +235,7 @@ class Plan:
         for position, call in enumerate(erasing):
             if position >= self.budget:
                 call.cut = (f"erase budget: --max-erase-requests {self.budget} was spent on higher priorities"
-                            f" (this call: {PRIORITY_NAMES.get(int(call.priority or 0), 'an erasing call')})")
+                            f" (this call: {priority_name(call.priority)})")
 
     def allocate_requests(self) -> None:
         """Spend the request budget: the pre-flight, the polls and the erasing calls
@@ -230,8 +254,8 @@ class Plan:
                 spent += price
         for call in self.calls:
             if not call.cut and call.index not in kept:
-                call.cut = (f"{REQUEST_BUDGET_CUT}: the plan's {self.request_budget} requests went to the first calls"
-                            " of every check first")
+                call.cut = (f"{Cause.REQUEST_BUDGET.value}: the plan's {self.request_budget} requests went to"
+                            " the first calls of every check first")
 
     def _request_rank(self) -> Any:
         position: Counter[str] = Counter()
@@ -258,14 +282,33 @@ class Plan:
     def sendable(self) -> Iterator[PlannedCall]:
         return (c for c in self.calls if not c.cut)
 
+    def erasing(self, auth_header: str) -> dict[str, list[dict[str, Any]]]:
+        """Every call that may erase, in the order it is sent, for an approver: those the
+        budget keeps (each with its method, path, body, identity and why it is needed)
+        and those it cuts."""
+        def why(call: PlannedCall) -> str:
+            return f"{call.suite}: {call.check} on {call.operation_id}: {priority_name(call.priority)}"
+
+        def entry(call: PlannedCall) -> dict[str, Any]:
+            return {"index": call.index, "method": call.method, "path": call.url_path(),
+                    "body": _body_json(call.body, call.headers),
+                    "identity": next(iter(call.auth.describe(auth_header).values()), "(no credential)"),
+                    "why": why(call) + (f" ({call.description})" if call.description else "")}
+        cut: dict[str, list[int]] = {}
+        for call in self.calls:
+            if call.erasing and call.cut:
+                cut.setdefault(why(call), []).append(call.index)
+        return {"kept": [entry(c) for c in self.calls if c.erasing and not c.cut],
+                "cut": [{"why": reason, "count": len(indexes), "calls": indexes} for reason, indexes in cut.items()]}
+
     def summary(self) -> list[dict[str, Any]]:
-        """Per suite and operation: planned calls, the most requests and erasing
-        requests it may send, and the calls cut."""
+        """Per suite and operation: planned calls, the most requests it may send, the
+        erasing calls the budget keeps (they add up to the total), and the calls cut."""
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for call in self.calls:
             row = rows.setdefault((call.suite, call.operation_id), {
                 "suite": call.suite, "operation": call.operation_id, "method": call.method,
-                "calls": 0, "maxRequests": 0, "maxErasing": 0, "cut": 0, "checks": Counter(),
+                "calls": 0, "maxRequests": 0, "erasingCalls": 0, "cut": 0, "checks": Counter(),
             })
             row["checks"][call.check] += 1
             if call.cut:
@@ -273,11 +316,9 @@ class Plan:
                 continue
             row["calls"] += 1
             row["maxRequests"] += call.max_sends()
-            row["maxErasing"] += call.max_sends() if call.erasing else 0
+            row["erasingCalls"] += 1 if call.erasing else 0
         for row in rows.values():
             row["checks"] = dict(row["checks"])
-            if self.budget is not None:
-                row["maxErasing"] = min(row["maxErasing"], self.budget)
         return list(rows.values())
 
     def totals(self) -> dict[str, Any]:
@@ -302,6 +343,7 @@ class Plan:
             "remote": self.remote,
             "seed": self.seed,
             "eraseBudget": self.budget,
+            "erasing": self.erasing(auth_header),
             "settings": self.settings,
             "totals": self.totals(),
             "summary": self.summary(),
@@ -313,11 +355,15 @@ class Plan:
             data["calls"] = [call.as_json(auth_header) for call in self.calls]
         return data
 
-    def write(self, path: Path, auth_header: str) -> None:
+    def write(self, path: Path, auth_header: str, *, force: bool = False) -> str:
+        """The plan file (not through a symlink unless `force`): the erasing calls at the top,
+        every call packed (each distinct value once), and a digest over all of it, which
+        approving the plan means passing back as `--expect-digest`."""
         data = self.as_json(auth_header)
+        data["calls"] = _pack(data["calls"])
         data["digest"] = digest(data)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_output(path, _dump(data), force=force, flag="--plan-out")
+        return str(data["digest"])
 
 
 def _requests(call: PlannedCall) -> int:
@@ -330,8 +376,15 @@ def digest(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def read_plan_file(path: Path) -> dict[str, Any]:
-    """A plan file as written by `--plan-out`; `ConfigError` if it is unreadable or edited."""
+def read_plan_file(path: Path, expected: str | None) -> dict[str, Any]:
+    """A plan file as written by `--plan-out`, whose digest is the `expected` one printed
+    when it was approved; `ConfigError` if it is unreadable, edited, or another plan.
+
+    The digest covers everything in the file (target, budgets, settings, calls): whoever
+    can edit the file can recompute it, but not change the digest the approver passes."""
+    if not expected:
+        raise ConfigError(f"--plan {path} needs --expect-digest DIGEST: the digest --plan-out printed when the"
+                          " plan was approved")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -343,7 +396,53 @@ def read_plan_file(path: Path) -> dict[str, Any]:
     if data.get("digest") != digest(data):
         raise ConfigError(f"--plan {path}: the plan was edited after it was written (its digest does not match);"
                           " write and approve a new one with --dry-run --plan-out")
-    return data
+    if not hmac.compare_digest(data["digest"], expected.strip().lower()):
+        raise ConfigError(f"--plan {path}: its digest is not the approved one (--expect-digest): the plan was changed"
+                          " (its target, budget, settings or calls); write and approve a new one")
+    return dict(data, calls=_unpack(data["calls"]))
+
+
+def _pack(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Calls as rows of indexes into one list of distinct values (-1: the call has no such key):
+    repeated headers, bodies and reasons are written once; nothing is lost."""
+    columns = list(dict.fromkeys(key for call in calls for key in call))
+    values: list[Any] = []
+    seen: dict[str, int] = {}
+    rows = []
+    for call in calls:
+        row = []
+        for column in columns:
+            if column not in call:
+                row.append(-1)
+                continue
+            text = json.dumps(call[column], sort_keys=True, ensure_ascii=False)
+            if text not in seen:
+                seen[text] = len(values)
+                values.append(call[column])
+            row.append(seen[text])
+        rows.append(row)
+    return {"columns": columns, "values": values, "rows": rows}
+
+
+def _unpack(packed: Any) -> list[dict[str, Any]]:
+    if not isinstance(packed, dict):
+        raise ConfigError("not a plan file of this version (write one with --dry-run --plan-out)")
+    columns, values = packed["columns"], packed["values"]
+    return [{column: values[i] for column, i in zip(columns, row, strict=True) if i >= 0} for row in packed["rows"]]
+
+
+def _dump(data: dict[str, Any]) -> str:
+    """The plan file's text: one key per line, the erasing calls indented, a packed call per line."""
+    parts = []
+    for key, value in data.items():
+        if key == "calls":
+            text = ('{"columns": ' + json.dumps(value["columns"]) + ',\n "values": [\n  '
+                    + ",\n  ".join(json.dumps(v, ensure_ascii=False) for v in value["values"]) + '],\n "rows": [\n  '
+                    + ",\n  ".join(json.dumps(r) for r in value["rows"]) + "]}")
+        else:
+            text = json.dumps(value, indent=1, ensure_ascii=False)
+        parts.append(f"{json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 #: Bodies larger than this are written to a plan file as their size and digest.

@@ -25,7 +25,7 @@ from contracts.bounded_memo import Memo
 from contracts.config import RunConfig
 from contracts.core.identities import Speaker
 from contracts.core.vocabulary import CREATE, Operation, Role, Vocabulary
-from contracts.planning.model import ANCHOR, POSITIVE, Auth, Cut, Expect, Plan, PlannedCall, Ref
+from contracts.planning.model import ANCHOR, POSITIVE, Auth, Cause, Cut, Expect, Plan, PlannedCall, Ref
 from contracts.safety.policy import BodyPolicy
 from contracts.safety.target import Target
 
@@ -94,8 +94,10 @@ class Planner:
         """Hypothesis examples for each defect kind of the auth and request-id suites."""
         return 1 if self.comparing else max(2, self.config.max_examples // 10)
 
-    def cut(self, suite: str, check: str, operation_id: str, reason: str) -> None:
-        self.plan.cuts.append(Cut(suite, check, operation_id, reason))
+    def cut(self, suite: str, check: str, operation_id: str, reason: str, cause: Cause = Cause.NEEDS_INPUT) -> None:
+        cut = Cut(suite, check, operation_id, reason, cause)
+        if cut not in self.plan.cuts:
+            self.plan.cuts.append(cut)
 
     # -- deterministic generation ----------------------------------------------------------------
 
@@ -210,14 +212,19 @@ class Planner:
         auth = Auth(Speaker.LITERAL, value=generated_auth) if auth_negated else Auth(Speaker.APP)
         body = _wire_body(case, kwargs)
         positive = meta is None or meta.generation.mode.value == "positive"
-        erasing = False
+        erasing = altered = False
         if operation.role == CREATE:
-            body = self.policy.safe(body, headers.get("Content-Type"))
+            generated, body = body, self.policy.safe(body, headers.get("Content-Type"))
             erasing = self.policy.may_erase(body)
+            altered = positive and body != generated and not erasing
+            if altered:
+                self.cut(suite, "positive_data_acceptance", operation.operation_id,
+                         "its schema-valid bodies name users: a remote target is sent them only with"
+                         " --erase-user-id (allow-listed users)")
             if erasing and not positive:
                 if "body" in negated:
                     self.plan.left_out[f"{suite}: {check} on {operation.operation_id}: a negative body that"
-                                       " naming only allow-listed users made valid"] += 1
+                                       " became valid once it named only allow-listed users"] += 1
                     return None
                 if self.budget_limited or self.target.remote:
                     body = self.policy.without_users(body)  # the check is not about the body
@@ -229,8 +236,8 @@ class Planner:
         return self.add(PlannedCall(
             index=0, suite=suite, check=check, operation_id=operation.operation_id, method=str(kwargs["method"]),
             path=url.path, query=query, headers=headers, body=body, auth=auth, erasing=erasing,
-            priority=priority if erasing else None, positive=positive and not auth_negated, case=case,
-            description=description or _describe_case(case),
+            priority=priority if erasing else None, positive=positive and not auth_negated and not altered,
+            altered=altered, case=case, description=description or _describe_case(case),
         ))
 
     def call(self, suite: str, check: str, operation: Operation, *, path_value: str | None = None,

@@ -30,7 +30,18 @@ from typing import TYPE_CHECKING
 from contracts.core.identities import Speaker
 from contracts.core.platform import Refusal
 from contracts.core.vocabulary import CREATE, STATUS
-from contracts.planning.model import OTHER_AUTH, SCOPE, SECOND_CREATE, SEVERE_AUTH, Auth, Expect, PlannedCall, Repeat
+from contracts.planning.model import (
+    OTHER_AUTH,
+    OTHER_OPERATION,
+    SCOPE,
+    SECOND_CREATE,
+    SEVERE_AUTH,
+    Auth,
+    Cause,
+    Expect,
+    PlannedCall,
+    Repeat,
+)
 from contracts.planning.strategies import (
     ID_DEFECTS,
     SEVERE_DEFECTS,
@@ -110,8 +121,10 @@ def _plan_stateful(planner: Planner) -> None:
         return
     scenarios = [planner.anchor("stateful")]
     for index in range(0 if planner.comparing else max(1, planner.config.max_examples // 10)):
-        scenarios.append(planner.call("stateful", "resource_available", creates[index % len(creates)],
+        # The anchor reads back the first create operation; the next is the second's, paid for right after it.
+        scenarios.append(planner.call("stateful", "resource_available", creates[(index + 1) % len(creates)],
                                       body=planner.positive_body(f"stateful {index}"),
+                                      priority=OTHER_OPERATION if index == 0 else None,
                                       group="stateful/resource_available/creates",
                                       description="a create, read back through the link"))
     for scenario in scenarios:
@@ -281,9 +294,31 @@ def poll_schedule(deadline: float) -> list[float]:
     return waits
 
 
+_READ_BACK = ("resource_available", "request_id_unique")
+
+
+def _read_back(planner: Planner) -> list[PlannedCall]:
+    """The creates whose request the lifecycle polls: the app's erasing creates the other suites read back."""
+    return [c for c in planner.plan.calls if c.erasing and c.auth == Auth(Speaker.APP) and c.check in _READ_BACK]
+
+
 def _plan_lifecycle(planner: Planner) -> None:
+    """Alone (no other suite creates a request to read back), the lifecycle plans the anchor create itself."""
     if not planner.with_role(CREATE) or not planner.with_role(STATUS):
         planner.cut("lifecycle", "completion", "(run)", "needs a create and a status operation (--include/--exclude)")
+    elif not _read_back(planner) and (planner.config.erase_user_ids or not planner.target.remote):
+        planner.anchor("lifecycle")
+
+
+def _no_create_reason(planner: Planner) -> tuple[str, Cause]:
+    """Why no request is created: the true missing input."""
+    config = planner.config
+    if planner.target.remote and not config.erase_user_ids:
+        return "no request is created: a remote target is sent no create naming users without --erase-user-id", \
+            Cause.NEEDS_INPUT
+    if planner.plan.budget == 0:
+        return "no request is created: --max-erase-requests 0 allows no erasing request", Cause.NEEDS_INPUT
+    return "no request is created: the erase budget was spent before any create", Cause.ERASE_BUDGET
 
 
 def _finish_lifecycle(planner: Planner) -> None:
@@ -293,11 +328,9 @@ def _finish_lifecycle(planner: Planner) -> None:
     statuses = planner.with_role(STATUS)
     if not statuses:
         return
-    creates = [c for c in planner.plan.calls if c.erasing and not c.cut and c.auth == Auth(Speaker.APP)
-               and c.check in ("resource_available", "request_id_unique")]
+    creates = [c for c in _read_back(planner) if not c.cut]
     if not creates:
-        planner.cut("lifecycle", "completion", statuses[0].operation_id,
-                    "no request is created in this run: a remote target needs --erase-user-id and an erase budget")
+        planner.cut("lifecycle", "completion", statuses[0].operation_id, *_no_create_reason(planner))
         return
     deadline = planner.config.wait_for_completion
     reads = len(poll_schedule(deadline)) + 1
@@ -311,6 +344,9 @@ def _execute_lifecycle(runner: Runner, calls: list[PlannedCall]) -> None:
     """Poll every created request with back-off until its users are final (or
     they moved on from the initial status to anything else, which the schema
     checks judge), or the deadline passes."""
+    for call in calls:
+        if not call.repeat:  # the anchor create, when the lifecycle runs alone
+            runner.send(call)
     pending = [c for c in calls if c.repeat]
     started = time.monotonic()
     waits = iter(poll_schedule(runner.config.wait_for_completion))

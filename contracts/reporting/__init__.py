@@ -8,7 +8,8 @@ from __future__ import annotations
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.verdict import Report
 from contracts.reporting import html, junit, markdown
-from contracts.reporting.common import is_html, write_file
+from contracts.reporting.common import is_html
+from contracts.safety.files import write_output
 
 
 def write(result: Report | DiffReport) -> None:
@@ -18,7 +19,8 @@ def write(result: Report | DiffReport) -> None:
     if result.dry_run:
         return
     if config.junit_xml:
-        write_file(config.junit_xml, junit.render(result))
+        write_output(config.junit_xml, junit.render(result), force=config.force, flag="--junit-xml")
     if config.report:
         path = config.report
-        write_file(path, html.render(result) if is_html(path) else markdown.render(result))
+        write_output(path, html.render(result) if is_html(path) else markdown.render(result), force=config.force,
+                     flag="--report")

@@ -4,11 +4,12 @@ verdict and table of differences."""
 
 from __future__ import annotations
 
+import json
 from html import escape as e
 
 from contracts.diff.lockstep import DiffReport
 from contracts.judging.checks import DESCRIPTIONS
-from contracts.judging.verdict import Report, Row, RowStatus
+from contracts.judging.verdict import CellState, Report, Row
 from contracts.reporting.common import CREATED_SHOWN, budget, differences, result_line
 
 STYLE = """
@@ -19,7 +20,7 @@ padding:0 1rem}h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccd3dd;padding:.3rem .55rem;text-align:left;
 font-size:.9rem}th{background:#eef1f5}.info th{width:11rem}
 .matrix td{text-align:center;min-width:2.2rem}.passed{background:#d8f0de}.failed{background:#f6d3cf;font-weight:700}
-.cut{background:#fbe7c6}.none{background:#f4f5f7;color:#9aa3ae}
+.incomplete{background:#fbe7c6}.none{background:#f4f5f7;color:#9aa3ae}
 pre{background:#f4f5f7;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:.85rem}
 .finding{border-left:4px solid #b3261e;padding-left:.8rem;margin:1rem 0}
 .legend span{padding:.1rem .5rem;margin-right:.5rem}
@@ -51,10 +52,12 @@ def _run(report: Report) -> str:
         + "</table>",
         "<h2>Operations × checks</h2>",
         "<p class='legend'><span class='passed'>passed</span><span class='failed'>failed</span>"
-        "<span class='cut'>did not run fully</span><span class='none'>not applicable</span></p>",
+        "<span class='incomplete'>incomplete (did not run fully)</span><span class='none'>not selected or not"
+        " applicable</span></p>",
         _matrix(report),
         *_violations(report),
         *_notes(report),
+        *_erasing(report),
         *_created(report),
         "</body></html>\n",
     ]
@@ -90,10 +93,10 @@ def _violations(report: Report) -> list[str]:
 
 def _notes(report: Report) -> list[str]:
     parts: list[str] = []
-    if report.incomplete:
-        parts.append(f"<h2>Did not run fully ({len(report.incomplete)})</h2><ul>")
-        parts += [f"<li>{e(m.suite)}: <b>{e(m.check)}</b> on {e(m.operation)}: {e(m.reason)}</li>"
-                  for m in report.incomplete]
+    cut = [r for r in report.rows if r.state is CellState.INCOMPLETE]
+    if cut:
+        parts.append(f"<h2>Did not run fully ({len(cut)})</h2><ul>")
+        parts += [f"<li>{e(r.suite)}: <b>{e(r.check)}</b> on {e(r.operation)}: {e(r.explanation)}</li>" for r in cut]
         parts.append("</ul>")
     if report.reduced:
         parts.append("<h2>Ran with fewer calls than planned</h2><ul>")
@@ -101,6 +104,20 @@ def _notes(report: Report) -> list[str]:
     if report.unobserved:
         parts.append("<h2>Documented states not observed</h2><ul>")
         parts += [f"<li>{e(what)}: {e(why)}</li>" for what, why in report.unobserved] + ["</ul>"]
+    return parts
+
+
+def _erasing(report: Report) -> list[str]:
+    """The plan's erasing calls: those the budget keeps, in order, then those it cuts."""
+    erasing = report.outcome.plan.erasing(report.outcome.vocabulary.auth_header)
+    rows = "".join(f"<tr><td>{c['index']}</td><td>{e(c['method'])} {e(c['path'])}</td>"
+                   f"<td><code>{e(json.dumps(c['body'], ensure_ascii=False))}</code></td><td>{e(c['identity'])}</td>"
+                   f"<td>{e(c['why'])}</td></tr>" for c in erasing["kept"])
+    parts = [f"<h2>Erasing calls the plan sends ({len(erasing['kept'])})</h2><table id='erasing'><tr><th>call</th>"
+             f"<th>request</th><th>body</th><th>identity</th><th>why</th></tr>{rows}</table>"]
+    if erasing["cut"]:
+        parts.append("<h3>Cut by the erase budget (not sent)</h3><ul>" + "".join(
+            f"<li>{e(c['why'])} (×{c['count']})</li>" for c in erasing["cut"]) + "</ul>")
     return parts
 
 
@@ -118,23 +135,25 @@ def _created(report: Report) -> list[str]:
 
 
 def _matrix(report: Report) -> str:
+    """A row per suite and check, a column per operation; each cell its state (a
+    cell no selected suite planned: –)."""
     operations = sorted({r.operation for r in report.rows})
-    checks = list(dict.fromkeys(r.check for r in report.rows))
-    cells: dict[tuple[str, str], Row] = {(r.check, r.operation): r for r in report.rows}
-    head = "<tr><th>check</th>" + "".join(f"<th>{e(op)}</th>" for op in operations) + "</tr>"
+    lines = list(dict.fromkeys((r.suite, r.check) for r in report.rows))
+    cells: dict[tuple[str, str, str], Row] = {r.key: r for r in report.rows}
+    head = "<tr><th>suite</th><th>check</th>" + "".join(f"<th>{e(op)}</th>" for op in operations) + "</tr>"
     body = []
-    for check in checks:
+    for suite, check in lines:
         tds = []
         for op in operations:
-            row = cells.get((check, op))
+            row = cells.get((suite, check, op))
             if row is None:
                 tds.append("<td class='none'>–</td>")
                 continue
-            title = row.reason or "; ".join(f.message for f in row.findings) or f"{row.sent} calls"
-            mark = {RowStatus.PASSED: "✓", RowStatus.FAILED: "✗", RowStatus.CUT: "…"}[row.status]
-            tds.append(f"<td class='{row.status}' title='{e(title)}'>{mark}</td>")
+            tds.append(f"<td class='{e(row.state)}' data-suite='{e(suite)}' data-check='{e(check)}'"
+                       f" data-operation='{e(op)}' data-state='{e(row.state)}' title='{e(row.explanation)}'>"
+                       f"{row.state.mark}</td>")
         description = DESCRIPTIONS.get(check, "")
-        body.append(f"<tr><th title='{e(description)}'>{e(check)}</th>{''.join(tds)}</tr>")
+        body.append(f"<tr><th>{e(suite)}</th><th title='{e(description)}'>{e(check)}</th>{''.join(tds)}</tr>")
     return f"<table class='matrix' id='matrix'>{head}{''.join(body)}</table>"
 
 
@@ -144,6 +163,10 @@ def _diff(report: DiffReport) -> str:
         f"<td>{e(d.aspect)} <code>{e(d.where)}</code><br><small>{e(d.call)}</small></td>"
         f"<td><code>{e(d.real)}</code></td><td><code>{e(d.reference)}</code></td><td>{e(d.fix)}</td>"
         f"<td><code>{e(d.rule)}</code></td></tr>" for d in differences(report))
+    causes = "".join(
+        f"<tr class='{'accepted' if c.accepted else 'drift'}'><td>{e(c.decision)}</td><td>{c.calls}</td>"
+        f"<td>{e(', '.join(c.aspects))}</td><td>{e('; '.join(c.fixes))}</td><td><code>--ignore '{e(c.rule)}'"
+        "</code></td></tr>" for c in report.drift.root_causes())
     missing = "".join(f"<li>{e(m.suite)}: {e(m.check)} on {e(m.operation)}: {e(m.reason)}</li>"
                       for m in report.incomplete)
     verdict = report.verdict.replace(" ", "-")
@@ -153,6 +176,8 @@ def _diff(report: DiffReport) -> str:
         f"<h1>Drift: {e(report.config.real.base_url)} against {e(report.config.reference.base_url)}</h1>"
         f"<p><span class='v {verdict}' id='verdict'>{e(report.verdict)}</span> "
         f"{e(result_line(report).removeprefix('Result: '))}</p>"
+        "<h2>Root causes</h2><table id='root-causes'><tr><th>root cause</th><th>calls</th><th>differences</th>"
+        f"<th>fix</th><th>accept it</th></tr>{causes}</table><h2>Differences</h2>"
         "<table id='differences'><tr><th>decision</th><th>what</th><th>real</th><th>reference</th><th>fix</th>"
         f"<th>rule</th></tr>{rows}</table>"
         + (f"<h2>Not compared</h2><ul>{missing}</ul>" if missing else "")

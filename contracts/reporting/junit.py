@@ -1,13 +1,15 @@
-"""JUnit XML, for CI: a run's testcase per suite, check and operation (with
-durations); a diff's testcase per difference (an accepted one skipped)."""
+"""JUnit XML, for CI: a run's testcase per cell (suite, check and operation, with
+durations): a failed cell fails, an incomplete one is skipped with its cause and
+reason, a cell no selected suite planned is absent; a diff's testcase per root
+cause (an accepted one skipped)."""
 
 from __future__ import annotations
 
 from xml.etree import ElementTree
 
 from contracts.diff.lockstep import DiffReport
-from contracts.judging.verdict import Report, Row, RowStatus
-from contracts.reporting.common import by_suite, differences, finding_lines
+from contracts.judging.verdict import CellState, Report, Row
+from contracts.reporting.common import by_suite, finding_lines, root_cause_lines, xml_document
 
 
 def render(result: Report | DiffReport) -> str:
@@ -29,7 +31,7 @@ def _run(report: Report) -> str:
     root.set("failures", str(failures))
     root.set("skipped", str(skipped))
     root.set("time", f"{report.outcome.duration:.3f}")
-    return report.redact(ElementTree.tostring(root, encoding="unicode", xml_declaration=True))
+    return xml_document(root, report.redact)
 
 
 def _cases(element: ElementTree.Element, suite: str, rows: list[Row]) -> tuple[int, int, float]:
@@ -40,33 +42,36 @@ def _cases(element: ElementTree.Element, suite: str, rows: list[Row]) -> tuple[i
         case = ElementTree.SubElement(element, "testcase", classname=f"contracts.{suite}",
                                       name=f"{row.check} [{row.operation}]", time=f"{row.duration:.3f}")
         duration += row.duration
-        if row.status is RowStatus.FAILED:
+        if row.state is CellState.FAILED:
             failures += 1
             failure = ElementTree.SubElement(case, "failure", message=f"{len(row.findings)} violation(s) of"
                                              f" {row.check} on {row.operation}")
             failure.text = "\n".join("\n".join(finding_lines(f)) for f in row.findings)
-        elif row.status is RowStatus.CUT:
+        elif row.state is CellState.INCOMPLETE:
             skipped += 1
-            ElementTree.SubElement(case, "skipped", message=row.reason or "did not run fully")
+            ElementTree.SubElement(case, "skipped", message=row.explanation)
     return failures, skipped, duration
 
 
 def _diff(report: DiffReport) -> str:
+    """A testcase per root cause: an open one fails, an accepted one is skipped (naming its rule)."""
     root = ElementTree.Element("testsuites", name="contracts diff")
     suite = ElementTree.SubElement(root, "testsuite", name="drift")
-    found = differences(report)
-    for d in found:
-        case = ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name=f"{d.rule} {d.where}")
-        if d.accepted:
-            ElementTree.SubElement(case, "skipped", message=f"accepted by --ignore: {d.decision}")
+    causes = report.drift.root_causes()
+    for cause in causes:
+        case = ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name=f"{cause.rule}"
+                                      f" {cause.decision}")
+        if cause.accepted:
+            ElementTree.SubElement(case, "skipped", message=f"accepted by {cause.accepted_by}")
         else:
-            failure = ElementTree.SubElement(case, "failure", message=f"{d.decision}: {d.aspect} {d.where}")
-            failure.text = f"call: {d.call}\nreal: {d.real}\nreference: {d.reference}\nfix: {d.fix}"
-    if not found:
+            failure = ElementTree.SubElement(case, "failure", message=f"{cause.decision}: {cause.calls} calls"
+                                             f" differ; --ignore '{cause.rule}' accepts it")
+            failure.text = "\n".join(root_cause_lines(cause))
+    if not causes:
         ElementTree.SubElement(suite, "testcase", classname="contracts.diff", name="no drift")
-    opened = len(report.drift.open)
+    opened = sum(1 for c in causes if not c.accepted)
     for element in (root, suite):
-        element.set("tests", str(max(1, len(found))))
+        element.set("tests", str(max(1, len(causes))))
         element.set("failures", str(opened))
-        element.set("skipped", str(len(found) - opened))
-    return report.redact(ElementTree.tostring(root, encoding="unicode", xml_declaration=True))
+        element.set("skipped", str(len(causes) - opened))
+    return xml_document(root, report.redact)

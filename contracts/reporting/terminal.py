@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from typing import Any
 
-from contracts.diff.comparison import Difference
 from contracts.diff.lockstep import DiffReport
-from contracts.judging.verdict import Report, RowStatus, judge
-from contracts.reporting.common import budget, by_suite, differences, finding_lines, result_line
+from contracts.judging.verdict import CellState, Report, Row, judge
+from contracts.reporting.common import budget, by_suite, finding_lines, result_line, root_cause_lines
 
 
 def render(result: Report | DiffReport) -> str:
@@ -26,11 +27,9 @@ def _run(report: Report) -> str:
     lines = [f"contracts run against {target.base_url} ({'remote: strict erase safety' if target.remote else 'local'})",
              "", "Suites:"]
     for suite, rows in by_suite(report.rows).items():
-        status = "FAIL" if any(r.status is RowStatus.FAILED for r in rows) else \
-            "CUT " if any(r.status is RowStatus.CUT for r in rows) else "PASS"
-        sent = sum(r.sent for r in rows)
-        checks = len({r.check for r in rows})
-        lines.append(f"  {status}  {suite}  ({checks} checks, {sent} calls)")
+        lines.append(f"  {_SUITE_WORD[suite_state(rows)]}  {suite}  ({len({r.check for r in rows})} checks,"
+                     f" {sum(r.sent for r in rows)} calls)")
+        lines += cell_lines(rows)
     grouped = report.findings.by_check()
     if grouped:
         lines += ["", f"Contract violations ({len(report.findings)}), by check:"]
@@ -43,12 +42,31 @@ def _run(report: Report) -> str:
     return report.redact("\n".join(lines)) + "\n"
 
 
-def _notes(report: Report) -> list[str]:
-    """What did not run fully, what ran with fewer calls, and what was not observed."""
+#: A suite's word: the worst state of its cells.
+_SUITE_WORD = {CellState.PASSED: "PASS", CellState.FAILED: "FAIL", CellState.INCOMPLETE: "INCOMPLETE"}
+
+
+def suite_state(rows: list[Row]) -> CellState:
+    states = {r.state for r in rows}
+    return next((s for s in (CellState.FAILED, CellState.INCOMPLETE) if s in states), CellState.PASSED)
+
+
+def cell_lines(rows: list[Row]) -> list[str]:
+    """Every cell of a suite: one line per check for the operations it passed, one
+    line per cell that failed or is incomplete (with the cause and the reason)."""
     lines: list[str] = []
-    if report.incomplete:
-        lines += ["", f"Incomplete ({len(report.incomplete)}): what did not run fully, and why:"]
-        lines += [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}" for m in report.incomplete]
+    passed: dict[str, list[str]] = {}
+    for row in rows:
+        if row.state is CellState.PASSED:
+            passed.setdefault(row.check, []).append(row.operation)
+        else:
+            lines.append(f"      {row.state.mark} {row.state} {row.check} [{row.operation}]: {row.explanation}")
+    return [f"      {CellState.PASSED.mark} passed {check} [{', '.join(ops)}]" for check, ops in passed.items()] + lines
+
+
+def _notes(report: Report) -> list[str]:
+    """What ran with fewer calls, and what was not observed (the cells say what did not run fully)."""
+    lines: list[str] = []
     if report.reduced:
         lines += ["", "Ran with fewer calls than planned:"] + [f"  - {note}" for note in report.reduced]
     if report.unobserved:
@@ -97,12 +115,15 @@ def dry_run_text(report: Report) -> str:
         f" {totals['cut']} calls cut",
         f"Pace: {_pace(report)}",
         "",
-        f"  {'suite':<12} {'method':<7} {'operation':<30} {'calls':>6} {'max requests':>13} {'max erasing':>12}"
-        f" {'cut':>5}",
+        f"  {'suite':<12} {'method':<7} {'operation':<30} {'calls':>6} {'max requests':>13}"
+        f" {'erasing calls':>14} {'cut':>5}",
     ]
     for row in plan.summary():
         lines.append(f"  {row['suite']:<12} {row['method']:<7} {row['operation']:<30} {row['calls']:>6}"
-                     f" {row['maxRequests']:>13} {row['maxErasing']:>12} {row['cut']:>5}")
+                     f" {row['maxRequests']:>13} {row['erasingCalls']:>14} {row['cut']:>5}")
+    lines += [f"  {'total':<51} {totals['calls']:>6} {totals['maxRequests']:>13} {totals['erasingCalls']:>14}"
+              f" {totals['cut']:>5}"]
+    lines += erasing_lines(plan.erasing(report.outcome.vocabulary.auth_header))
     paths = {op.operation_id: f"{op.method} {op.path}" for op in report.outcome.vocabulary.operations.values()}
     lines += ["", "Operations: " + "; ".join(f"{op} = {path}" for op, path in paths.items())]
     cut_reasons: dict[str, int] = defaultdict(int)
@@ -114,6 +135,22 @@ def dry_run_text(report: Report) -> str:
         lines += [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}" for m in report.incomplete]
         lines += [f"  - {reason} (x{count})" for reason, count in cut_reasons.items()]
     return "\n".join(lines) + "\n"
+
+
+def erasing_lines(erasing: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Every call that may erase, in the order it is sent: the ones the budget keeps in
+    full (method, path, body, identity, why), then the ones it cuts, grouped by why."""
+    kept, cut = erasing["kept"], erasing["cut"]
+    lines = ["", f"Erasing calls that will be sent, in order ({len(kept)}):"]
+    for n, call in enumerate(kept, 1):
+        lines += [f"  {n}. call {call['index']}: {call['method']} {call['path']} as {call['identity']}",
+                  f"       body: {json.dumps(call['body'], ensure_ascii=False)}", f"       why:  {call['why']}"]
+    if not kept:
+        lines.append("  (none)")
+    if cut:
+        lines += ["", f"Erasing calls the budget cuts (not sent, {sum(c['count'] for c in cut)}):"]
+        lines += [f"  - {c['why']} (x{c['count']})" for c in cut]
+    return lines
 
 
 def _policy(report: Report) -> str:
@@ -128,38 +165,21 @@ def _policy(report: Report) -> str:
 
 
 def _diff(report: DiffReport) -> str:
+    """The root causes first (one `--ignore` rule each), then what was not compared and the totals."""
     real, reference = report.config.real.base_url, report.config.reference.base_url
     lines = [f"contracts diff: {real} (real) against {reference} (reference)", ""]
-    by_decision: dict[str, list[Difference]] = {}
-    for difference in report.drift.open:
-        by_decision.setdefault(difference.decision, []).append(difference)
-    if by_decision:
-        lines.append("Drift by contract decision:")
-        for decision, items in sorted(by_decision.items()):
-            fixes = sorted({d.fix.split(" (")[0] for d in items})
-            lines.append(f"  {decision}: {sum(d.count for d in items)} calls differ; fix: {'; '.join(fixes)}")
+    causes = report.drift.root_causes()
+    if causes:
+        lines.append(f"Root causes ({len(causes)}):")
+        for cause in causes:
+            lines += root_cause_lines(cause)
         lines.append("")
-    for difference in differences(report):
-        lines += _difference_lines(difference)
     if report.incomplete:
-        lines += ["", "Not compared:"] + [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}"
-                                          for m in report.incomplete]
+        lines += ["Not compared:"] + [f"  - {m.suite}: {m.check} on {m.operation}: {m.reason}"
+                                      for m in report.incomplete] + [""]
     counts = report.real.transport.sent, report.reference.transport.sent if report.reference else 0
-    lines += ["", f"Requests sent: {counts[0]} to the real deployment (erasing: {report.real.budget.sent},"
-                  f" budget {report.real.budget.cap if report.real.budget.cap is not None else 'unlimited'}),"
-                  f" {counts[1]} to the reference",
+    lines += [f"Requests sent: {counts[0]} to the real deployment (erasing: {report.real.budget.sent},"
+              f" budget {report.real.budget.cap if report.real.budget.cap is not None else 'unlimited'}),"
+              f" {counts[1]} to the reference; {report.compared} calls compared",
               f"Seed: {report.real.plan.seed}", f"Time: {report.duration:.1f} s", result_line(report)]
     return report.redact("\n".join(lines)) + "\n"
-
-
-def _difference_lines(difference: Difference) -> list[str]:
-    mark = "accepted" if difference.accepted else "DRIFT"
-    repeat = f" (x{difference.count})" if difference.count > 1 else ""
-    return [
-        f"  [{mark}] {difference.decision}: {difference.aspect} {difference.where}{repeat}",
-        f"      call:      {difference.call}",
-        f"      real:      {difference.real}",
-        f"      reference: {difference.reference}",
-        f"      fix:       {difference.fix}",
-        f"      rule:      {difference.rule}   (--ignore '{difference.rule}' accepts it)",
-    ]

@@ -18,8 +18,8 @@ from xml.etree import ElementTree
 from contracts.core.redaction import Redactor
 from contracts.judging.checks import Finding
 from contracts.judging.offline import Judged, Verification
-from contracts.reporting.common import write_file
 from contracts.reporting.html import STYLE
+from contracts.safety.files import write_output
 
 _redact = Redactor()
 
@@ -139,8 +139,9 @@ def html_report(result: Verification) -> str:
 def write(result: Verification, *, junit: Path | None, report: Path | None, json_out: Path | None) -> None:
     """Write the files asked for: JUnit XML, an HTML (or, by its suffix, JSON) report, JSON."""
     if junit is not None:
-        write_file(junit, junit_xml(result))
+        write_output(junit, junit_xml(result), force=False, flag="--junit-xml")
     if report is not None:
-        write_file(report, as_json(result) if report.suffix.lower() == ".json" else html_report(result))
+        write_output(report, as_json(result) if report.suffix.lower() == ".json" else html_report(result), force=False,
+                     flag="--report")
     if json_out is not None:
-        write_file(json_out, as_json(result))
+        write_output(json_out, as_json(result), force=False, flag="--json")

@@ -32,6 +32,7 @@ from openapi_schema_validator import OAS30Validator
 
 from contracts.bounded_memo import Memo
 from contracts.core.vocabulary import Vocabulary
+from contracts.safety.files import append_audit
 
 #: (contract, body) -> may erase. A run asks about the same bodies again and again, and
 #: the runs of one process (a test suite, the plugin) about the same generated ones. Bounded by
@@ -165,9 +166,7 @@ class AuditLog:
         with self._lock:
             self.created.append(entry)
             if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as log:
-                    log.write(json.dumps(entry) + "\n")
+                append_audit(self.path, json.dumps(entry) + "\n")
 
 
 class _NotJson:

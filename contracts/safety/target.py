@@ -47,9 +47,12 @@ def _parse(base_url: str) -> httpx.URL:
     problem = f"--base-url {base_url!r} is not an http(s) URL (e.g. http://127.0.0.1:8080)"
     try:
         url = httpx.URL(base_url)
+        host = url.host  # decoded from IDNA here: an invalid A-label raises
+    except UnicodeError as exc:  # IDNA
+        raise ConfigError(f"--base-url {base_url!r}: its host is not a valid domain name ({exc})") from None
     except (httpx.InvalidURL, TypeError, ValueError):
         raise ConfigError(problem) from None
-    if url.scheme not in ("http", "https") or not url.host:
+    if url.scheme not in ("http", "https") or not host:
         raise ConfigError(problem)
     if url.query or url.fragment or url.userinfo:
         raise ConfigError(f"--base-url {base_url!r} must not carry credentials, a query or a fragment")

@@ -20,19 +20,17 @@ Connexion as an exception.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
 import random
 import re
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.core.platform import Refusal
 from contracts.core.tokens import claimed_app_id
 from mockserver.app.connexion_names import routed_operation_id, with_routing
+from mockserver.app.control_gate import ControlGate, with_security_headers
 from mockserver.app.rate_limited import over_limit
 from mockserver.common import strict_json
 from mockserver.common.error_body import send_answer, send_error, unavailable
@@ -45,7 +43,6 @@ from mockserver.vendor.runtime import Runtime
 
 CONTROL_PREFIX = "/__mockserver"
 UI_PATHS = (CONTROL_PREFIX + "/ui", CONTROL_PREFIX + "/ui/")
-ADMIN_TOKEN_HEADER = b"x-mockserver-admin-token"
 DOCS_PREFIXES = ("/openapi.json", "/ui")
 #: Paths a browser asks for on its own: answered 404, never journaled (they are no client's request).
 BROWSER_PATHS = frozenset({"/favicon.ico"})
@@ -68,22 +65,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def is_loopback(scope: Scope) -> bool:
-    """A loopback peer. A server listening on `::` sees IPv4 clients as
-    IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`), which `is_loopback` does
-    not recognise: the mapped IPv4 address is what counts."""
-    client = scope.get("client")
-    if not client:
-        return False
-    try:
-        address = ipaddress.ip_address(client[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
-
-
 class FrontDoor:
     """The outermost ASGI app. Owns the split between the inspector page, the control
     API (loopback or admin token), the docs and vendor requests; for vendor requests,
@@ -98,6 +79,7 @@ class FrontDoor:
         self.auth_header = runtime.vocabulary.auth_header.lower().encode()
         #: Control calls that answer while the state cannot be reached: they report it.
         self.probes = {f"{CONTROL_PREFIX}/health", f"{CONTROL_PREFIX}/ready"}
+        self.gate = ControlGate(runtime.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,14 +87,14 @@ class FrontDoor:
             return
         path = scope["path"]
         if path in UI_PATHS:
-            await self._ui_page(scope, send)
+            await self._ui_page(scope, with_security_headers(send, page=True))
             return
         if path in BROWSER_PATHS:
             await send_error(send, 404, "Not found")
             return
         down = self._refresh()
         if path.startswith(CONTROL_PREFIX):
-            await self._control(scope, receive, send, down)
+            await self._control(scope, receive, with_security_headers(send, page=False), down)
         elif path.startswith(DOCS_PREFIXES):
             await self.docs(scope, receive, send)
         else:
@@ -127,16 +109,22 @@ class FrontDoor:
         return None
 
     async def _ui_page(self, scope: Scope, send: Send) -> None:
-        if not self._control_allowed(scope, query_token=True):
-            await send_error(send, 403, "The mock's page answers loopback clients or the admin token only")
-            return
-        await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
+        """The page, for whom `ControlGate` lets in; a URL with a query (`?token=`) is
+        answered with a redirect to the clean URL (and the token as a cookie)."""
+        refusal = self.gate.refusal(scope, query_token=True)
+        if refusal is not None:
+            await send_error(send, 403, refusal)
+        elif scope.get("query_string"):
+            await self.gate.trade_token(scope, send, UI_PATHS[1])
+        else:
+            await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
 
     async def _control(self, scope: Scope, receive: Receive, send: Send, down: StateUnavailable | None) -> None:
         """A control API call: for loopback clients or the admin token; while the state
         cannot be reached, only the probes answer (and report it)."""
-        if not self._control_allowed(scope):
-            await send_error(send, 403, "The control API answers loopback clients or the admin token only")
+        refusal = self.gate.refusal(scope)
+        if refusal is not None:
+            await send_error(send, 403, refusal)
         elif down is not None and scope["path"] not in self.probes:
             await send_error(send, *unavailable(down))
         else:
@@ -246,17 +234,6 @@ class FrontDoor:
                 raise
             log.error("unhandled %s on %s %s", type(exc).__name__, scope["method"], scope["path"])
             await send_error(send, 500, "Internal server error")
-
-    def _control_allowed(self, scope: Scope, *, query_token: bool = False) -> bool:
-        """Loopback clients, or the admin token in its header (or, for the page a
-        browser opens, `?token=`)."""
-        token = self.runtime.settings.admin_token
-        given = _header(scope, ADMIN_TOKEN_HEADER)
-        if given is None and query_token:
-            given = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("token")
-        if token and given and hmac.compare_digest(token.encode(), given.encode()):
-            return True
-        return is_loopback(scope)
 
     def _faults_for(self, scope: Scope, context: RequestContext) -> Composed | None:
         """The injected faults that apply to this request, if any (noted in `context`

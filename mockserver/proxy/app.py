@@ -21,7 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.core.conformance import Side, Verdict
 from contracts.core.vocabulary import ERROR_ITEM_FIELDS, Vocabulary
-from mockserver.app.front_door import ADMIN_TOKEN_HEADER, CONTROL_PREFIX, UI_PATHS, is_loopback
+from mockserver.app.control_gate import ADMIN_TOKEN_HEADER, is_loopback
+from mockserver.app.front_door import CONTROL_PREFIX, UI_PATHS
 from mockserver.common.error_body import send_error
 from mockserver.control.ui import ui_page
 from mockserver.errors import BodyTooLarge

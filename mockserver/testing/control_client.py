@@ -36,6 +36,8 @@ class ControlClient:
         self._documents: Documents | None = None
         self._replaced_fixtures = False
         self._token_clock: str | None = None  # a setting of the server: read once per connection
+        #: The admin token the control calls carry (a mock started with `--trust-proxy` needs it).
+        self.admin_token: str | None = None
 
     def connect(self, base_url: str, http: httpx.Client | None = None) -> None:
         self.base_url = base_url
@@ -273,7 +275,8 @@ class ControlClient:
 
     def _control(self, method: str, path: str, body: Any = None) -> Any:
         """Call the control API; raises `ControlError` with the server's own message."""
-        response = self.http.request(method, CONTROL_PREFIX + path, json=body)
+        headers = {"X-Mockserver-Admin-Token": self.admin_token} if self.admin_token else None
+        response = self.http.request(method, CONTROL_PREFIX + path, json=body, headers=headers)
         if response.status_code >= 400:
             raise ControlError(method, CONTROL_PREFIX + path, response.status_code, _message(response))
         return response.json() if response.content else None

@@ -57,6 +57,8 @@ class MockServer(ControlClient):
         if progress_delay is not None:
             self.args += ["--progress-delay", str(progress_delay)]
         self.args += extra_args or []
+        if "--admin-token" in self.args[:-1]:  # the control calls carry the token the mock was given
+            self.admin_token = self.args[self.args.index("--admin-token") + 1]
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []

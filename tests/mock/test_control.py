@@ -131,7 +131,7 @@ def test_control_api_refuses_non_loopback_clients_without_the_admin_token(tmp_pa
 
     app = create_app(Settings(state=str(tmp_path / "s.db"), admin_token="let-me-in"))
     # Starlette's TestClient connects as host "testclient": not loopback.
-    with TestClient(app) as http:
+    with TestClient(app, base_url="http://mock.test") as http:
         assert_error(http.get("/__mockserver/health"), 403, "loopback")
         assert_error(http.get("/__mockserver/health", headers={"x-mockserver-admin-token": "nope"}), 403)
         ok = http.get("/__mockserver/health", headers={"x-mockserver-admin-token": "let-me-in"})

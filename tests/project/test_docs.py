@@ -149,8 +149,9 @@ def test_readme_diff_example_runs_as_written(tmp_path) -> None:
         lines.append(line)
     script = "\n".join(lines) + " --audit-log audit.jsonl"
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert "Drift by contract decision:" in result.stdout, result.stdout + result.stderr
-    assert re.search(r"row 9, request id format: \d+ calls differ; fix: the contract", result.stdout)
+    assert "Root causes (1):" in result.stdout, result.stdout + result.stderr
+    assert re.search(r"row 9, request id format: \d+ calls differ", result.stdout)
+    assert "fix: the contract" in result.stdout and "--ignore 'row:9'" in result.stdout
 
 
 def _readme_block(marker: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +17,7 @@ from contracts.cli import main
 from contracts.core.spec import load_spec
 from contracts.core.vocabulary import Vocabulary
 from contracts.pipeline import run
+from contracts.planning.model import read_plan_file
 from contracts.reporting import json_report, terminal
 from contracts.safety.policy import BodyPolicy
 from mockserver.testing.mock_app import MockApp
@@ -52,7 +54,7 @@ def test_the_run_never_exceeds_what_the_dry_run_announced() -> None:
     announced_erasing: Counter[str] = Counter()
     for row in plan["summary"]:
         announced[row["operation"]] += row["maxRequests"]
-        announced_erasing[row["operation"]] += row["maxErasing"]
+        announced_erasing[row["operation"]] += row["erasingCalls"]
     for key, count in sent.items():
         operations = key.split("|")
         assert operations and all(op in announced for op in operations), key
@@ -78,7 +80,7 @@ def test_a_plan_file_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
     for path in (first, second):
         run(run_config(dry_run=True, plan_out=path, target_kind="remote", erase_user_ids=("qa@example.com",)))
     assert first.read_bytes() == second.read_bytes()
-    data = json.loads(first.read_text())
+    data = read_plan_file(first, digest_of(first))
     assert data["calls"] and all("auth" not in call["headers"] or call["headers"]["auth"].startswith("<fresh token")
                                  or call["check"] == "conformance" for call in data["calls"])
     assert any(call["mayErase"] for call in data["calls"])
@@ -102,17 +104,18 @@ def test_a_plan_is_the_same_whether_its_draws_are_remembered_or_drawn_afresh(
     remembered = len(planner._DRAWN)
     assert plan_file("remembered.json") == afresh and len(planner._DRAWN) == remembered > 8
     # Another seed draws anew: none of its calls' values comes from the first seed's draws.
-    calls = [json.dumps(call, sort_keys=True) for call in json.loads(afresh)["calls"]]
-    other = [json.dumps(call, sort_keys=True) for call in json.loads(plan_file("other.json", seed=8))["calls"]]
+    plan_file("other.json", seed=8)
+    calls = [json.dumps(call, sort_keys=True) for call in approved_calls(tmp_path / "afresh.json")]
+    other = [json.dumps(call, sort_keys=True) for call in approved_calls(tmp_path / "other.json")]
     assert len(planner._DRAWN) > remembered and calls != other
 
 
 def test_applying_a_plan_sends_exactly_its_calls(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     run(run_config(dry_run=True, plan_out=path))
-    planned = json.loads(path.read_text())["calls"]
+    planned = read_plan_file(path, digest_of(path))["calls"]
     with MockApp(clock="manual") as mock, deployment(mock.asgi) as wire:
-        report = run(run_config(plan_in=path), transport=wire, sleep=mock.advance)
+        report = run(run_config(plan_in=path, expect_digest=digest_of(path)), transport=wire, sleep=mock.advance)
     assert report.verdict == "PASSED", terminal.render(report)
 
     def key(method: str, path: str, body: bytes | None) -> tuple[str, str, str]:
@@ -135,30 +138,46 @@ def cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def approved_calls(path: Path) -> list[dict[str, Any]]:
+    """The calls of the plan file at `path`, read as `--plan` reads it (approved by its own digest)."""
+    return list(read_plan_file(path, digest_of(path))["calls"])
+
+
+def digest_of(path: Path) -> str:
+    """The digest `--plan-out` printed for the plan file at `path` (the approver's copy)."""
+    return str(json.loads(path.read_text())["digest"])
+
+
 def test_an_edited_plan_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     code, _ = cli("--base-url", "https://staging.example.com", *credential_args(), "--dry-run", "--plan-out",
                   str(path), "--erase-user-id", "qa@example.com")
     assert code == 0
     data = json.loads(path.read_text())
-    data["calls"][5]["path"] = "/somewhere/else"
+    approved = data["digest"]
+    packed = data["calls"]  # call 5's path becomes another one
+    packed["values"].append("/somewhere/else")
+    packed["rows"][5][packed["columns"].index("path")] = len(packed["values"]) - 1
     path.write_text(json.dumps(data))
-    code, output = cli("--plan", str(path), *credential_args())
+    code, output = cli("--plan", str(path), "--expect-digest", approved, *credential_args())
     assert code == 2 and "was edited after it was written" in output and output.count("\n") == 1
 
 
 def test_a_plan_for_another_target_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     cli("--base-url", "https://staging.example.com", *credential_args(), "--dry-run", "--plan-out", str(path))
-    code, output = cli("--plan", str(path), "--base-url", "https://other.example.com", *credential_args())
-    assert code == 2 and "names another target (https://staging.example.com)" in output
+    code, output = cli("--plan", str(path), "--expect-digest", digest_of(path), "--base-url",
+                       "https://other.example.com", *credential_args())
+    assert code == 2 and "--base-url https://other.example.com is not the approved plan's" in output
+    assert "https://staging.example.com" in output
 
 
 def test_a_plan_that_this_run_would_not_send_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     cli("--base-url", IN_PROCESS_URL, *credential_args(), "--dry-run", "--plan-out", str(path), "--target-kind",
         "local")
-    code, output = cli("--plan", str(path), "--client-id", "cs-00000000-0000-4000-8000-000000000000",
+    code, output = cli("--plan", str(path), "--expect-digest", digest_of(path), "--client-id",
+                       "cs-00000000-0000-4000-8000-000000000000",
                        "--client-secret", "x" * 20)
     assert code == 2 and "would not send exactly the approved calls" in output
 

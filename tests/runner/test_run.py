@@ -94,7 +94,7 @@ def test_a_request_that_never_completes_makes_the_run_incomplete() -> None:
                                 sleep=mock.advance)
     output = terminal.render(report)
     assert report.verdict == "INCOMPLETE" and report.exit_code == 4, output
-    assert "lifecycle: completion on getEraseRequestStatus" in output
+    assert "… incomplete completion [getEraseRequestStatus]: not final by the deadline" in output
     assert "still in the initial status after" in output and "--wait-for-completion 30" in output
 
 

@@ -144,6 +144,23 @@ def test_localhost_is_local_by_default_and_remote_on_request() -> None:
     assert of("http://10.0.0.5:8080").remote
 
 
+def _resolves_to_loopback_only(name: str) -> bool:
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        return False
+    return bool(found) and all(address in ("127.0.0.1", "::1") or address.startswith("127.") for address in found)
+
+
+def test_a_localhost_name_is_judged_by_what_it_resolves_to_not_by_its_spelling() -> None:
+    def of(url: str) -> Target:
+        return Target.of(url, kind="auto", denied_hosts=VOCABULARY.production_hosts, allow_denied=False)
+
+    assert not of("http://localhost:8080").remote
+    for name in ("staging.localhost", "erase-staging.team.localhost"):
+        assert of(f"https://{name}").remote is not _resolves_to_loopback_only(name), name
+
+
 def test_body_policy_rewrites_every_string_of_a_remote_create_body() -> None:
     policy = BodyPolicy(VOCABULARY, True, ("qa@example.com",))
     bot = "st-7b0e3c1a-2f4d-4e8b-8a6c-5d9f1e2b3c4d"
@@ -226,10 +243,10 @@ def test_redaction_catches_any_cut_of_a_token_and_every_secret() -> None:
     token = "eyJhbGciOiJIUzI1NiJ9.eyJhcHBJZCI6ImNzLTEyMyIsImp0aSI6IjEyMyJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
     redact = Redactor(["acme-admin-secret-do-not-use-in-production", "s3"])
     redact.remember(token)
-    assert redact(f"echo {token[5:40]}…") == "echo <redacted>…"
-    assert redact(f"x{token[30:47]}y") == "x<redacted>y"
+    assert redact(f"echo {token[5:40]}…") == "echo [redacted]…"
+    assert redact(f"x{token[30:47]}y") == "x[redacted]y"
     assert "acme" not in redact("secret acme-admin-secret-do-not-use-in-prod cut short")
-    assert redact("s3 stands alone, not in its3lf") == "<redacted> stands alone, not in its3lf"
+    assert redact("s3 stands alone, not in its3lf") == "[redacted] stands alone, not in its3lf"
     assert redact("a harmless sentence stays as it was") == "a harmless sentence stays as it was"
 
 

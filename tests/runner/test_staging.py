@@ -79,7 +79,7 @@ def test_remote_target_with_one_allow_listed_user_and_the_default_budget_passes_
         assert f"PASS  {suite}  (" in output
     for check in ("resource_available", "tenant_isolation", "request_id_unique", "auth_rejected", "auth_scope",
                   "completion"):
-        assert any(r.check == check and r.status == "passed" and r.sent for r in report.rows), check
+        assert any(r.check == check and r.state == "passed" and r.sent for r in report.rows), check
     sent = [body for _, body in creates_on_the_wire(wire) if erasing(body)]
     assert 2 <= len(sent) <= 5 == report.outcome.budget.cap
     assert f"erasing requests sent: {len(sent)} (budget 5;" in output
@@ -91,7 +91,7 @@ def test_a_budget_too_small_for_a_core_check_makes_the_run_incomplete_and_names_
                                    max_examples=5, sleep=mock.advance)
     output = terminal.render(report)
     assert report.verdict == "INCOMPLETE" and report.exit_code == 4, output
-    assert "request-ids: request_id_unique on" in output and "--max-erase-requests 1" in output
+    assert "… incomplete request_id_unique [" in output and "--max-erase-requests 1" in output
     assert len([b for _, b in creates_on_the_wire(wire) if erasing(b)]) == 1
 
 
@@ -230,7 +230,7 @@ def test_a_deployment_echoing_the_token_leaks_no_fragment_into_any_output(tmp_pa
     assert report.verdict == "FAILED"
     texts = [terminal.render(report), junit.read_text(), html_path.read_text(), markdown.render(report)]
     md.write_text(texts[-1])
-    assert "refused token <redacted>" in texts[0]
+    assert "refused token [redacted]" in texts[0]
     fragments = {token[i:i + FRAGMENT] for token in tokens_sent(wire) for i in range(len(token) - FRAGMENT + 1)}
     assert fragments
     for text in texts:  # no stretch of FRAGMENT characters of any output is a stretch of any token
