@@ -105,8 +105,8 @@ def test_a_check_the_erase_budget_cut_entirely_is_incomplete(live: MockServer, t
 @pytest.mark.xdist_group("story")
 def test_bodies_stripped_of_users_are_no_violation_but_incomplete_naming_the_flag(live: MockServer,
                                                                                   tmp_path: Path) -> None:
-    result = run(live, "--target-kind", "remote", "--suite", "conformance", "--max-examples", "10",
-                 "--json", cwd=tmp_path)
+    result = run(live, "--target-kind", "remote", "--rate", "6000/min", "--suite", "conformance",  # acme: raised
+                 "--max-examples", "10", "--json", cwd=tmp_path)
     assert result.returncode == 4, result.stdout + result.stderr
     data = json.loads(result.stdout)
     assert data["verdict"] == "INCOMPLETE" and not data["violations"]
@@ -186,7 +186,8 @@ def test_diff_names_one_root_cause_for_the_error_shape_drift_and_one_rule_accept
 
 @pytest.mark.xdist_group("story")
 def test_the_plan_lists_the_erasing_calls_it_sends_and_stays_reviewable(live: MockServer, tmp_path: Path) -> None:
-    remote = ["--target-kind", "remote", "--erase-user-id", "qa@example.com", "--audit-log", "audit.jsonl"]
+    remote = ["--target-kind", "remote", "--erase-user-id", "qa@example.com", "--audit-log", "audit.jsonl",
+              "--rate", "6000/min"]  # acme's raised limit: no need for the default pace
     dry = run(live, *remote, "--dry-run", "--plan-out", "plan.json", cwd=tmp_path)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     plan = tmp_path / "plan.json"
