@@ -73,6 +73,10 @@ class Rule(StrEnum):
 
 @dataclass(frozen=True)
 class Violation:
+    """One way an exchange breaks the contract: which side, the kind of rule, where (a JSON
+    path or a header, path or query parameter), what was found, and the rule broken as a
+    JSON pointer into the contract."""
+
     side: Side
     rule: Rule
     where: str  # a JSON path into the body ($.response[0].status), status, header.<name>, path.<name>, query.<name>

@@ -62,6 +62,10 @@ def escaped_forms(secret: str) -> set[str]:
 
 
 class Redactor:
+    """Owns every secret of a run (in every escaped form a report writes it) and every
+    16-character window of every token it minted, and removes them, and anything shaped
+    like a JWT, from any text a tool writes."""
+
     def __init__(self, secrets: list[str] | None = None):
         self._secrets = sorted({form for s in secrets or [] if s for form in escaped_forms(s)}, key=len, reverse=True)
         self._grams: set[str] = set()

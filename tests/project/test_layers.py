@@ -232,3 +232,19 @@ def test_the_docs_exception_names_are_exported() -> None:
     from mockserver import ControlError, MockserverError
 
     assert issubclass(ControlError, MockserverError)
+
+
+#: The longest function body the style allows (`../shared/style.md`: short functions, said once).
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_is_longer_than_sixty_lines_and_every_public_class_says_what_it_owns() -> None:
+    long, undocumented = [], []
+    for module in modules():
+        for node in ast.walk(ast.parse(module.path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None:
+                if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                    long.append(f"{module.name}.{node.name}")
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_") and not ast.get_docstring(node):
+                undocumented.append(f"{module.name}.{node.name}")
+    assert (long, undocumented) == ([], [])
