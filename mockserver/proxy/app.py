@@ -13,15 +13,15 @@ answer gets a `502` with the error body, journaled like any exchange.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
+from typing import cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.core.conformance import Side, Verdict
 from contracts.core.vocabulary import ERROR_ITEM_FIELDS, Vocabulary
-from mockserver.app.control_gate import ADMIN_TOKEN_HEADER, is_loopback
+from mockserver.app.control_gate import ControlGate, with_security_headers
 from mockserver.app.front_door import CONTROL_PREFIX, UI_PATHS
 from mockserver.common.error_body import send_error
 from mockserver.control.ui import ui_page
@@ -29,6 +29,7 @@ from mockserver.errors import BodyTooLarge
 from mockserver.proxy.exchanges import ExchangeLog, Received, Sent
 from mockserver.proxy.settings import ProxySettings
 from mockserver.proxy.upstream import Answer, Upstream, UpstreamError
+from mockserver.settings import Settings
 
 JSON = (b"content-type", b"application/json")
 
@@ -41,6 +42,8 @@ class ProxyApp:
                  control: ASGIApp):
         self.settings, self.vocabulary, self.upstream, self.log = settings, vocabulary, upstream, log
         self.control = control
+        # The mock's own gate: Host, cross-site requests, the admin token (header or cookie), --trust-proxy.
+        self.gate = ControlGate(cast(Settings, settings))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -50,8 +53,10 @@ class ProxyApp:
             return
         path = scope["path"]
         if path.startswith(CONTROL_PREFIX):
-            if not self._control_allowed(scope):
-                await send_error(send, 403, "The proxy's control API answers loopback clients or the admin token only")
+            send = with_security_headers(send, page=path in UI_PATHS)
+            refusal = self.gate.refusal(scope)
+            if refusal is not None:
+                await send_error(send, 403, refusal.value)
             elif path in UI_PATHS:
                 page = ui_page()
                 await send({"type": "http.response.start", "status": 200,
@@ -62,11 +67,6 @@ class ProxyApp:
                 await self.control(scope, receive, send)
             return
         await self.forward(scope, receive, send)
-
-    def _control_allowed(self, scope: Scope) -> bool:
-        token = self.settings.admin_token
-        given = dict(scope["headers"]).get(ADMIN_TOKEN_HEADER)
-        return bool(token and given and hmac.compare_digest(given, token.encode())) or is_loopback(scope)
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = Received(scope["method"], scope["path"], scope.get("raw_path") or scope["path"].encode(),

@@ -34,6 +34,10 @@ DEFAULTS = ProxySettings(upstream="")
 @click.option("--max-response-bytes", type=click.IntRange(1), default=DEFAULTS.max_response_bytes,
               show_default=True, help="Largest upstream answer passed on; 502 beyond.")
 @click.option("--admin-token", default=None, help="Token that opens the control API to non-loopback clients.")
+@click.option("--public-host", default=None,
+              help="Comma-separated host names, besides --host and localhost, the control API answers to.")
+@click.option("--trust-proxy", is_flag=True,
+              help="Behind a reverse proxy: loopback clients need the admin token too.")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default=DEFAULTS.log_level, show_default=True, help="Log level.")
 def proxy(**options: Any) -> None:

@@ -35,6 +35,8 @@ class ProxySettings:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     admin_token: str | None = None
+    public_host: str | None = None  # other names of the proxy its control API answers to (Host)
+    trust_proxy: bool = False  # behind a reverse proxy: loopback is no proof, the admin token is needed
     retain_journal_rows: int = 100_000
     log_level: str = "info"
 

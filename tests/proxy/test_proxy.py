@@ -212,3 +212,17 @@ def test_a_production_host_needs_the_explicit_flag() -> None:
     assert result.returncode != 0
     assert "production host of the vendor" in result.stderr and "--allow-denied-host" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_proxys_control_api_is_gated_like_the_mocks(proxy: MockProxy) -> None:
+    """DNS rebinding and cross-site requests are refused; every control answer carries the
+    browser security headers (the mock's own `ControlGate`)."""
+    journal = f"{proxy.base_url}/__mockserver/journal"
+    with httpx.Client(trust_env=False) as client:
+        rebound = client.get(journal, headers={"host": "rebind.attacker.example"})
+        cross_site = client.get(journal, headers={"sec-fetch-site": "cross-site"})
+        allowed = client.get(journal)
+    assert rebound.status_code == cross_site.status_code == 403
+    assert "Host" in rebound.json()["errors"][0]["msg"] and "cross-site" in cross_site.json()["errors"][0]["msg"]
+    assert allowed.status_code == 200
+    assert allowed.headers["referrer-policy"] == "no-referrer" and allowed.headers["x-frame-options"] == "DENY"
