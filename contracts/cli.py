@@ -148,6 +148,21 @@ def _configure(given: Mapping[str, Any]) -> Any:
         raise Fail(str(exc), exc.exit_code) from None
 
 
+def _finish(result: Any, config: Any, *, as_json: bool, write_reports: bool) -> None:
+    """A command's last steps, alike for `run` and `diff`: the report files (one line and
+    the error's exit code if one cannot be written), the result on stdout, the plan's digest."""
+    from contracts import pipeline
+    from contracts.reporting import json_report, terminal
+
+    if write_reports:
+        try:
+            pipeline.report(result)
+        except ContractsError as exc:
+            raise Fail(str(exc), exc.exit_code) from None
+    click.echo(json_report.render(result) if as_json else terminal.render(result), nl=False)
+    _show_digest(config)
+
+
 def _show_digest(config: Any) -> None:
     """After `--plan-out`: the digest that approving the plan means passing back (on stderr)."""
     if config.plan_out is None:
@@ -168,7 +183,6 @@ def run_command(**options: Any) -> None:
     from contracts import pipeline
     from contracts.core.redaction import Redactor
     from contracts.execution.progress_bar import progress_bar
-    from contracts.reporting import json_report, terminal
 
     config = _configure(_given(options))
     try:
@@ -176,17 +190,9 @@ def run_command(**options: Any) -> None:
             result = pipeline.run(config, progress=progress)
     except ContractsError as exc:
         raise Fail(Redactor(config.secrets())(str(exc)), exc.exit_code) from None
-    if config.dry_run:
-        click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
-        _show_digest(config)
-        return
-    try:
-        pipeline.report(result)
-    except ContractsError as exc:
-        raise Fail(str(exc), exc.exit_code) from None
-    click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
-    _show_digest(config)
-    sys.exit(result.exit_code)
+    _finish(result, config, as_json=options["as_json"], write_reports=not config.dry_run)
+    if not config.dry_run:
+        sys.exit(result.exit_code)
 
 
 @main.command("diff")
@@ -198,7 +204,6 @@ def diff_command(**options: Any) -> None:
     from contracts import pipeline
     from contracts.core.redaction import Redactor
     from contracts.diff.lockstep import DiffConfig
-    from contracts.reporting import json_report, terminal
 
     given = _given(options)
     real = _configure(given)
@@ -209,12 +214,7 @@ def diff_command(**options: Any) -> None:
         result = pipeline.diff(DiffConfig(real, reference, tuple(values["ignore"]), values["slower_by"]))
     except ContractsError as exc:
         raise Fail(Redactor(secrets)(str(exc)), exc.exit_code) from None
-    try:
-        pipeline.report(result)
-    except ContractsError as exc:
-        raise Fail(str(exc), exc.exit_code) from None
-    click.echo(json_report.render(result) if options["as_json"] else terminal.render(result), nl=False)
-    _show_digest(real)
+    _finish(result, real, as_json=options["as_json"], write_reports=True)
     if not real.dry_run:
         sys.exit(result.exit_code)
 

@@ -117,7 +117,7 @@ class FrontDoor:
         elif scope.get("query_string"):
             await self.gate.trade_token(scope, send, UI_PATHS[1])
         else:
-            await _send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
+            await send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
 
     async def _control(self, scope: Scope, receive: Receive, send: Send, down: StateUnavailable | None) -> None:
         """A control API call: for loopback clients or the admin token; while the state
@@ -215,7 +215,7 @@ class FrontDoor:
             message = replacing.message or f"Injected fault: HTTP {replacing.status}"
             await send_error(send, replacing.status, message, headers)
         else:
-            await _send_raw(send, 502, b"text/html", GATEWAY_PAGE)
+            await send_raw(send, 502, b"text/html", GATEWAY_PAGE)
 
     async def _after_validation(self, scope: Scope, receive: Receive, send: _Recorder,
                                 accepted: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -341,7 +341,8 @@ class _Recorder:
         await self.send(message)
 
 
-async def _send_raw(send: Send, status: int, content_type: bytes, body: bytes) -> None:
+async def send_raw(send: Send, status: int, content_type: bytes, body: bytes) -> None:
+    """A whole answer of our own (the inspector page, a refusal) in two ASGI messages."""
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -381,7 +382,7 @@ def _media_type_problem(scope: Scope) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
+async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body (None if the client disconnects). Raises `BodyTooLarge` past `limit` bytes."""
     chunks, size, more = [], 0, True
     while more:
@@ -458,7 +459,7 @@ class Guard:
         timeout = self.runtime.settings.body_timeout
         try:
             async with asyncio.timeout(timeout):  # for the whole body: trickling does not extend it
-                body = await _read_body(receive, limit)
+                body = await read_body(receive, limit)
         except TimeoutError:
             await send_error(send, 408, f"Request body not received within {timeout:g} seconds", CLOSE)
             return

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from contracts.core.conformance import Side, Verdict
 from contracts.core.vocabulary import ERROR_ITEM_FIELDS, Vocabulary
 from mockserver.app.control_gate import ControlGate, with_security_headers
-from mockserver.app.front_door import CONTROL_PREFIX, UI_PATHS
+from mockserver.app.front_door import CONTROL_PREFIX, UI_PATHS, read_body, send_raw
 from mockserver.common.error_body import send_error
 from mockserver.control.ui import ui_page
 from mockserver.errors import BodyTooLarge
@@ -58,11 +58,7 @@ class ProxyApp:
             if refusal is not None:
                 await send_error(send, 403, refusal.value)
             elif path in UI_PATHS:
-                page = ui_page()
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                                        (b"content-length", str(len(page)).encode())]})
-                await send({"type": "http.response.body", "body": page})
+                await send_raw(send, 200, b"text/html; charset=utf-8", ui_page())
             else:
                 await self.control(scope, receive, send)
             return
@@ -107,24 +103,16 @@ class ProxyApp:
     async def _read_body(self, received: Received, receive: Receive) -> tuple[int, str] | None:
         """Read the whole body into `received`; the status and message to answer instead, if any."""
         limit, timeout = self.settings.max_request_bytes, self.settings.body_timeout
-        chunks, size, more = [], 0, True
         try:
             async with asyncio.timeout(timeout):
-                while more:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return 400, "The client went away"
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:
-                        raise BodyTooLarge(limit)
-                    chunks.append(chunk)
-                    more = message.get("more_body", False)
+                body = await read_body(receive, limit)
         except TimeoutError:
             return 408, f"Request body not received within {timeout:g} seconds"
         except BodyTooLarge as exc:
             return exc.status, f"{exc.message} (the proxy's limit)"
-        received.body = b"".join(chunks)
+        if body is None:
+            return 400, "The client went away"
+        received.body = body
         return None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
