@@ -295,7 +295,7 @@ def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: Aspect, where: s
     operation = vocabulary.operation(call.operation_id)
     if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and max(statuses) >= 500:
         return "error status codes"  # a server-side failure, whatever the call was about
-    if (platform := _platform_topic(vocabulary, aspect, status, statuses)) is not None:
+    if (platform := _platform_topic(vocabulary, aspect, statuses)) is not None:
         return platform
     if aspect in (Aspect.STATUS, Aspect.ACCEPTS) and operation.role == STATUS and (400 in statuses) and \
             statuses[0] != statuses[1] and not {401, 403} & set(statuses):
@@ -340,7 +340,7 @@ def topic_of(call: PlannedCall, vocabulary: Vocabulary, aspect: Aspect, where: s
     return "error status codes" if status >= 400 else None
 
 
-def _platform_topic(vocabulary: Vocabulary, aspect: Aspect, status: int, statuses: tuple[int, int]) -> str | None:
+def _platform_topic(vocabulary: Vocabulary, aspect: Aspect, statuses: tuple[int, int]) -> str | None:
     """The decisions about the platform's own answers (`x-error-answers`): a rate limit,
     an undocumented method, a body that fails validation; when the two sides differ
     in status and one of them gave that answer. (A difference in the body of such an
